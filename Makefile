@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: MIT
+# Front door: `make demo` and `make check` install what is missing (Debian, as root), build, run.
+
+BUILD        ?= build
+BUILD_ASAN   ?= build-asan
+BUILD_FUZZ   ?= build-fuzz
+FIXTURES     ?= $(BUILD)/fixtures
+JOBS         ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+
+# Everything the build, the tests and the QEMU world need, as Debian bookworm packages.
+DEBIAN_PACKAGES := \
+	g++ make cmake pkg-config ca-certificates \
+	libssl-dev libelf-dev zlib1g-dev libzstd-dev libgtest-dev libgmock-dev nlohmann-json3-dev \
+	libcli11-dev gnu-efi clang-19 libclang-rt-19-dev lld-19 \
+	qemu-system-x86 ovmf sbsigntool busybox-static binutils openssl cpio gzip zstd xz-utils \
+	python3 python3-pefile file
+
+.PHONY: all deps build unit asan fuzz fixtures check demo clean
+
+all: build
+
+# Installs only what is missing; `apt-get update` runs once, and only when something is.
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "efikexec: missing Debian packages (install as root): $$missing" >&2; exit 1; fi; \
+	  echo "efikexec: installing $$missing"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j$(JOBS)
+
+fixtures: deps
+	tests/fixtures/make-fixtures.sh $(FIXTURES)
+
+unit: build fixtures
+	cd $(BUILD) && EFIKEXEC_FIXTURES=$(abspath $(FIXTURES)) EFIKEXEC_REQUIRE_FIXTURES=1 \
+	  ctest --output-on-failure -j$(JOBS)
+
+asan: deps fixtures
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DEFIKEXEC_SANITIZE=ON
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+	cd $(BUILD_ASAN) && EFIKEXEC_FIXTURES=$(abspath $(FIXTURES)) EFIKEXEC_REQUIRE_FIXTURES=1 \
+	  ctest --output-on-failure -j$(JOBS)
+
+fuzz: deps
+	cmake -S . -B $(BUILD_FUZZ) -DEFIKEXEC_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-19 \
+	  -DCMAKE_C_COMPILER=clang-19
+	cmake --build $(BUILD_FUZZ) -j$(JOBS)
+	tests/fuzz/run-fuzzers.sh $(BUILD_FUZZ)/tests/fuzz $(FUZZ_SECONDS)
+
+check: unit asan fuzz
+
+demo: build fixtures
+	tests/demo.sh $(BUILD) $(FIXTURES)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+set(EFIKEXEC_ARCH_SOURCES)

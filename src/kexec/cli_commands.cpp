@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT
+#include "kexec/cli_commands.hpp"
+
+#include "kexec/report.hpp"
+
+namespace efikexec::kexec {
+
+void register_commands(CLI::App& app, CommandLine& command) {
+  register_inspect_command(app, command);
+}
+
+int run_command(const CommandLine& command) {
+  return command.run ? command.run() : kExitBadInput;
+}
+
+}  // namespace efikexec::kexec

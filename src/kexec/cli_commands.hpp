@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+// Each subcommand registers its options and the function that runs it.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace efikexec::kexec {
+
+struct CommandLine {
+  std::function<int()> run;  // set by the subcommand the user chose
+};
+
+void register_commands(CLI::App& app, CommandLine& command);
+int run_command(const CommandLine& command);
+
+// One per command file.
+void register_inspect_command(CLI::App& app, CommandLine& command);
+
+}  // namespace efikexec::kexec

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// Whole-file input. The bytes are read once into private memory, so what is verified is exactly
+// what is later parsed and run: a file changed on disk afterwards cannot change them.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "pe_loader/byte_view.hpp"
+
+namespace efikexec::kexec {
+
+class FileBytes {
+ public:
+  FileBytes() = default;
+  FileBytes(FileBytes&& other) noexcept;
+  FileBytes& operator=(FileBytes&& other) noexcept;
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+  ~FileBytes();
+
+  // On failure, `error` holds "PATH: reason".
+  static bool read(const std::string& path, FileBytes& out, std::string& error);
+
+  ByteView view() const { return {static_cast<const std::byte*>(data_), size_}; }
+  std::size_t size() const { return size_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t mapped_ = 0;
+};
+
+// Writes `bytes` to `path` atomically (a temporary file renamed over it). Refuses to write to
+// `protect` (an input file) so no command can modify what it reads.
+bool write_file_atomically(const std::string& path, ByteView bytes, const std::string& protect,
+                           std::string& error);
+
+}  // namespace efikexec::kexec

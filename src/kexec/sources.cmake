@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: MIT
+# The Linux host layer and the command line.
+add_library(efikexec_host STATIC
+    ${CMAKE_CURRENT_LIST_DIR}/digest.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/file_bytes.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/inspect.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/report.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/cli_commands.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/command_inspect.cpp
+    ${EFIKEXEC_ARCH_SOURCES})
+target_link_libraries(efikexec_host PUBLIC efikexec_core CLI11::CLI11
+                      nlohmann_json::nlohmann_json)
+# libcrypto is chosen per program: shared for the normal build, the archive for efikexec-static.
+target_include_directories(efikexec_host PUBLIC ${OPENSSL_INCLUDE_DIR})
+add_library(efikexec_host_shared INTERFACE)
+target_link_libraries(efikexec_host_shared INTERFACE efikexec_host OpenSSL::Crypto)
+find_library(EFIKEXEC_LIBCRYPTO_ARCHIVE libcrypto.a)
+
+function(efikexec_cli name)
+  add_executable(${name} ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/cli_main.cpp)
+  target_compile_definitions(${name} PRIVATE EFIKEXEC_VERSION="${PROJECT_VERSION}")
+  target_link_libraries(${name} PRIVATE ${ARGN})
+endfunction()
+
+efikexec_cli(efikexec efikexec_host_shared)
+if(EFIKEXEC_STATIC_CLI AND NOT EFIKEXEC_SANITIZE AND EFIKEXEC_LIBCRYPTO_ARCHIVE)
+  # For initramfs boot managers: no shared libraries, and position independent so that no part
+  # of the program sits on low RAM addresses the EFI image may claim (see docs/architecture.md).
+  efikexec_cli(efikexec-static efikexec_host ${EFIKEXEC_LIBCRYPTO_ARCHIVE} -static-pie)
+endif()

@@ -1,0 +1,4 @@
+# SPDX-License-Identifier: MIT
+set(EFIKEXEC_PE_LOADER_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/error.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/pe_image.cpp)

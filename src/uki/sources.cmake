@@ -1,0 +1,3 @@
+# SPDX-License-Identifier: MIT
+set(EFIKEXEC_UKI_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/uki.cpp)

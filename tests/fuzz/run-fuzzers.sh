@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Runs every fuzz_* target for a bounded time over a seed corpus (synthetic images, plus the real
+# fixtures when EFIKEXEC_FIXTURES names them). Usage: run-fuzzers.sh FUZZ_BUILD_DIR SECONDS
+set -euo pipefail
+dir=$1
+seconds=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+mkdir -p "$work/seeds"
+"$dir/make_fuzz_seeds" "$work/seeds"
+if [ -n "${EFIKEXEC_FIXTURES:-}" ]; then
+  for f in uki.efi uki-signed.efi linuxx64.efi.stub; do
+    [ -f "$EFIKEXEC_FIXTURES/$f" ] && cp "$EFIKEXEC_FIXTURES/$f" "$work/seeds/fixture-$f"
+  done
+fi
+
+status=0
+for fuzzer in "$dir"/fuzz_*; do
+  [ -x "$fuzzer" ] || continue
+  name=$(basename "$fuzzer")
+  corpus="$work/corpus-$name"
+  mkdir -p "$corpus"
+  seeds="$work/seeds"
+  [ -d "$(dirname "$0")/seeds/$name" ] && seeds="$seeds $(dirname "$0")/seeds/$name"
+  echo "== $name: ${seconds}s"
+  # shellcheck disable=SC2086
+  if ! "$fuzzer" -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$work/$name-" "$corpus" $seeds \
+      > "$work/$name.log" 2>&1; then
+    echo "!! $name found a failure:"; tail -40 "$work/$name.log"
+    mkdir -p fuzz-artifacts && cp "$work/$name-"* fuzz-artifacts/ 2>/dev/null || true
+    status=1
+  else
+    grep -E 'stat::number_of_executed_units|cov:' "$work/$name.log" | tail -2
+  fi
+done
+exit $status
