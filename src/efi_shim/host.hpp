@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// The host boundary of the shim: small interfaces the core calls and the host layer implements
+// (Linux in src/kexec, fakes in tests). Nothing here knows it runs in a process.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <efikexec/error.hpp>
+
+#include "efi_shim/efi_types.hpp"
+
+namespace efikexec::efi {
+
+// Physical memory as the image sees it. In the host's child process addresses are identity
+// mapped (virtual == physical), so `pointer` is the address itself; `back` makes pages usable.
+class PhysicalMemory {
+ public:
+  // Makes [address, address + size) readable and writable (page-aligned, inside RAM).
+  virtual Result<void> back(std::uint64_t address, std::uint64_t size) = 0;
+  virtual std::byte* pointer(std::uint64_t address) = 0;
+
+ protected:
+  ~PhysicalMemory() = default;
+};
+
+class Clock {
+ public:
+  virtual std::uint64_t monotonic_ns() = 0;
+  // Wall-clock time for GetTime(); false if the host cannot tell.
+  virtual bool wall_clock(EFI_TIME& time) = 0;
+  // Stall(): waits (or pretends to, in tests) for `microseconds`.
+  virtual void sleep_us(std::uint64_t microseconds) = 0;
+
+ protected:
+  ~Clock() = default;
+};
+
+class Random {
+ public:
+  virtual bool fill(std::span<std::byte> out) = 0;
+
+ protected:
+  ~Random() = default;
+};
+
+// Where console output (ConOut, StdErr) goes: UTF-8 text, already converted from UCS-2.
+class Console {
+ public:
+  virtual void write(std::string_view utf8) = 0;
+
+ protected:
+  ~Console() = default;
+};
+
+// Pool memory for the shim's own results that the image frees with FreePool (for example the
+// buffers LocateHandleBuffer and ProtocolsPerHandle return), with FreePool's semantics.
+class PoolAllocator {
+ public:
+  virtual EFI_STATUS allocate_pool(EFI_MEMORY_TYPE type, UINTN size, void** buffer) = 0;
+  virtual EFI_STATUS free_pool(void* buffer) = 0;
+
+ protected:
+  ~PoolAllocator() = default;
+};
+
+}  // namespace efikexec::efi
