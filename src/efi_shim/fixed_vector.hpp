@@ -46,6 +46,9 @@ class FixedVector {
     size_ = kept;
   }
   void clear() { size_ = 0; }
+  void truncate(std::size_t size) {
+    if (size < size_) size_ = size;
+  }
 
   T& operator[](std::size_t i) { return items_[i]; }
   const T& operator[](std::size_t i) const { return items_[i]; }

@@ -21,6 +21,8 @@ class PhysicalMemory {
   // Makes [address, address + size) readable and writable (page-aligned, inside RAM).
   virtual Result<void> back(std::uint64_t address, std::uint64_t size) = 0;
   virtual std::byte* pointer(std::uint64_t address) = 0;
+  // The inverse of pointer(): the physical address of memory handed to the image.
+  virtual std::uint64_t address_of(const void* pointer) = 0;
 
  protected:
   ~PhysicalMemory() = default;

@@ -1,2 +1,3 @@
 # SPDX-License-Identifier: MIT
-set(EFIKEXEC_EFI_SHIM_SOURCES)
+set(EFIKEXEC_EFI_SHIM_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/memory.cpp)
