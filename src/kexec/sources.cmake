@@ -8,6 +8,7 @@ add_library(efikexec_host STATIC
     ${CMAKE_CURRENT_LIST_DIR}/cli_commands.cpp
     ${CMAKE_CURRENT_LIST_DIR}/command_inspect.cpp
     ${EFIKEXEC_ARCH_SOURCES})
+target_include_directories(efikexec_host PUBLIC ${EFIKEXEC_ARCH_INCLUDE_DIR})
 target_link_libraries(efikexec_host PUBLIC efikexec_core CLI11::CLI11
                       nlohmann_json::nlohmann_json)
 # libcrypto is chosen per program: shared for the normal build, the archive for efikexec-static.
