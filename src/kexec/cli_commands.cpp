@@ -7,6 +7,7 @@ namespace efikexec::kexec {
 
 void register_commands(CLI::App& app, CommandLine& command) {
   register_inspect_command(app, command);
+  register_verify_command(app, command);
 }
 
 int run_command(const CommandLine& command) {

@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "kexec/trust_policy.hpp"
+
 namespace efikexec::kexec {
 
 struct CommandLine {
@@ -17,5 +19,9 @@ int run_command(const CommandLine& command);
 
 // One per command file.
 void register_inspect_command(CLI::App& app, CommandLine& command);
+void register_verify_command(CLI::App& app, CommandLine& command);
+
+// --db, --dbx, --sbat-level, --efivars and --no-verify, for every command that verifies.
+void add_trust_options(CLI::App& sub, TrustOptions& trust);
 
 }  // namespace efikexec::kexec

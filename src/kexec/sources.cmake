@@ -7,6 +7,11 @@ add_library(efikexec_host STATIC
     ${CMAKE_CURRENT_LIST_DIR}/report.cpp
     ${CMAKE_CURRENT_LIST_DIR}/cli_commands.cpp
     ${CMAKE_CURRENT_LIST_DIR}/command_inspect.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/command_verify.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/crypto_openssl.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/trust_policy.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/verify.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/verify_signature.cpp
     ${EFIKEXEC_ARCH_SOURCES})
 target_include_directories(efikexec_host PUBLIC ${EFIKEXEC_ARCH_INCLUDE_DIR})
 target_link_libraries(efikexec_host PUBLIC efikexec_core CLI11::CLI11
