@@ -21,7 +21,8 @@
 set -Eeuo pipefail
 
 STEP="start"
-trap 'echo "make-guest-initrd: FAILED in step: ${STEP}" >&2' ERR
+# Report from the main shell only (subshells inherit the trap with -E).
+trap '[[ $BASHPID -ne $$ ]] || echo "make-guest-initrd: FAILED in step: ${STEP}" >&2' ERR
 die() { echo "make-guest-initrd: FAILED in step: ${STEP}: $*" >&2; exit 1; }
 
 [[ $# -eq 4 ]] || { echo "usage: $0 OUTDIR FIXTURES EFIKEXEC_BIN|- GUEST_SCRIPT" >&2; exit 2; }

@@ -32,7 +32,7 @@ run() {
   if "$QEMU_DIR/run-guest.sh" --timeout "$GUEST_TIMEOUT" --until "$until" \
     --log "$WORK/measure.log" "$@" 2>/dev/null; then
     t1="$(date +%s.%N)"
-    printf '| %s | %.1f s |\n' "$label" "$(echo "$t1 - $t0" | bc -l 2>/dev/null || awk "BEGIN{print $t1 - $t0}")"
+    printf "| %s | %.1f s |\n" "$label" "$(awk "BEGIN{print $t1 - $t0}")"
   else
     printf '| %s | failed (status %s) |\n' "$label" "$?"
   fi

@@ -109,7 +109,10 @@ fi
 args+=("${EXTRA[@]}")
 
 : >"$LOG"
-start=$SECONDS
+now_ms() { echo $((${EPOCHREALTIME/[.,]/} / 1000)); }
+start=$(now_ms)
+deadline=$((start + TIMEOUT * 1000))
+elapsed() { awk -v ms=$(($(now_ms) - start)) 'BEGIN { printf "%.1f", ms / 1000 }'; }
 "$QEMU" "${args[@]}" </dev/null &
 QPID=$!
 if [[ $SHOW -eq 1 ]]; then
@@ -121,14 +124,14 @@ fi
 status=""
 while kill -0 "$QPID" 2>/dev/null; do
   if [[ -n "$UNTIL" ]] && grep -qE -- "$UNTIL" "$LOG"; then
-    echo "run-guest: '$UNTIL' seen after $((SECONDS - start)) s; stopping QEMU" >&2
+    echo "run-guest: '$UNTIL' seen after $(elapsed) s; stopping QEMU" >&2
     kill -TERM "$QPID" 2>/dev/null || true
     wait "$QPID" 2>/dev/null || true
     QPID=""
     status=0
     break
   fi
-  if ((SECONDS - start >= TIMEOUT)); then
+  if (($(now_ms) >= deadline)); then
     echo "run-guest: TIMEOUT after ${TIMEOUT} s; killing QEMU (log: $LOG)" >&2
     kill -KILL "$QPID" 2>/dev/null || true
     wait "$QPID" 2>/dev/null || true
@@ -142,7 +145,7 @@ if [[ -z "$status" ]]; then
   status=0
   wait "$QPID" || status=$?
   QPID=""
-  echo "run-guest: QEMU ended (status $status) after $((SECONDS - start)) s" >&2
+  echo "run-guest: QEMU ended (status $status) after $(elapsed) s" >&2
 fi
 if [[ -n "$TAILPID" ]]; then
   sleep 0.3
