@@ -8,7 +8,7 @@
 #   `EFIKEXEC-SECOND: done`, booted directly and as a UKI from an ESP. Prints a Markdown table.
 set -euo pipefail
 TEST_NAME=measure-boot
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
 
 [[ $# -eq 2 ]] || { echo "usage: $0 FIXTURES WORKDIR" >&2; exit 2; }

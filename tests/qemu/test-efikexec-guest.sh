@@ -8,7 +8,7 @@
 #   Log: WORKDIR/efikexec-runs.log.
 set -euo pipefail
 TEST_NAME=test-efikexec-guest
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
 
 [[ $# -eq 3 ]] || { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN" >&2; exit 2; }

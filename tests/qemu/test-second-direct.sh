@@ -14,7 +14,7 @@
 # needs (uki-ovmf): mtools dosfstools
 set -euo pipefail
 TEST_NAME=test-second-direct
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
 
 [[ $# -ge 2 && $# -le 3 ]] || {

@@ -9,7 +9,7 @@
 #   FIXTURES is the output folder of tests/fixtures/make-fixtures.sh.
 set -euo pipefail
 TEST_NAME=test-smoke
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
 
 [[ $# -ge 2 && $# -le 3 ]] || { echo "usage: $0 FIXTURES WORKDIR [ovmf|seabios|all]" >&2; exit 2; }
