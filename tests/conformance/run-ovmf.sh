@@ -44,8 +44,9 @@ command -v "$QEMU" >/dev/null || { echo "run-ovmf: $QEMU missing (qemu-system-x8
 mkdir -p "$OUTDIR"
 work="$(mktemp -d)"
 qemu_pid=
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
-  [[ -n "$qemu_pid" ]] && kill "$qemu_pid" 2>/dev/null || true
+  if [[ -n "$qemu_pid" ]]; then kill "$qemu_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -86,7 +87,7 @@ for app in "${apps[@]}"; do
   status=timeout
   while :; do
     if transcript "$log" | grep -Eq "$final_line_re"; then
-      status=done
+      status=finished
       break
     fi
     if ! kill -0 "$qemu_pid" 2>/dev/null; then

@@ -46,19 +46,24 @@ fi
 # "... timeout ...", "... signal/fault ..."): the first that matches wins.
 ending_of() {
   local line="$1" status
-  status="$(grep -Eo '(EFI_)?[A-Z][A-Za-z]+( [A-Z][a-z]+)*$|0x[0-9a-fA-F]+' <<<"$line" | tail -n1 || true)"
-  status="${status#EFI_}"
-  status="${status// /}"
+  # The status, if the line names one: EFI_ACCESS_DENIED, AccessDenied or 0x800000000000000f,
+  # written the way the transcripts spell statuses (AccessDenied).
+  status="$(grep -Eo 'EFI_[A-Z0-9_]*[A-Z0-9]|0x[0-9a-fA-F]+' <<<"$line" | head -n1 || true)"
+  [[ -n "$status" ]] ||
+    status="$(grep -Eo '\<(Success|[A-Z][a-z]+([A-Z][a-z]+)+)\>' <<<"$line" | tail -n1 || true)"
+  if [[ "$status" == EFI_* ]]; then
+    status="$(sed -E 's/^EFI_//; s/([A-Z])([A-Z0-9]*)_?/\1\L\2/g' <<<"$status")"
+  fi
   if grep -Eqi 'exitbootservices|exit_boot_services|exit-boot-services' <<<"$line"; then
     echo exit-boot-services
   elif grep -Eqi 'timed? ?out' <<<"$line"; then
     echo timeout
   elif grep -Eqi 'signal|fault|crash|killed|trap' <<<"$line"; then
     echo crash
-  elif grep -Eqi '\bexit(ed)?\b' <<<"$line"; then
-    echo "exit $status"
+  elif grep -Eqi '\<exit(ed)?\>' <<<"$line"; then
+    echo "exit ${status:-?}"
   elif grep -Eqi 'return(ed)?' <<<"$line"; then
-    echo "returned $status"
+    echo "returned ${status:-?}"
   else
     echo unknown
   fi
