@@ -15,33 +15,19 @@
 # application, default 120: TCG boots of OVMF take seconds, the limit only catches hangs).
 set -euo pipefail
 
-if [[ $# -lt 2 ]]; then
-  echo "usage: $0 BUILD_DIR OUTDIR [APP...]" >&2
-  exit 2
-fi
-BUILD_DIR="$1"
-OUTDIR="$2"
-shift 2
-
-APPS_DIR="$BUILD_DIR/tests/efi_apps"
+# shellcheck source=tests/conformance/lib.sh
+source "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
+conformance_args "$0" "$@"
 OVMF_CODE="${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}"
 OVMF_VARS="${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}"
 QEMU="${QEMU:-qemu-system-x86_64}"
 EFT_TIMEOUT="${EFT_TIMEOUT:-120}"
-
-if [[ $# -gt 0 ]]; then
-  apps=("$@")
-else
-  apps=()
-  while IFS= read -r line; do apps+=("$line"); done <"$APPS_DIR/apps.txt"
-fi
 
 for f in "$OVMF_CODE" "$OVMF_VARS"; do
   [[ -r "$f" ]] || { echo "run-ovmf: firmware $f missing (Debian package ovmf)" >&2; exit 1; }
 done
 command -v "$QEMU" >/dev/null || { echo "run-ovmf: $QEMU missing (qemu-system-x86)" >&2; exit 1; }
 
-mkdir -p "$OUTDIR"
 work="$(mktemp -d)"
 qemu_pid=
 # shellcheck disable=SC2317 # called by the trap
@@ -50,13 +36,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-# transcript LOG: the EFT lines of a serial log. OVMF's terminal driver wraps text in ANSI
-# escape sequences (colours, cursor moves) and ends lines with CRLF.
-transcript() {
-  sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][0-9A-Za-z]//g' -e 's/\r//g' "$1" |
-    grep -ao 'EFT: .*' || true
-}
 
 # The line that ends an application's transcript: "EFT: end" normally; the ExitBootServices
 # application halts after writing "EFT: ebs.returned ..." to the UART itself.
@@ -108,7 +87,7 @@ for app in "${apps[@]}"; do
   seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 
   transcript "$log" >"$OUTDIR/$app.ovmf.txt"
-  # A transcript that stopped early (status != done) still counts: a last line is missing.
+  # A run that stopped early (timeout, QEMU exit) shows as a missing final line.
   if ! grep -Eq "$final_line_re" "$OUTDIR/$app.ovmf.txt"; then
     echo "run-ovmf: $app: no final line ($status after ${seconds}s); see $log" >&2
     cat "$work/$app/qemu.out" >&2

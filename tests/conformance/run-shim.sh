@@ -20,25 +20,13 @@
 # e.g. --machine DESC), EFT_SHIM_TIMEOUT (seconds given to --timeout, default 20).
 set -euo pipefail
 
-if [[ $# -lt 2 ]]; then
-  echo "usage: $0 BUILD_DIR OUTDIR [APP...]" >&2
-  exit 2
-fi
-BUILD_DIR="$1"
-OUTDIR="$2"
-shift 2
-
-APPS_DIR="$BUILD_DIR/tests/efi_apps"
+# shellcheck source=tests/conformance/lib.sh
+source "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
+conformance_args "$0" "$@"
 EFIKEXEC="${EFIKEXEC:-$BUILD_DIR/efikexec}"
 EFT_SHIM_TIMEOUT="${EFT_SHIM_TIMEOUT:-20}"
 read -r -a run_efi_args <<<"${RUN_EFI_ARGS:-}"
 
-if [[ $# -gt 0 ]]; then
-  apps=("$@")
-else
-  apps=()
-  while IFS= read -r line; do apps+=("$line"); done <"$APPS_DIR/apps.txt"
-fi
 [[ -x "$EFIKEXEC" ]] || { echo "run-shim: $EFIKEXEC missing (build first)" >&2; exit 1; }
 
 # ending_of LINE: the normalised ending from run-efi's last line. The patterns are guesses at
@@ -69,7 +57,6 @@ ending_of() {
   fi
 }
 
-mkdir -p "$OUTDIR"
 failed=0
 for app in "${apps[@]}"; do
   efi="$APPS_DIR/$app.efi"
@@ -83,7 +70,7 @@ for app in "${apps[@]}"; do
     >"$log.stdout" 2>"$log.stderr" </dev/null || rc=$?
   end=$(date +%s.%N)
   { cat "$log.stdout"; cat "$log.stderr"; } >"$log"
-  tr -d '\r' <"$log.stdout" | grep -ao 'EFT: .*' >"$OUTDIR/$app.shim.txt" || true
+  transcript "$log.stdout" >"$OUTDIR/$app.shim.txt"
   last="$(tr -d '\r' <"$log.stdout" | grep -v '^[[:space:]]*$' | tail -n1 || true)"
   ending_of "$last" >"$OUTDIR/$app.shim.ending"
   rm -f "$log.stdout" "$log.stderr"

@@ -118,6 +118,18 @@ static void check_map(void)
 	eft("map.key-stable same=%b", key1 == map_key);
 }
 
+/* One page of the given type: the status, then the type the map shows for it. */
+static void alloc_typed(const char *what, UINT32 type)
+{
+	EFI_PHYSICAL_ADDRESS at = 0;
+	EFI_STATUS s = eft_bs->AllocatePages(AllocateAnyPages, type, 1, &at);
+	eft("%s status=%r", what, s);
+	if (s == EFI_SUCCESS) {
+		report_type(what, at, 1);
+		eft_bs->FreePages(at, 1);
+	}
+}
+
 static void check_pages(void)
 {
 	EFI_PHYSICAL_ADDRESS a = 0, b, c;
@@ -202,27 +214,9 @@ static void check_pages(void)
 		eft("pages.zero.free status=%r", eft_bs->FreePages(c, 0));
 
 	/* OEM and OS-defined types are valid allocation types and show in the map as asked. */
-	c = 0;
-	s = eft_bs->AllocatePages(AllocateAnyPages, 0x70000001, 1, &c);
-	eft("pages.type-oem status=%r", s);
-	if (s == EFI_SUCCESS) {
-		report_type("pages.type-oem", c, 1);
-		eft_bs->FreePages(c, 1);
-	}
-	c = 0;
-	s = eft_bs->AllocatePages(AllocateAnyPages, 0x80000001, 1, &c);
-	eft("pages.type-os status=%r", s);
-	if (s == EFI_SUCCESS) {
-		report_type("pages.type-os", c, 1);
-		eft_bs->FreePages(c, 1);
-	}
-	c = 0;
-	s = eft_bs->AllocatePages(AllocateAnyPages, EfiACPIReclaimMemory, 1, &c);
-	eft("pages.type-acpi-reclaim status=%r", s);
-	if (s == EFI_SUCCESS) {
-		report_type("pages.type-acpi-reclaim", c, 1);
-		eft_bs->FreePages(c, 1);
-	}
+	alloc_typed("pages.type-oem", 0x70000001);
+	alloc_typed("pages.type-os", 0x80000001);
+	alloc_typed("pages.type-acpi-reclaim", EfiACPIReclaimMemory);
 }
 
 static void check_pool(void)
