@@ -5,6 +5,9 @@
 
 #include "kexec/digest.hpp"
 #include "kexec/report.hpp"
+#include "kexec/verify.hpp"
+#include "kexec/verify_signature.hpp"
+#include "pe_loader/authenticode.hpp"
 
 namespace efikexec::kexec {
 
@@ -110,6 +113,41 @@ json profiles_report(const uki::Uki& uki, std::optional<unsigned> selected) {
           {"list", list}};
 }
 
+// Who signed the image; a signature that does not parse is listed with its error, since
+// inspect describes what is there and `verify` judges it.
+json signatures_report(const pe::Image& image) {
+  json entries = json::array();
+  auto authenticode = pe::Authenticode::parse(image);
+  if (!authenticode)
+    return {{"count", 0}, {"entries", entries}, {"error", authenticode.error().message}};
+  for (const pe::WinCertificate& certificate : authenticode->certificates()) {
+    auto signature = parse_authenticode_signature(certificate);
+    if (signature)
+      entries.push_back({{"signer", signature->signer_subject},
+                         {"issuer", signature->signer_issuer},
+                         {"digest_algorithm", pe::hash_algorithm_name(signature->digest_algorithm)}});
+    else
+      entries.push_back({{"offset", certificate.offset}, {"error", signature.error().message}});
+  }
+  return {{"count", authenticode->certificates().size()}, {"entries", entries}};
+}
+
+json sbat_report(const pe::Image& image) {
+  json rows = json::array();
+  auto sections = read_sbat_sections(image);
+  if (!sections) return rows;
+  for (const SbatSection& section : *sections)
+    for (const pe::SbatEntry& entry : section.entries)
+      rows.push_back({{"component", std::string(entry.component)},
+                      {"generation", entry.generation},
+                      {"vendor", std::string(entry.vendor)},
+                      {"package", std::string(entry.package)},
+                      {"version", std::string(entry.version)},
+                      {"url", std::string(entry.url)},
+                      {"source", section.owner}});
+  return rows;
+}
+
 }  // namespace
 
 std::string section_text(ByteView bytes) {
@@ -145,6 +183,8 @@ json inspect_image(const std::string& path, const uki::Uki& uki, const InspectOp
   report["certificate_table"] =
       certificates ? json{{"offset", certificates->virtual_address}, {"size", certificates->size}}
                    : json(nullptr);
+  report["signatures"] = signatures_report(image);
+  report["sbat"] = sbat_report(image);
 
   if (uki.kind() == uki::ImageKind::kUki) {
     report["profiles"] = profiles_report(uki, profile);
@@ -208,6 +248,19 @@ std::string render_inspect_text(const json& report) {
   if (!report["certificate_table"].is_null())
     line("certificates", std::to_string(report["certificate_table"]["size"].get<std::uint64_t>()) +
                              " bytes at " + hex_u64(report["certificate_table"]["offset"]));
+  const json& signatures = report["signatures"];
+  std::string signers = std::to_string(signatures["count"].get<std::size_t>());
+  for (const json& entry : signatures["entries"])
+    signers += entry.contains("error")
+                   ? "; unreadable: " + field(entry["error"])
+                   : "; " + field(entry["signer"]) + " (issuer " + field(entry["issuer"]) + ", " +
+                         field(entry["digest_algorithm"]) + ")";
+  line("signatures", signers);
+  std::string sbat;
+  for (const json& row : report["sbat"])
+    sbat += (sbat.empty() ? "" : " ") + field(row["component"]) + "," + field(row["generation"]) +
+            (row["source"] == "image" ? "" : "(" + field(row["source"]) + ")");
+  line("sbat", sbat.empty() ? "-" : sbat);
   out += "sections:\n";
   char header[128];
   std::snprintf(header, sizeof header, "  %-9s %-10s %-10s %-10s %-10s %-7s %s\n", "name", "vaddr",
