@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := \
 	libssl-dev libelf-dev zlib1g-dev libzstd-dev libgtest-dev libgmock-dev nlohmann-json3-dev \
 	libcli11-dev gnu-efi clang-19 libclang-rt-19-dev lld-19 \
 	qemu-system-x86 ovmf sbsigntool busybox-static binutils openssl cpio gzip zstd xz-utils \
-	python3 python3-pefile file
+	python3 python3-pefile file hyperfine
 
 .PHONY: all deps build unit asan fuzz fixtures check demo clean
 

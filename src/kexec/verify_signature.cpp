@@ -114,6 +114,20 @@ Result<AuthenticodeSignature> parse_authenticode_signature(const pe::WinCertific
   if (sk_PKCS7_SIGNER_INFO_num(PKCS7_get_signer_info(pkcs7)) != 1)
     return fail(ErrorCode::kMalformed, "Authenticode SignedData must have exactly one SignerInfo",
                 at);
+  // The digests the SignedData itself uses (Authenticode only knows the SHA family). This also
+  // keeps PKCS7_verify away from its unknown-digest error path, which leaks in OpenSSL 3.0.
+  const STACK_OF(X509_ALGOR)* digest_algorithms = pkcs7->d.sign->md_algs;
+  bool digests_ok = sk_X509_ALGOR_num(digest_algorithms) > 0;
+  for (int i = 0; digests_ok && i < sk_X509_ALGOR_num(digest_algorithms); ++i)
+    digests_ok = hash_algorithm_from_nid(
+                     OBJ_obj2nid(sk_X509_ALGOR_value(digest_algorithms, i)->algorithm))
+                     .has_value();
+  const PKCS7_SIGNER_INFO* signer_info = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(pkcs7), 0);
+  digests_ok = digests_ok && signer_info->digest_alg != nullptr &&
+               hash_algorithm_from_nid(OBJ_obj2nid(signer_info->digest_alg->algorithm)).has_value();
+  if (!digests_ok)
+    return fail(ErrorCode::kUnsupported,
+                "SignedData digest algorithm is not SHA-1, SHA-256, SHA-384 or SHA-512", at);
   if (auto parsed = parse_indirect_data(contents->d.other->value.sequence, at, out); !parsed)
     return std::unexpected(parsed.error());
 

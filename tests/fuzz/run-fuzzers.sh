@@ -10,6 +10,20 @@ trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$work/seeds"
 "$dir/make_fuzz_seeds" "$work/seeds"
+# Per-fuzzer seeds land in $work/seeds-by-fuzzer/<fuzzer>/.
+if [ -x "$dir/make_verify_fuzz_seeds" ]; then
+  "$dir/make_verify_fuzz_seeds" "$work/seeds-by-fuzzer"
+  # Real Authenticode signatures (sbsign, key made here) for the PKCS#7 and certificate fuzzers.
+  if command -v sbsign >/dev/null && command -v openssl >/dev/null; then
+    mkdir -p "$work/seeds-by-fuzzer/fuzz_authenticode_pkcs7"
+    OPENSSL_CONF=/dev/null openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fuzz \
+      -keyout "$work/fuzz.key" -out "$work/fuzz.crt" 2>/dev/null
+    sbsign --key "$work/fuzz.key" --cert "$work/fuzz.crt" --detached \
+      --output "$work/seeds-by-fuzzer/fuzz_authenticode_pkcs7/app.p7" "$work/seeds/app.efi" >/dev/null 2>&1 || true
+    sbsign --key "$work/fuzz.key" --cert "$work/fuzz.crt" \
+      --output "$work/seeds/app-signed.efi" "$work/seeds/app.efi" >/dev/null 2>&1 || true
+  fi
+fi
 if [ -n "${EFIKEXEC_FIXTURES:-}" ]; then
   for f in uki.efi uki-signed.efi linuxx64.efi.stub; do
     [ -f "$EFIKEXEC_FIXTURES/$f" ] && cp "$EFIKEXEC_FIXTURES/$f" "$work/seeds/fixture-$f"
@@ -24,6 +38,7 @@ for fuzzer in "$dir"/fuzz_*; do
   mkdir -p "$corpus"
   seeds="$work/seeds"
   [ -d "$(dirname "$0")/seeds/$name" ] && seeds="$seeds $(dirname "$0")/seeds/$name"
+  [ -d "$work/seeds-by-fuzzer/$name" ] && seeds="$seeds $work/seeds-by-fuzzer/$name"
   echo "== $name: ${seconds}s"
   # shellcheck disable=SC2086
   if ! "$fuzzer" -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 \

@@ -42,4 +42,19 @@ inline Bytes verify_uki_image() {
       .build();
 }
 
+// A UKI-shaped image with a `.linux` of `size` pseudo-random bytes (benchmarks).
+inline Bytes verify_large_image(std::size_t size) {
+  Bytes kernel(size);
+  std::uint32_t state = 0x12345678;
+  for (auto& byte : kernel) {
+    state = state * 1664525u + 1013904223u;
+    byte = static_cast<std::uint8_t>(state >> 24);
+  }
+  return PeBuilder()
+      .section(".text", Bytes(256, 0xc3), 0x60000020)
+      .section(".sbat", text_bytes(kAppSbat))
+      .section(".linux", std::move(kernel))
+      .build();
+}
+
 }  // namespace efikexec::testing
