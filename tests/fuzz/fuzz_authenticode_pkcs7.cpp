@@ -4,16 +4,11 @@
 // of the right length and a signer; checking its signature never crashes.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 
+#include "fuzz_assert.hpp"
 #include "kexec/verify_signature.hpp"
 
 using namespace efikexec;
-
-#define FUZZ_ASSERT(condition) \
-  do {                         \
-    if (!(condition)) abort(); \
-  } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size > 0xffff) return 0;

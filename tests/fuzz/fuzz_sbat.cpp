@@ -5,16 +5,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 
+#include "fuzz_assert.hpp"
 #include "pe_loader/sbat.hpp"
 
 using namespace efikexec;
-
-#define FUZZ_ASSERT(condition) \
-  do {                         \
-    if (!(condition)) abort(); \
-  } while (0)
 
 namespace {
 

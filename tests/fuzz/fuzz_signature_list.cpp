@@ -4,16 +4,11 @@
 // validating count equals the number of entries a reader returns.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 
+#include "fuzz_assert.hpp"
 #include "pe_loader/signature_list.hpp"
 
 using namespace efikexec;
-
-#define FUZZ_ASSERT(condition) \
-  do {                         \
-    if (!(condition)) abort(); \
-  } while (0)
 
 namespace {
 

@@ -4,16 +4,11 @@
 // entry are never hashed, the table is the file's tail, and every WIN_CERTIFICATE lies inside it.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 
+#include "fuzz_assert.hpp"
 #include "pe_loader/authenticode.hpp"
 
 using namespace efikexec;
-
-#define FUZZ_ASSERT(condition) \
-  do {                         \
-    if (!(condition)) abort(); \
-  } while (0)
 
 namespace {
 
