@@ -26,17 +26,29 @@ efikexec_efi_call:
     stmxcsr (%rsp)              /* System V: MXCSR control bits are callee-saved */
     fnstcw  4(%rsp)             /* System V: the x87 control word is callee-saved */
     mov     %rsp, (%r8)         /* Exit() comes back to this RSP */
-    mov     %r8, %rbx           /* RBX survives the MS ABI call: callee-saved there too */
     test    %rcx, %rcx
     jnz     1f
     mov     %rsp, %rcx
 1:  and     $-16, %rcx
-    mov     %rcx, %rsp
-    sub     $32, %rsp           /* MS ABI shadow space; RSP is 16-byte aligned at the call, */
-    mov     %rdi, %rax          /* so the entry sees RSP = 8 (mod 16) as after any call */
+    lea     -48(%rcx), %rsp     /* 32 bytes of MS ABI shadow space, then the frame pointer; */
+    mov     %r8, 32(%rsp)       /* above the shadow space the callee must leave it alone */
+    mov     %rdi, %rax
     mov     %rsi, %rcx          /* MS ABI argument 1: ImageHandle */
                                 /* MS ABI argument 2 (RDX): SystemTable, already in place */
-    call    *%rax
+    xor     %ebx, %ebx          /* no host values (stack or heap addresses) reach the image */
+    xor     %ebp, %ebp
+    xor     %esi, %esi
+    xor     %edi, %edi
+    xor     %r8d, %r8d
+    xor     %r9d, %r9d
+    xor     %r10d, %r10d
+    xor     %r11d, %r11d
+    xor     %r12d, %r12d
+    xor     %r13d, %r13d
+    xor     %r14d, %r14d
+    xor     %r15d, %r15d
+    call    *%rax               /* RSP was 16-byte aligned: the entry sees 8 (mod 16) */
+    mov     32(%rsp), %rbx
     mov     (%rbx), %rsp
     jmp     efikexec_efi_return
     .size efikexec_efi_call, .-efikexec_efi_call

@@ -68,4 +68,41 @@ class PoolAllocator {
   ~PoolAllocator() = default;
 };
 
+// Receives one line per traced service call (`--trace`).
+class TraceSink {
+ public:
+  virtual void line(std::string_view text) = 0;
+
+ protected:
+  ~TraceSink() = default;
+};
+
+// Enters EFI code and leaves it again (arch/x86_64 in the host; direct calls in tests).
+class ImageRunner {
+ public:
+  // Calls `entry(handle, system_table)`. With `stack_top` non-zero the call runs on that stack
+  // (the first image); 0 keeps the current one (a nested StartImage). `frame` receives what
+  // exit_to() needs to make this call return.
+  virtual EFI_STATUS call_entry(EFI_IMAGE_ENTRY_POINT entry, EFI_HANDLE handle,
+                                EFI_SYSTEM_TABLE* system_table, std::uint64_t stack_top,
+                                std::uint64_t* frame) = 0;
+  // Exit(): abandons the running image; its call_entry returns `status`.
+  [[noreturn]] virtual void exit_to(std::uint64_t* frame, EFI_STATUS status) = 0;
+
+ protected:
+  ~ImageRunner() = default;
+};
+
+// Where a run ends other than by returning: the host records how, and never comes back.
+class RunEndSink {
+ public:
+  // ExitBootServices() accepted the map key: the image's state was captured.
+  [[noreturn]] virtual void boot_services_exited(EFI_HANDLE image) = 0;
+  // The image asked for something that ends the run (ResetSystem, an impossible request).
+  [[noreturn]] virtual void end_run(const char* reason, EFI_STATUS status) = 0;
+
+ protected:
+  ~RunEndSink() = default;
+};
+
 }  // namespace efikexec::efi

@@ -54,6 +54,9 @@ class MemoryManager final : public PoolAllocator {
   EFI_STATUS allocate_pool(EFI_MEMORY_TYPE type, UINTN size, void** buffer) override;
   EFI_STATUS free_pool(void* buffer) override;
 
+  // Memory at a physical address, as the shim itself reaches it.
+  std::byte* pointer(std::uint64_t address) const { return memory_->pointer(address); }
+
   // Changes whenever the map changes; ExitBootServices compares against it.
   UINTN map_key() const { return map_key_; }
   std::span<const MemoryRange> ranges() const { return ranges_.span(); }

@@ -77,6 +77,8 @@ reference)
 shim)
   build="$1" out="$2" shim_out="$3" app="$4"
   [[ -e "$out/SKIPPED" ]] && skipped "$(cat "$out/SKIPPED")"
+  # Conformance apps are unsigned test programs, run on the described machine OVMF emulates.
+  export RUN_EFI_ARGS="${RUN_EFI_ARGS:---no-verify --machine q35}"
   "$HERE/run-shim.sh" "$build" "$shim_out" "$app" || true
   exec "$HERE/compare.sh" "$out/$app.ovmf.txt" "$shim_out/$app.shim.txt"
   ;;

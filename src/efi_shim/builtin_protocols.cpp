@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: MIT
+// The protocols the shim itself provides: the console (ConOut/StdErr captured to the host
+// console, ConIn with no keys), RNG from host randomness, LoadFile2 serving an external initrd
+// on the Linux initrd media device path, and the boot volume the image was "loaded from" (an
+// in-memory SimpleFileSystem holding only the files the host put there).
+#include <cstring>
+
+#include "efi_shim/builtin_protocols.hpp"
+#include "efi_shim/guids.hpp"
+#include "efi_shim/service_call.hpp"
+
+namespace efikexec::efi {
+
+namespace {
+
+#define CALL(name) ServiceCall call("P." name, __builtin_return_address(0))
+
+// UCS-2 from image memory to UTF-8 for the host console (at most `limit` characters).
+std::size_t ucs2_to_utf8(const CHAR16* text, char* out, std::size_t capacity, std::size_t limit) {
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < limit && text[i] != 0; ++i) {
+    const CHAR16 c = text[i];
+    char encoded[3];
+    std::size_t length;
+    if (c < 0x80) {
+      encoded[0] = static_cast<char>(c);
+      length = 1;
+    } else if (c < 0x800) {
+      encoded[0] = static_cast<char>(0xc0 | (c >> 6));
+      encoded[1] = static_cast<char>(0x80 | (c & 0x3f));
+      length = 2;
+    } else if (c >= 0xd800 && c < 0xe000) {
+      encoded[0] = '?';  // a surrogate half: not UCS-2
+      length = 1;
+    } else {
+      encoded[0] = static_cast<char>(0xe0 | (c >> 12));
+      encoded[1] = static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+      encoded[2] = static_cast<char>(0x80 | (c & 0x3f));
+      length = 3;
+    }
+    if (used + length > capacity) break;
+    std::memcpy(out + used, encoded, length);
+    used += length;
+  }
+  return used;
+}
+
+// ---- Simple Text Output (UEFI 2.10 §12.4) ----
+
+constexpr std::size_t kMaxOutputChars = 4096;
+
+EFI_STATUS EFIAPI text_reset(SIMPLE_TEXT_OUTPUT_INTERFACE* self, BOOLEAN) {
+  CALL("ConOut.Reset");
+  if (self != nullptr && self->Mode != nullptr) {
+    self->Mode->CursorColumn = 0;
+    self->Mode->CursorRow = 0;
+  }
+  if (call.traced()) call.result(EFI_SUCCESS);
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI text_output_string(SIMPLE_TEXT_OUTPUT_INTERFACE* self, CHAR16* string) {
+  CALL("ConOut.OutputString");
+  if (string == nullptr) return EFI_INVALID_PARAMETER;
+  char utf8[kMaxOutputChars * 3];
+  std::size_t length = ucs2_to_utf8(string, utf8, sizeof utf8, kMaxOutputChars);
+  call.shim().host().console->write({utf8, length});
+  if (self != nullptr && self->Mode != nullptr)
+    for (std::size_t i = 0; i < length; ++i)
+      self->Mode->CursorColumn = utf8[i] == '\n' || utf8[i] == '\r' ? 0
+                                                                    : self->Mode->CursorColumn + 1;
+  if (call.traced()) {
+    call.text().ucs2(string, 200);
+    call.result(EFI_SUCCESS);
+  }
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI text_test_string(SIMPLE_TEXT_OUTPUT_INTERFACE*, CHAR16* string) {
+  return string != nullptr ? EFI_SUCCESS : EFI_INVALID_PARAMETER;
+}
+
+// One mode, 80x25, as the firmware's mode 0 (§12.4.5).
+EFI_STATUS EFIAPI text_query_mode(SIMPLE_TEXT_OUTPUT_INTERFACE*, UINTN mode, UINTN* columns,
+                                  UINTN* rows) {
+  if (columns == nullptr || rows == nullptr) return EFI_INVALID_PARAMETER;
+  if (mode != 0) return EFI_UNSUPPORTED;
+  *columns = 80;
+  *rows = 25;
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI text_set_mode(SIMPLE_TEXT_OUTPUT_INTERFACE*, UINTN mode) {
+  return mode == 0 ? EFI_SUCCESS : EFI_UNSUPPORTED;
+}
+
+EFI_STATUS EFIAPI text_set_attribute(SIMPLE_TEXT_OUTPUT_INTERFACE* self, UINTN attribute) {
+  if (attribute > 0x7f) return EFI_UNSUPPORTED;
+  if (self != nullptr && self->Mode != nullptr) self->Mode->Attribute = static_cast<INT32>(attribute);
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI text_clear_screen(SIMPLE_TEXT_OUTPUT_INTERFACE* self) {
+  if (self != nullptr && self->Mode != nullptr) {
+    self->Mode->CursorColumn = 0;
+    self->Mode->CursorRow = 0;
+  }
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI text_set_cursor_position(SIMPLE_TEXT_OUTPUT_INTERFACE* self, UINTN column,
+                                           UINTN row) {
+  if (column >= 80 || row >= 25) return EFI_UNSUPPORTED;
+  if (self != nullptr && self->Mode != nullptr) {
+    self->Mode->CursorColumn = static_cast<INT32>(column);
+    self->Mode->CursorRow = static_cast<INT32>(row);
+  }
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI text_enable_cursor(SIMPLE_TEXT_OUTPUT_INTERFACE* self, BOOLEAN visible) {
+  if (self != nullptr && self->Mode != nullptr) self->Mode->CursorVisible = visible;
+  return EFI_SUCCESS;
+}
+
+// ---- Simple Text Input and Input Ex (§12.3, §12.2): a console without keys ----
+
+EFI_STATUS EFIAPI input_reset(SIMPLE_INPUT_INTERFACE*, BOOLEAN) { return EFI_SUCCESS; }
+
+EFI_STATUS EFIAPI input_read_key(SIMPLE_INPUT_INTERFACE*, EFI_INPUT_KEY* key) {
+  return key != nullptr ? EFI_NOT_READY : EFI_INVALID_PARAMETER;
+}
+
+EFI_STATUS EFIAPI input_ex_reset(EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL*, BOOLEAN) {
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI input_ex_read_key(EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL*, EFI_KEY_DATA* key) {
+  return key != nullptr ? EFI_NOT_READY : EFI_INVALID_PARAMETER;
+}
+
+EFI_STATUS EFIAPI input_ex_set_state(EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL*, EFI_KEY_TOGGLE_STATE* state) {
+  return state != nullptr ? EFI_SUCCESS : EFI_INVALID_PARAMETER;
+}
+
+EFI_STATUS EFIAPI input_ex_register(EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL* self, EFI_KEY_DATA* key,
+                                    EFI_KEY_NOTIFY_FUNCTION notify, VOID** handle) {
+  if (key == nullptr || notify == nullptr || handle == nullptr) return EFI_INVALID_PARAMETER;
+  *handle = self;  // no key ever arrives, so no notification is ever made
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI input_ex_unregister(EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL*, VOID* handle) {
+  return handle != nullptr ? EFI_SUCCESS : EFI_INVALID_PARAMETER;
+}
+
+// ---- RNG (§37.5) ----
+
+EFI_STATUS EFIAPI rng_get_info(EFI_RNG_PROTOCOL*, UINTN* size, EFI_RNG_ALGORITHM* list) {
+  CALL("RNG.GetInfo");
+  EFI_STATUS status = EFI_SUCCESS;
+  if (size == nullptr) {
+    status = EFI_INVALID_PARAMETER;
+  } else if (*size < sizeof(EFI_GUID) || list == nullptr) {
+    *size = sizeof(EFI_GUID);
+    status = EFI_BUFFER_TOO_SMALL;
+  } else {
+    *size = sizeof(EFI_GUID);
+    std::memcpy(list, &guids::kRngAlgorithmRaw, sizeof(EFI_GUID));
+  }
+  if (call.traced()) call.result(status);
+  return status;
+}
+
+EFI_STATUS EFIAPI rng_get_rng(EFI_RNG_PROTOCOL*, EFI_RNG_ALGORITHM* algorithm, UINTN length,
+                              UINT8* value) {
+  CALL("RNG.GetRNG");
+  EFI_STATUS status = EFI_SUCCESS;
+  if (value == nullptr || length == 0) {
+    status = EFI_INVALID_PARAMETER;
+  } else if (algorithm != nullptr && !guid_equal(*algorithm, guids::kRngAlgorithmRaw)) {
+    status = EFI_UNSUPPORTED;
+  } else if (!call.shim().host().random->fill({reinterpret_cast<std::byte*>(value), length})) {
+    status = EFI_DEVICE_ERROR;
+  }
+  if (call.traced()) {
+    call.text().str("len=").hex(length);
+    call.result(status);
+  }
+  return status;
+}
+
+// ---- LoadFile2 for the initrd (Linux: drivers/firmware/efi/libstub/efi-stub-helper.c) ----
+
+struct InitrdLoadFile {
+  EFI_LOAD_FILE_PROTOCOL protocol;
+  const std::byte* data;
+  UINTN size;
+};
+
+EFI_STATUS EFIAPI initrd_load_file(EFI_LOAD_FILE_PROTOCOL* self, EFI_DEVICE_PATH*,
+                                   BOOLEAN boot_policy, UINTN* size, VOID* buffer) {
+  CALL("LoadFile2.LoadFile");
+  EFI_STATUS status;
+  const UINTN offered = size ? *size : 0;
+  auto* initrd = reinterpret_cast<InitrdLoadFile*>(self);
+  if (self == nullptr || size == nullptr) {
+    status = EFI_INVALID_PARAMETER;
+  } else if (boot_policy) {
+    status = EFI_UNSUPPORTED;  // LoadFile2 never loads boot options (§13.2)
+  } else if (buffer == nullptr || *size < initrd->size) {
+    *size = initrd->size;
+    status = EFI_BUFFER_TOO_SMALL;
+  } else {
+    std::memcpy(buffer, initrd->data, initrd->size);
+    *size = initrd->size;
+    status = EFI_SUCCESS;
+  }
+  if (call.traced()) {
+    call.text().str("BootPolicy=").dec(boot_policy).str(", size=").hex(offered).str(", buf=")
+        .hex(reinterpret_cast<UINTN>(buffer));
+    Text& out = call.result(status);
+    if (size != nullptr) out.str(" size=").hex(*size);
+  }
+  return status;
+}
+
+// ---- The boot volume: SimpleFileSystem and File (§13.4, §13.5) ----
+
+struct VolumeFile {
+  EFI_FILE_PROTOCOL protocol;
+  int index;  // -1: the root directory
+  UINT64 position;
+};
+
+BootVolume* volume_of(EFI_FILE_PROTOCOL*) { return &active_shim().boot_volume(); }
+
+EFI_STATUS EFIAPI file_close(EFI_FILE_PROTOCOL* self);
+EFI_STATUS EFIAPI file_open(EFI_FILE_PROTOCOL* self, EFI_FILE_PROTOCOL** out, CHAR16* name,
+                            UINT64 mode, UINT64 attributes);
+EFI_STATUS EFIAPI file_read(EFI_FILE_PROTOCOL* self, UINTN* size, VOID* buffer);
+EFI_STATUS EFIAPI file_get_info(EFI_FILE_PROTOCOL* self, EFI_GUID* type, UINTN* size,
+                                VOID* buffer);
+
+EFI_STATUS EFIAPI file_delete(EFI_FILE_PROTOCOL* self) {
+  (void)file_close(self);
+  return EFI_WARN_DELETE_FAILURE;
+}
+
+EFI_STATUS EFIAPI file_write(EFI_FILE_PROTOCOL*, UINTN*, VOID*) { return EFI_WRITE_PROTECTED; }
+
+EFI_STATUS EFIAPI file_get_position(EFI_FILE_PROTOCOL* self, UINT64* position) {
+  auto* file = reinterpret_cast<VolumeFile*>(self);
+  if (self == nullptr || position == nullptr) return EFI_INVALID_PARAMETER;
+  if (file->index < 0) return EFI_UNSUPPORTED;
+  *position = file->position;
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI file_set_position(EFI_FILE_PROTOCOL* self, UINT64 position) {
+  auto* file = reinterpret_cast<VolumeFile*>(self);
+  if (self == nullptr) return EFI_INVALID_PARAMETER;
+  if (file->index < 0) {
+    if (position != 0) return EFI_UNSUPPORTED;  // directories rewind only (§13.5.10)
+    file->position = 0;
+    return EFI_SUCCESS;
+  }
+  const UINT64 size = volume_of(self)->file(file->index).data.size();
+  file->position = position == ~UINT64{0} ? size : position;
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI file_set_info(EFI_FILE_PROTOCOL*, EFI_GUID*, UINTN, VOID*) {
+  return EFI_WRITE_PROTECTED;
+}
+
+EFI_STATUS EFIAPI file_flush(EFI_FILE_PROTOCOL*) { return EFI_SUCCESS; }
+
+EFI_FILE_PROTOCOL* new_file(int index) {
+  void* memory = nullptr;
+  if (active_shim().memory().allocate_pool(EfiBootServicesData, sizeof(VolumeFile), &memory) !=
+      EFI_SUCCESS)
+    return nullptr;
+  auto* file = static_cast<VolumeFile*>(memory);
+  std::memset(file, 0, sizeof *file);
+  file->protocol.Revision = EFI_FILE_PROTOCOL_REVISION;  // no Ex functions
+  file->protocol.Open = file_open;
+  file->protocol.Close = file_close;
+  file->protocol.Delete = file_delete;
+  file->protocol.Read = file_read;
+  file->protocol.Write = file_write;
+  file->protocol.GetPosition = file_get_position;
+  file->protocol.SetPosition = file_set_position;
+  file->protocol.GetInfo = file_get_info;
+  file->protocol.SetInfo = file_set_info;
+  file->protocol.Flush = file_flush;
+  file->index = index;
+  return &file->protocol;
+}
+
+EFI_STATUS EFIAPI file_open(EFI_FILE_PROTOCOL* self, EFI_FILE_PROTOCOL** out, CHAR16* name,
+                            UINT64 mode, UINT64 attributes) {
+  CALL("File.Open");
+  EFI_STATUS status;
+  if (self == nullptr || out == nullptr || name == nullptr) {
+    status = EFI_INVALID_PARAMETER;
+  } else if (mode != EFI_FILE_MODE_READ) {
+    status = EFI_WRITE_PROTECTED;
+  } else {
+    const int index = volume_of(self)->find(name);
+    if (index == BootVolume::kNotFound) {
+      status = EFI_NOT_FOUND;
+    } else {
+      *out = new_file(index);
+      status = *out != nullptr ? EFI_SUCCESS : EFI_OUT_OF_RESOURCES;
+    }
+  }
+  if (call.traced()) {
+    call.text().ucs2(name).str(", mode=").hex(mode).str(", attr=").hex(attributes);
+    call.result(status);
+  }
+  return status;
+}
+
+EFI_STATUS EFIAPI file_close(EFI_FILE_PROTOCOL* self) {
+  CALL("File.Close");
+  if (self != nullptr) (void)active_shim().memory().free_pool(self);
+  if (call.traced()) call.result(EFI_SUCCESS);
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS EFIAPI file_read(EFI_FILE_PROTOCOL* self, UINTN* size, VOID* buffer) {
+  CALL("File.Read");
+  auto* file = reinterpret_cast<VolumeFile*>(self);
+  EFI_STATUS status = EFI_SUCCESS;
+  if (self == nullptr || size == nullptr) {
+    status = EFI_INVALID_PARAMETER;
+  } else if (file->index < 0) {
+    *size = 0;  // directory listing: the volume lists nothing
+  } else {
+    ByteView data = volume_of(self)->file(file->index).data;
+    const UINT64 left = file->position < data.size() ? data.size() - file->position : 0;
+    const UINTN count = *size < left ? *size : static_cast<UINTN>(left);
+    if (count != 0 && buffer == nullptr) {
+      status = EFI_INVALID_PARAMETER;
+    } else {
+      if (count != 0) std::memcpy(buffer, data.data() + file->position, count);
+      file->position += count;
+      *size = count;
+    }
+  }
+  if (call.traced()) {
+    Text& out = call.result(status);
+    if (size != nullptr) out.str(" size=").hex(*size);
+  }
+  return status;
+}
+
+EFI_STATUS EFIAPI file_get_info(EFI_FILE_PROTOCOL* self, EFI_GUID* type, UINTN* size,
+                                VOID* buffer) {
+  CALL("File.GetInfo");
+  auto* file = reinterpret_cast<VolumeFile*>(self);
+  EFI_STATUS status = EFI_SUCCESS;
+  if (self == nullptr || type == nullptr || size == nullptr) {
+    status = EFI_INVALID_PARAMETER;
+  } else if (!guid_equal(*type, guids::kFileInfo)) {
+    status = EFI_UNSUPPORTED;
+  } else {
+    static constexpr CHAR16 kRootName[] = {0};
+    const CHAR16* name = file->index < 0 ? kRootName : volume_of(self)->file(file->index).name;
+    std::size_t name_chars = 0;
+    while (name[name_chars] != 0) ++name_chars;
+    const UINTN needed = offsetof(EFI_FILE_INFO, FileName) + (name_chars + 1) * sizeof(CHAR16);
+    if (*size < needed || buffer == nullptr) {
+      *size = needed;
+      status = EFI_BUFFER_TOO_SMALL;
+    } else {
+      auto* info = static_cast<EFI_FILE_INFO*>(buffer);
+      std::memset(info, 0, needed);
+      info->Size = needed;
+      if (file->index >= 0) {
+        info->FileSize = volume_of(self)->file(file->index).data.size();
+        info->PhysicalSize = info->FileSize;
+        info->Attribute = EFI_FILE_READ_ONLY;
+      } else {
+        info->Attribute = EFI_FILE_DIRECTORY | EFI_FILE_READ_ONLY;
+      }
+      std::memcpy(info->FileName, name, (name_chars + 1) * sizeof(CHAR16));
+      *size = needed;
+    }
+  }
+  if (call.traced()) {
+    Text& out = call.result(status);
+    if (size != nullptr) out.str(" size=").hex(*size);
+  }
+  return status;
+}
+
+EFI_STATUS EFIAPI volume_open(EFI_FILE_IO_INTERFACE* self, EFI_FILE_PROTOCOL** root) {
+  CALL("SimpleFileSystem.OpenVolume");
+  EFI_STATUS status = EFI_INVALID_PARAMETER;
+  if (self != nullptr && root != nullptr) {
+    *root = new_file(-1);
+    status = *root != nullptr ? EFI_SUCCESS : EFI_OUT_OF_RESOURCES;
+  }
+  if (call.traced()) call.result(status);
+  return status;
+}
+
+// Case-insensitive ASCII comparison of file names, ignoring one leading backslash on either.
+bool same_file_name(const CHAR16* a, const CHAR16* b) {
+  if (*a == '\\') ++a;
+  if (*b == '\\') ++b;
+  for (std::size_t i = 0; i < 1024; ++i) {
+    CHAR16 x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<CHAR16>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<CHAR16>(y + 32);
+    if (x != y) return false;
+    if (x == 0) return true;
+  }
+  return false;
+}
+
+template <class T>
+T* allocate_zeroed(MemoryManager& memory, std::size_t size = sizeof(T)) {
+  void* p = nullptr;
+  if (memory.allocate_pool(EfiBootServicesData, size, &p) != EFI_SUCCESS) return nullptr;
+  std::memset(p, 0, size);
+  return static_cast<T*>(p);
+}
+
+}  // namespace
+
+int BootVolume::find(const CHAR16* name) const {
+  for (std::size_t i = 0; i < files_.size(); ++i)
+    if (same_file_name(files_[i].name, name)) return static_cast<int>(i);
+  return kNotFound;
+}
+
+bool BootVolume::add(const CHAR16* name, ByteView data) {
+  File file{};
+  std::size_t length = 0;
+  while (name[length] != 0 && length + 1 < File::kMaxName) ++length;
+  std::memcpy(file.name, name, length * sizeof(CHAR16));
+  file.data = data;
+  return files_.push_back(file);
+}
+
+EFI_STATUS install_console(Shim& shim, EFI_SYSTEM_TABLE& system_table) {
+  MemoryManager& memory = shim.memory();
+  auto* mode = allocate_zeroed<SIMPLE_TEXT_OUTPUT_MODE>(memory);
+  auto* out = allocate_zeroed<SIMPLE_TEXT_OUTPUT_INTERFACE>(memory);
+  auto* err = allocate_zeroed<SIMPLE_TEXT_OUTPUT_INTERFACE>(memory);
+  auto* in = allocate_zeroed<SIMPLE_INPUT_INTERFACE>(memory);
+  auto* in_ex = allocate_zeroed<EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL>(memory);
+  if (!mode || !out || !err || !in || !in_ex) return EFI_OUT_OF_RESOURCES;
+  mode->MaxMode = 1;
+  mode->Attribute = 0x07;  // EFI_LIGHTGRAY on EFI_BLACK
+  mode->CursorVisible = 1;
+  for (SIMPLE_TEXT_OUTPUT_INTERFACE* text : {out, err}) {
+    text->Reset = text_reset;
+    text->OutputString = text_output_string;
+    text->TestString = text_test_string;
+    text->QueryMode = text_query_mode;
+    text->SetMode = text_set_mode;
+    text->SetAttribute = text_set_attribute;
+    text->ClearScreen = text_clear_screen;
+    text->SetCursorPosition = text_set_cursor_position;
+    text->EnableCursor = text_enable_cursor;
+    text->Mode = mode;
+  }
+  in->Reset = input_reset;
+  in->ReadKeyStroke = input_read_key;
+  in_ex->Reset = input_ex_reset;
+  in_ex->ReadKeyStrokeEx = input_ex_read_key;
+  in_ex->SetState = input_ex_set_state;
+  in_ex->RegisterKeyNotify = input_ex_register;
+  in_ex->UnregisterKeyNotify = input_ex_unregister;
+  // WaitForKey events that no key ever signals (§12.3.1).
+  EFI_STATUS status = shim.events().create_event(0, 0, nullptr, nullptr, &in->WaitForKey);
+  if (status == EFI_SUCCESS)
+    status = shim.events().create_event(0, 0, nullptr, nullptr, &in_ex->WaitForKeyEx);
+  if (status != EFI_SUCCESS) return status;
+
+  EFI_HANDLE console = nullptr;
+  const ProtocolInterfacePair console_protocols[] = {
+      {&guids::kSimpleTextOutput, out},      {&guids::kSimpleTextInput, in},
+      {&guids::kSimpleTextInputEx, in_ex},   {&guids::kConsoleOutDevice, nullptr},
+      {&guids::kConsoleInDevice, nullptr}};
+  status = shim.protocols().install_multiple_protocol_interfaces(&console, console_protocols);
+  if (status != EFI_SUCCESS) return status;
+  EFI_HANDLE error_console = nullptr;
+  const ProtocolInterfacePair error_protocols[] = {{&guids::kSimpleTextOutput, err},
+                                                   {&guids::kStandardErrorDevice, nullptr}};
+  status = shim.protocols().install_multiple_protocol_interfaces(&error_console, error_protocols);
+  if (status != EFI_SUCCESS) return status;
+  system_table.ConsoleInHandle = console;
+  system_table.ConIn = in;
+  system_table.ConsoleOutHandle = console;
+  system_table.ConOut = out;
+  system_table.StandardErrorHandle = error_console;
+  system_table.StdErr = err;
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS install_rng(Shim& shim) {
+  auto* rng = allocate_zeroed<EFI_RNG_PROTOCOL>(shim.memory());
+  if (rng == nullptr) return EFI_OUT_OF_RESOURCES;
+  rng->GetInfo = rng_get_info;
+  rng->GetRNG = rng_get_rng;
+  EFI_HANDLE handle = nullptr;
+  return shim.protocols().install_protocol_interface(&handle, &guids::kRng, EFI_NATIVE_INTERFACE,
+                                                     rng);
+}
+
+// A vendor media node followed by End: the device paths the shim installs itself.
+EFI_DEVICE_PATH* make_vendor_path(MemoryManager& memory, std::uint8_t type, std::uint8_t subtype,
+                                  const EFI_GUID& guid) {
+  constexpr std::size_t kVendorSize = 4 + sizeof(EFI_GUID);
+  auto* bytes = allocate_zeroed<std::uint8_t>(memory, kVendorSize + 4);
+  if (bytes == nullptr) return nullptr;
+  bytes[0] = type;
+  bytes[1] = subtype;
+  bytes[2] = kVendorSize;
+  std::memcpy(bytes + 4, &guid, sizeof guid);
+  bytes[kVendorSize] = END_DEVICE_PATH_TYPE;
+  bytes[kVendorSize + 1] = END_ENTIRE_DEVICE_PATH_SUBTYPE;
+  bytes[kVendorSize + 2] = 4;
+  return reinterpret_cast<EFI_DEVICE_PATH*>(bytes);
+}
+
+EFI_STATUS install_initrd(Shim& shim, ByteView initrd) {
+  auto* load_file = allocate_zeroed<InitrdLoadFile>(shim.memory());
+  EFI_DEVICE_PATH* path = make_vendor_path(shim.memory(), MEDIA_DEVICE_PATH, MEDIA_VENDOR_DP,
+                                           guids::kLinuxInitrdMedia);
+  if (load_file == nullptr || path == nullptr) return EFI_OUT_OF_RESOURCES;
+  load_file->protocol.LoadFile = initrd_load_file;
+  load_file->data = initrd.data();
+  load_file->size = initrd.size();
+  EFI_HANDLE handle = nullptr;
+  const ProtocolInterfacePair pairs[] = {{&guids::kDevicePath, path},
+                                         {&guids::kLoadFile2, &load_file->protocol}};
+  return shim.protocols().install_multiple_protocol_interfaces(&handle, pairs);
+}
+
+EFI_STATUS install_boot_volume(Shim& shim, EFI_HANDLE* handle, EFI_DEVICE_PATH** path) {
+  auto* file_system = allocate_zeroed<EFI_FILE_IO_INTERFACE>(shim.memory());
+  *path = make_vendor_path(shim.memory(), HARDWARE_DEVICE_PATH, HW_VENDOR_DP,
+                           guids::kBootVolume);
+  if (file_system == nullptr || *path == nullptr) return EFI_OUT_OF_RESOURCES;
+  file_system->Revision = EFI_SIMPLE_FILE_SYSTEM_PROTOCOL_REVISION;
+  file_system->OpenVolume = volume_open;
+  *handle = nullptr;
+  const ProtocolInterfacePair pairs[] = {{&guids::kDevicePath, *path},
+                                         {&guids::kSimpleFileSystem, file_system}};
+  return shim.protocols().install_multiple_protocol_interfaces(handle, pairs);
+}
+
+}  // namespace efikexec::efi

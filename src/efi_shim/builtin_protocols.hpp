@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// The protocols the shim provides itself (see builtin_protocols.cpp).
+#pragma once
+
+#include "efi_shim/efi_types.hpp"
+#include "efi_shim/fixed_vector.hpp"
+#include "pe_loader/byte_view.hpp"
+
+namespace efikexec::efi {
+
+class Shim;
+
+// The files of the boot volume: names as the image asks for them, data the host keeps alive.
+class BootVolume {
+ public:
+  static constexpr int kNotFound = -1;
+  struct File {
+    static constexpr std::size_t kMaxName = 128;
+    CHAR16 name[kMaxName];
+    ByteView data;
+  };
+
+  bool add(const CHAR16* name, ByteView data);
+  int find(const CHAR16* name) const;
+  const File& file(int index) const { return files_[static_cast<std::size_t>(index)]; }
+
+ private:
+  FixedVector<File, 8> files_;
+};
+
+class MemoryManager;
+// A vendor node (hardware or media) followed by End, in pool memory.
+EFI_DEVICE_PATH* make_vendor_path(MemoryManager& memory, std::uint8_t type, std::uint8_t subtype,
+                                  const EFI_GUID& guid);
+
+EFI_STATUS install_console(Shim& shim, EFI_SYSTEM_TABLE& system_table);
+EFI_STATUS install_rng(Shim& shim);
+EFI_STATUS install_initrd(Shim& shim, ByteView initrd);
+// The volume images are loaded from: a handle with a VenHw device path and SimpleFileSystem.
+EFI_STATUS install_boot_volume(Shim& shim, EFI_HANDLE* handle, EFI_DEVICE_PATH** path);
+
+}  // namespace efikexec::efi
