@@ -8,6 +8,8 @@ namespace efikexec::kexec {
 void register_commands(CLI::App& app, CommandLine& command) {
   register_inspect_command(app, command);
   register_verify_command(app, command);
+  register_run_efi_command(app, command);
+  register_load_commands(app, command);
 }
 
 int run_command(const CommandLine& command) {

@@ -19,6 +19,8 @@ int run_command(const CommandLine& command);
 
 // One per command file.
 void register_inspect_command(CLI::App& app, CommandLine& command);
+void register_run_efi_command(CLI::App& app, CommandLine& command);
+void register_load_commands(CLI::App& app, CommandLine& command);
 void register_verify_command(CLI::App& app, CommandLine& command);
 
 // --db, --dbx, --sbat-level, --efivars and --no-verify, for every command that verifies.

@@ -12,6 +12,13 @@
 
 int main(int argc, char** argv) {
   using namespace efikexec::kexec;
+  // kexec-tools' spellings, for scripts written against it.
+  if (argc > 1) {
+    const std::string first = argv[1];
+    if (first == "-l") argv[1] = const_cast<char*>("load");
+    if (first == "-e") argv[1] = const_cast<char*>("exec");
+    if (first == "-u") argv[1] = const_cast<char*>("unload");
+  }
   CLI::App app{"efikexec: load EFI images and Unified Kernel Images for kexec by running their "
                "own EFI code up to ExitBootServices()"};
   app.require_subcommand(1);

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// The only place efikexec touches kexec: kexec_load(2) and reboot(LINUX_REBOOT_CMD_KEXEC),
+// behind an interface so tests use a fake and dry runs use none. Setting EFIKEXEC_FORBID_KEXEC
+// in the environment makes the real calls refuse (the test suite sets it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace efikexec::kexec {
+
+struct KexecSegment {
+  const void* buffer;
+  std::size_t buffer_size;
+  std::uint64_t destination;
+  std::uint64_t memory_size;
+};
+
+class KexecSyscalls {
+ public:
+  virtual ~KexecSyscalls() = default;
+  // Replaces the loaded image only if the whole load succeeds (the kernel's own rule).
+  virtual bool load(std::uint64_t entry, std::span<const KexecSegment> segments,
+                    std::string& error) = 0;
+  virtual bool unload(std::string& error) = 0;
+  virtual bool loaded() = 0;
+  // Boots the loaded image; returns only on failure.
+  virtual bool execute(std::string& error) = 0;
+};
+
+std::unique_ptr<KexecSyscalls> linux_kexec_syscalls();
+
+}  // namespace efikexec::kexec

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// The machine efikexec loads for: its physical memory ranges, the firmware's runtime regions,
+// and where its ACPI and SMBIOS tables live. Read from the running system (sysfs, and the
+// legacy BIOS areas when it did not boot through EFI) or from a description file (JSON) for dry
+// runs and tests; `efikexec machine` prints the description of the running system.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "efi_shim/memory.hpp"
+
+namespace efikexec::kexec {
+
+enum class RangeKind {
+  kRam,
+  kReserved,
+  kAcpiReclaim,
+  kAcpiNvs,
+  kUnusable,
+  kPersistent,
+  kMmio,
+  kRuntimeCode,  // firmware runtime regions, kept as they are
+  kRuntimeData,
+};
+
+struct MachineRange {
+  std::uint64_t start;
+  std::uint64_t end;  // exclusive
+  RangeKind kind;
+  std::uint64_t attribute;  // EFI attribute bits; 0 means the usual ones for the kind
+};
+
+// A firmware table the image may read before ExitBootServices, copied so the child can map it
+// read-only at its physical address.
+struct TableCopy {
+  std::uint64_t address;
+  std::vector<std::uint8_t> bytes;
+};
+
+// A UEFI variable of the machine (efivarfs), offered read-only to the image.
+struct FirmwareVariable {
+  std::u16string name;
+  EFI_GUID guid;
+  std::uint32_t attributes;
+  std::vector<std::uint8_t> data;
+};
+
+struct Machine {
+  std::string source;  // "sysfs", or the description file
+  bool efi_booted = false;
+  std::vector<MachineRange> ranges;  // sorted, disjoint
+  std::optional<std::uint64_t> acpi20_rsdp;
+  std::optional<std::uint64_t> acpi10_rsdp;
+  std::optional<std::uint64_t> smbios;
+  std::optional<std::uint64_t> smbios3;
+  std::vector<TableCopy> tables;
+  std::vector<FirmwareVariable> variables;
+
+  std::uint64_t ram_bytes() const;
+  std::uint64_t top_of_ram() const;
+  // Highest address anything of the machine occupies (RAM, tables, ranges).
+  std::uint64_t top_of_address_space() const;
+  // The machine as the EFI memory map's starting point (page-granular; partial pages of RAM are
+  // left out, partial pages of anything else widened).
+  std::vector<efi::MemoryRange> efi_ranges() const;
+};
+
+// Reads the running system. On failure `error` says what was missing.
+bool discover_machine(Machine& machine, std::string& error);
+bool load_machine_description(const std::string& path, Machine& machine, std::string& error);
+bool machine_from_json(const nlohmann::json& description, Machine& machine, std::string& error);
+nlohmann::json machine_to_json(const Machine& machine);
+
+// `--machine SPEC`: empty for this machine, "q35" or "q35:MIB" for a described QEMU guest, else
+// a description file.
+bool resolve_machine(const std::string& spec, Machine& machine, std::string& error);
+
+// The machine used by tests and dry runs when none is given: a q35 guest with `ram_mib` MiB.
+Machine described_q35_machine(std::uint64_t ram_mib);
+
+const char* range_kind_name(RangeKind kind);
+
+}  // namespace efikexec::kexec

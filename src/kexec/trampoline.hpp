@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// The trampoline (arch/x86_64/trampoline.S) as the loader places it: the ELF object built with
+// efikexec is embedded in the program and read with libelf, so symbol offsets and relocations
+// come from the object itself, never from hand-kept numbers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cpu_context.h"
+
+namespace efikexec::kexec {
+
+class Trampoline {
+ public:
+  // Reads the embedded object: its one code section, symbols and relocations.
+  bool load(std::string& error);
+
+  std::uint64_t size() const { return code_.size(); }
+  // Offset of a symbol of the object; false if it has no such symbol.
+  bool symbol(const std::string& name, std::uint64_t& offset) const;
+
+  struct Parameters {
+    std::uint64_t pml4;
+    std::uint64_t pml5;
+    efikexec_cpu_context context;
+  };
+  // The blob for physical address `base`: relocated, with the parameters and the IDT filled in.
+  bool place(std::uint64_t base, const Parameters& parameters, std::vector<std::uint8_t>& out,
+             std::string& error) const;
+
+ private:
+  struct Relocation {
+    std::uint64_t offset;
+    std::uint32_t type;
+    std::uint64_t symbol_value;  // offset of the target within the section
+    std::int64_t addend;
+  };
+  std::vector<std::uint8_t> code_;
+  std::map<std::string, std::uint64_t> symbols_;
+  std::vector<Relocation> relocations_;
+};
+
+}  // namespace efikexec::kexec

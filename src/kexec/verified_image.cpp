@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+#include "kexec/verified_image.hpp"
+
+#include "kexec/report.hpp"
+
+namespace efikexec::kexec {
+
+int open_verified_image(const std::string& path, const TrustOptions& trust, VerifiedImage& out,
+                        std::string& error) {
+  out.path = path;
+  TrustPolicy policy;
+  if (!trust.no_verify && !build_trust_policy(trust, policy, error)) return kExitBadInput;
+  if (!FileBytes::read(path, out.bytes, error)) return kExitBadInput;
+  auto image = pe::Image::parse(out.bytes.view());
+  if (!image) {
+    error = format_error(path, image.error());
+    return kExitBadInput;
+  }
+  out.image = *image;
+  if (trust.no_verify) return kExitOk;
+  out.verdict = verify_image(*out.image, policy);
+  if (!out.verdict.accepted) {
+    error = path + ": refused: " + out.verdict.reason + " (" +
+            error_code_name(out.verdict.code) + ")";
+    return out.verdict.malformed() ? kExitBadInput : kExitRefused;
+  }
+  out.verified = true;
+  return kExitOk;
+}
+
+}  // namespace efikexec::kexec

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// The first steps of every command that runs an image: read it once, parse it, and verify it
+// against the trust policy before any of its bytes can run.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "kexec/file_bytes.hpp"
+#include "kexec/trust_policy.hpp"
+#include "kexec/verify.hpp"
+#include "pe_loader/pe_image.hpp"
+
+namespace efikexec::kexec {
+
+struct VerifiedImage {
+  std::string path;
+  FileBytes bytes;
+  std::optional<pe::Image> image;
+  bool verified = false;     // false only with an explicit --no-verify
+  VerifyVerdict verdict;     // when verified
+};
+
+// Returns kExitOk, kExitBadInput (unreadable or malformed image, bad key file) or kExitRefused
+// (the policy does not accept the image); `error` says why in one line.
+int open_verified_image(const std::string& path, const TrustOptions& trust, VerifiedImage& out,
+                        std::string& error);
+
+}  // namespace efikexec::kexec
