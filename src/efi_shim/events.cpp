@@ -233,7 +233,7 @@ void EventManager::poll() {
 }
 
 void EventManager::signal_event_group(const EFI_GUID& group) {
-  signal_group_members(group);
+  queue_group(group);
   dispatch(tpl_);
 }
 
@@ -256,30 +256,27 @@ void EventManager::queue_notify(Slot& slot) {
 }
 
 void EventManager::signal(Slot& slot) {
-  if (slot.in_group) {
-    signal_group_members(slot.group);
-    return;
-  }
   slot.signaled = true;
-  if ((slot.type & EVT_NOTIFY_SIGNAL) != 0) queue_notify(slot);
+  if ((slot.type & EVT_NOTIFY_SIGNAL) == 0) return;
+  if (slot.in_group) queue_group(slot.group);
+  else queue_notify(slot);
 }
 
-void EventManager::signal_group_members(const EFI_GUID& group) {
-  // EDK2 queues the group's notifies newest event first (its signal list is built by inserting
-  // at the head); the same order here keeps notify order comparable with OVMF.
+void EventManager::queue_group(const EFI_GUID& group) {
+  // Only notify-signal members hear the group, as in EDK2 (its signal list holds only those).
+  // Newest first, as EDK2 builds that list by inserting at the head: same notify order as OVMF.
   std::uint64_t below = ~std::uint64_t{0};
   for (;;) {
     Slot* newest = nullptr;
     for (Slot& slot : slots_) {
       if (slot.handle == nullptr || !slot.in_group || slot.serial >= below ||
-          !guid_equal(slot.group, group))
+          (slot.type & EVT_NOTIFY_SIGNAL) == 0 || !guid_equal(slot.group, group))
         continue;
       if (newest == nullptr || slot.serial > newest->serial) newest = &slot;
     }
     if (newest == nullptr) return;
     below = newest->serial;
-    newest->signaled = true;
-    if ((newest->type & EVT_NOTIFY_SIGNAL) != 0) queue_notify(*newest);
+    queue_notify(*newest);
   }
 }
 

@@ -84,7 +84,10 @@ class EventManager {
   // EVT_NOTIFY_WAIT notifies get polled). Per the specification it waits for as long as it takes:
   // if nothing can ever signal the events, the child's time limit ends the run.
   EFI_STATUS wait_for_event(UINTN number_of_events, EFI_EVENT* events, UINTN* index);
-  // §7.1.4 SignalEvent. Signalling a member of an event group signals every member (§7.1.2).
+  // §7.1.4 SignalEvent. Signalling an EVT_NOTIFY_SIGNAL member of an event group queues the
+  // notify functions of every EVT_NOTIFY_SIGNAL member. UEFI 2.10 §7.1.2 says "all events in the
+  // group are signaled"; OVMF reaches only notify-signal members, and a plain or wait-type member
+  // is signalled only by itself (tests/conformance/EXPECTED.md): the shim does what OVMF does.
   EFI_STATUS signal_event(EFI_EVENT event);
   // §7.1.3 CloseEvent: cancels its timer, drops a queued notify, frees the record.
   EFI_STATUS close_event(EFI_EVENT event);
@@ -104,8 +107,8 @@ class EventManager {
   // every boot-service entry: it stands in for the timer interrupt.
   void poll();
 
-  // Signals every event of `group` (and runs their notifies above the current TPL), as EDK2's
-  // CoreNotifySignalList; e.g. kEventGroupReadyToBoot or kEventGroupMemoryMapChange.
+  // Queues the notify functions of every EVT_NOTIFY_SIGNAL event of `group` and runs those above
+  // the current TPL, as EDK2's CoreNotifySignalList; e.g. kEventGroupReadyToBoot.
   void signal_event_group(const EFI_GUID& group);
   // For ExitBootServices (§7.4.6): the first call signals EFI_EVENT_GROUP_BEFORE_EXIT_BOOT_SERVICES
   // (call it on entry, before the map key check, as EDK2 does; later calls do nothing).
@@ -140,9 +143,9 @@ class EventManager {
   const Slot* find(EFI_EVENT event) const;
   std::uint64_t now() const;
   void queue_notify(Slot& slot);
-  // Marks signalled and queues the notify; for a group member, the whole group.
+  // Marks signalled and queues the notify; for a notify-signal group member, the group's.
   void signal(Slot& slot);
-  void signal_group_members(const EFI_GUID& group);
+  void queue_group(const EFI_GUID& group);
   // Runs queued notifies above `level`, then leaves the TPL at `level`.
   void dispatch(EFI_TPL level);
   void fire_expired_timers();
