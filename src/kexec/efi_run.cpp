@@ -206,8 +206,10 @@ void on_fault(int signal, siginfo_t* info, void* raw_context) {
   const bool in_image = g_shim != nullptr && g_shim->memory().is_allocated(rip, 1);
   char text[512];
 
-  if (in_image && (signal == SIGSEGV || signal == SIGILL)) {
-    // Ring 3 realities: a privileged instruction arrives as a general protection fault.
+  // Ring 3 realities: a privileged instruction arrives as a general protection fault, which the
+  // kernel reports as SIGSEGV from the kernel itself (not a page fault with an address).
+  const bool general_protection = signal == SIGSEGV && info->si_code == SI_KERNEL;
+  if (in_image && (general_protection || signal == SIGILL)) {
     std::uint8_t code[15];
     std::size_t available = 0;
     while (available < sizeof code && g_shim->memory().is_allocated(rip + available, 1)) {
@@ -284,7 +286,10 @@ std::u16string to_ucs2(std::string_view text) {
   clock_gettime(CLOCK_MONOTONIC, &g_started);
   g_echo = request.echo_console;
   std::string error;
-  if (!memory.reserve(error)) finish(RunEnd::kSetupFailed, 0, error);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ram;
+  for (const MachineRange& range : request.machine->ranges)
+    if (range.kind == RangeKind::kRam) ram.emplace_back(range.start, range.end);
+  if (!memory.reserve(ram, error)) finish(RunEnd::kSetupFailed, 0, error);
   for (const TableCopy& table : request.machine->tables)
     if (!memory.place_read_only(table.address, table.bytes, error))
       finish(RunEnd::kSetupFailed, 0, error);

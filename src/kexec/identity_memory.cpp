@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -38,22 +39,33 @@ bool IdentityMemory::create(std::uint64_t top, std::string& error) {
   return true;
 }
 
-bool IdentityMemory::reserve(std::string& error) {
+bool IdentityMemory::reserve(std::span<const std::pair<std::uint64_t, std::uint64_t>> ranges,
+                             std::string& error) {
   floor_ = lowest_mappable_address();
-  void* at = mmap(reinterpret_cast<void*>(floor_), top_ - floor_, PROT_NONE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-  if (at == MAP_FAILED || at != reinterpret_cast<void*>(floor_)) {
-    error = "cannot reserve the machine's physical address range for identity mapping (" +
-            std::string(std::strerror(errno)) +
-            "): part of the loader is mapped there; efikexec must be built as PIE";
-    return false;
+  for (auto [start, end] : ranges) {
+    // Whole pages only: RAM shrinks to them, as the memory map does.
+    start = (std::max(start, floor_) + efi::kPageSize - 1) & ~(efi::kPageSize - 1);
+    end &= ~(efi::kPageSize - 1);
+    if (end <= start) continue;
+    void* at = mmap(reinterpret_cast<void*>(start), end - start, PROT_NONE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (at == MAP_FAILED || at != reinterpret_cast<void*>(start)) {
+      error = "cannot reserve the machine's RAM at its physical addresses (" +
+              std::string(std::strerror(errno)) +
+              "): part of the loader is mapped there; efikexec must be built as PIE";
+      return false;
+    }
+    reserved_.emplace_back(start, end);
   }
   return true;
 }
 
 Result<void> IdentityMemory::back(std::uint64_t address, std::uint64_t size) {
-  if (address < floor_ || address > top_ || size > top_ - address)
-    return fail(ErrorCode::kOutOfRange, "physical range outside the identity-mapped machine",
+  bool inside = false;
+  for (auto [start, end] : reserved_)
+    inside = inside || (address >= start && address <= end && size <= end - address);
+  if (!inside)
+    return fail(ErrorCode::kOutOfRange, "physical range outside the machine's reserved RAM",
                 address);
   // Replaces the reservation (ours) with the memfd's pages for these addresses.
   void* at = mmap(reinterpret_cast<void*>(address), size, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -68,6 +80,13 @@ bool IdentityMemory::place_read_only(std::uint64_t address, std::span<const std:
   const std::uint64_t end = (address + bytes.size() + efi::kPageSize - 1) & ~(efi::kPageSize - 1);
   if (start < floor_ || end > top_) {
     error = "firmware table outside the identity-mapped range";
+    return false;
+  }
+  // Tables sit outside RAM, where nothing was reserved: the copy must not replace a mapping.
+  void* reserved = mmap(reinterpret_cast<void*>(start), end - start, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (reserved == MAP_FAILED && errno != EEXIST) {
+    error = std::string("cannot reserve a firmware table's address: ") + std::strerror(errno);
     return false;
   }
   if (pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(address)) !=

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "efi_shim/host.hpp"
 
@@ -24,8 +26,10 @@ class IdentityMemory final : public efi::PhysicalMemory {
   // Parent, before fork: a memfd covering physical addresses [0, top).
   bool create(std::uint64_t top, std::string& error);
 
-  // Child: reserves [lowest mappable address, top) without backing it.
-  bool reserve(std::string& error);
+  // Child: reserves the physical ranges the image may be given (all RAM) without backing them,
+  // so no host mapping can ever sit there. Only reserved pages can be backed.
+  bool reserve(std::span<const std::pair<std::uint64_t, std::uint64_t>> ranges,
+               std::string& error);
   // Child: maps `bytes` read-only at physical `address` (copies of firmware tables).
   bool place_read_only(std::uint64_t address, std::span<const std::uint8_t> bytes,
                        std::string& error);
@@ -51,6 +55,7 @@ class IdentityMemory final : public efi::PhysicalMemory {
   int fd_ = -1;
   std::uint64_t top_ = 0;
   std::uint64_t floor_ = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> reserved_;
 };
 
 }  // namespace efikexec::kexec

@@ -34,7 +34,7 @@ HERE="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
 
 # What the guest gets from FIXTURES: what the scenarios load or check, nothing more (the whole
 # initramfs is held in guest RAM next to everything efikexec maps).
-GUEST_FIXTURES=(uki-signed.efi uki-other-signed.efi uki-tampered.efi uki.efi vmlinuz
+GUEST_FIXTURES=(uki-signed.efi uki-other-signed.efi uki-tampered.efi uki.efi vmlinuz vmlinuz-signed.efi
   initrd-second.cpio.gz keys/db.crt keys/db.der keys/db.esl MANIFEST)
 # Modules the first kernel needs: efivarfs is =m in Debian's config.
 GUEST_MODULES=(efivarfs)

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// Images run in the sandboxed child: how each way of ending is reported, that a crash, a hang or
+// a bad pointer ends only the child, and that real images reach ExitBootServices() with the
+// boot_params the Linux stub builds from what it was given.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "kexec/efi_run.hpp"
+#include "kexec/file_bytes.hpp"
+#include "kexec/inspect.hpp"
+#include "uki/uki.hpp"
+
+namespace efikexec::kexec {
+namespace {
+
+std::string misbehave_app() { return std::string(EFT_APPS_DIR) + "/eft_misbehave.efi"; }
+
+struct ChildRun {
+  RunOutcome outcome;
+  std::string error;
+};
+
+ChildRun run(const std::string& path, std::optional<std::string> options, unsigned timeout = 10,
+        std::optional<ByteView> initrd = {}) {
+  static const Machine machine = described_q35_machine(1024);
+  FileBytes bytes;
+  ChildRun result;
+  EXPECT_TRUE(FileBytes::read(path, bytes, result.error)) << result.error;
+  RunRequest request;
+  request.image = bytes.view();
+  request.load_options = std::move(options);
+  request.initrd = initrd;
+  request.machine = &machine;
+  request.timeout_seconds = timeout;
+  EXPECT_TRUE(run_efi_image(request, result.outcome, result.error)) << result.error;
+  return result;
+}
+
+void expect_end(const std::string& mode, RunEnd end, const char* words, unsigned timeout = 10) {
+  ChildRun result = run(misbehave_app(), mode, timeout);
+  EXPECT_EQ(result.outcome.end, end) << mode << ": " << result.outcome.message;
+  EXPECT_NE(result.outcome.message.find(words), std::string::npos)
+      << mode << ": " << result.outcome.message;
+  EXPECT_NE(result.outcome.console.find("EFT: begin misbehave"), std::string::npos);
+}
+
+TEST(RunIsolation, ACrashIsReportedWithWhereAndWhat) {
+  expect_end("crash", RunEnd::kFault, "crashed at image1+0x");
+  expect_end("wild", RunEnd::kFault, "accessing 0x20000000");
+}
+
+TEST(RunIsolation, AHangEndsAtTheTimeLimit) {
+  expect_end("hang", RunEnd::kTimeout, "within 2 s", 2);
+}
+
+TEST(RunIsolation, ABadPointerHandedToABootServiceNamesTheService) {
+  expect_end("bad-pointer", RunEnd::kFault, "BS.AllocatePool was handed a bad pointer");
+}
+
+TEST(RunIsolation, UnemulatedPrivilegedInstructionsEndTheRunByName) {
+  expect_end("cr4", RunEnd::kFault, "control register other than CR0");
+  expect_end("msr-other", RunEnd::kFault, "MSR other than MSR_AMD64_SEV");
+  expect_end("hlt", RunEnd::kHalted, "hlt at image1+0x");
+}
+
+TEST(RunIsolation, EmulatedInstructionsAnswerWhatRealStubsNeed) {
+  ChildRun cr0 = run(misbehave_app(), "cr0");
+  EXPECT_EQ(cr0.outcome.end, RunEnd::kReturned);
+  EXPECT_NE(cr0.outcome.console.find("cr0 pe=yes pg=yes em=no ts=no"), std::string::npos);
+  ChildRun sev = run(misbehave_app(), "sev-msr");
+  EXPECT_NE(sev.outcome.console.find("sev-msr value=0x0"), std::string::npos);
+}
+
+TEST(RunIsolation, ReturnExitAndResetAreToldApart) {
+  ChildRun returned = run(misbehave_app(), "return-error");
+  EXPECT_EQ(returned.outcome.end, RunEnd::kReturned);
+  EXPECT_EQ(returned.outcome.status, 0x8000000000000001ull);
+  ChildRun exited = run(misbehave_app(), "exit-aborted");
+  EXPECT_EQ(exited.outcome.end, RunEnd::kExited);
+  EXPECT_EQ(exited.outcome.status, 0x8000000000000015ull);
+  EXPECT_EQ(run(misbehave_app(), "reset").outcome.end, RunEnd::kReset);
+}
+
+TEST(RunIsolation, TheParentRunsOnAfterAFault) {
+  for (int i = 0; i < 3; ++i) expect_end("crash", RunEnd::kFault, "crashed");
+  ChildRun clean = run(misbehave_app(), "cr0");
+  EXPECT_EQ(clean.outcome.end, RunEnd::kReturned);
+}
+
+// ---- Real images from the fixtures (tests/fixtures/make-fixtures.sh) ----
+
+std::string fixture(const char* name) {
+  const char* dir = std::getenv("EFIKEXEC_FIXTURES");
+  if (dir == nullptr) return {};
+  std::string path = std::string(dir) + "/" + name;
+  return std::filesystem::exists(path) ? path : std::string();
+}
+
+#define NEED_FIXTURE(path, name)                                                   \
+  const std::string path = fixture(name);                                         \
+  if (path.empty()) {                                                             \
+    if (std::getenv("EFIKEXEC_REQUIRE_FIXTURES") != nullptr)                      \
+      FAIL() << "fixture " << name << " missing (EFIKEXEC_FIXTURES)";             \
+    GTEST_SKIP() << "fixture " << name << " missing (EFIKEXEC_FIXTURES)";         \
+  }
+
+TEST(RealImages, TheSignedUkiReachesExitBootServicesWithItsCommandLineAndInitrd) {
+  NEED_FIXTURE(path, "uki-signed.efi");
+  FileBytes bytes;
+  std::string error;
+  ASSERT_TRUE(FileBytes::read(path, bytes, error));
+  auto image = pe::Image::parse(bytes.view());
+  ASSERT_TRUE(image.has_value());
+  const uki::Uki uki = uki::Uki::from_image(*image);
+  const std::string cmdline = section_text(image->section_data(*uki.find(".cmdline")));
+  const std::uint64_t initrd_size = uki.find(".initrd")->virtual_size;
+
+  ChildRun result = run(path, std::nullopt, 60);
+  ASSERT_EQ(result.outcome.end, RunEnd::kExitBootServices) << result.outcome.message;
+  ASSERT_TRUE(result.outcome.boot_params.has_value());
+  EXPECT_EQ(result.outcome.boot_params->command_line, cmdline);
+  EXPECT_EQ(result.outcome.boot_params->initrd_size, initrd_size);
+  EXPECT_EQ(result.outcome.boot_params->efi_system_table, result.outcome.system_table);
+  EXPECT_NE(result.outcome.context.rip, 0u);
+  EXPECT_EQ(result.outcome.context.rsp % 16, 0u) << "the caller's stack after the return";
+  EXPECT_EQ(result.outcome.context.rflags & (1 << 10), 0u) << "DF clear";
+}
+
+TEST(RealImages, TheBareKernelTakesItsCommandLineAndInitrd) {
+  NEED_FIXTURE(kernel, "vmlinuz");
+  NEED_FIXTURE(initrd_path, "initrd-second.cpio.gz");
+  FileBytes initrd;
+  std::string error;
+  ASSERT_TRUE(FileBytes::read(initrd_path, initrd, error));
+  ChildRun result = run(kernel, "console=ttyS0 efikexec.test=bare", 60, initrd.view());
+  ASSERT_EQ(result.outcome.end, RunEnd::kExitBootServices) << result.outcome.message;
+  ASSERT_TRUE(result.outcome.boot_params.has_value());
+  EXPECT_EQ(result.outcome.boot_params->command_line, "console=ttyS0 efikexec.test=bare");
+  EXPECT_EQ(result.outcome.boot_params->initrd_size, initrd.size());
+  EXPECT_NE(result.outcome.console.find("Loaded initrd from LINUX_EFI_INITRD_MEDIA_GUID"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace efikexec::kexec
