@@ -253,15 +253,18 @@ efikexec_status efikexec_options_set_image_memory(efikexec_options* options, con
 }
 
 efikexec_status efikexec_options_add_db(efikexec_options* options, const char* path) {
-  return setter(options, path != nullptr, [&](LoadRequest& r) { r.trust.db_files.emplace_back(path); });
+  return setter(options, path != nullptr,
+                [&](LoadRequest& r) { r.trust.db_files.emplace_back(path); });
 }
 
 efikexec_status efikexec_options_add_dbx(efikexec_options* options, const char* path) {
-  return setter(options, path != nullptr, [&](LoadRequest& r) { r.trust.dbx_files.emplace_back(path); });
+  return setter(options, path != nullptr,
+                [&](LoadRequest& r) { r.trust.dbx_files.emplace_back(path); });
 }
 
 efikexec_status efikexec_options_set_sbat_level(efikexec_options* options, const char* path) {
-  return setter(options, true, [&](LoadRequest& r) { r.trust.sbat_level_file = string_or_empty(path); });
+  return setter(options, true,
+                [&](LoadRequest& r) { r.trust.sbat_level_file = string_or_empty(path); });
 }
 
 efikexec_status efikexec_options_set_efivars(efikexec_options* options, const char* directory) {
@@ -276,7 +279,8 @@ efikexec_status efikexec_options_set_no_verify(efikexec_options* options, int no
 
 efikexec_status efikexec_options_set_command_line(efikexec_options* options,
                                                   const char* command_line) {
-  return setter(options, true, [&](LoadRequest& r) { r.command_line = optional_string(command_line); });
+  return setter(options, true,
+                [&](LoadRequest& r) { r.command_line = optional_string(command_line); });
 }
 
 efikexec_status efikexec_options_set_append(efikexec_options* options, const char* append) {

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+// Shared by the C API tests: a fake kexec layer swapped in through the test hook (no test can
+// reach kexec_load or reboot), and the real fixtures (tests/fixtures/make-fixtures.sh) found
+// through EFIKEXEC_FIXTURES, skipped when absent unless EFIKEXEC_REQUIRE_FIXTURES=1.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "kexec/c_api_internal.hpp"
+
+namespace efikexec::testing {
+
+// What the fake saw; shared between the test and every fake the factory makes.
+struct FakeKexecState {
+  int loads = 0;
+  int unloads = 0;
+  int executes = 0;
+  std::uint64_t entry = 0;
+  std::size_t segments = 0;
+  std::uint64_t buffer_bytes = 0;
+  std::uint64_t last_bytes = 0;  // sum of each buffer's last byte: proof they were read
+  bool fail_load = false;
+  bool loaded = false;
+};
+
+class FakeKexecSyscalls final : public kexec::KexecSyscalls {
+ public:
+  explicit FakeKexecSyscalls(std::shared_ptr<FakeKexecState> state) : state_(std::move(state)) {}
+
+  bool load(std::uint64_t entry, std::span<const kexec::KexecSegment> segments,
+            std::string& error) override {
+    ++state_->loads;
+    if (state_->fail_load) {
+      error = "fake kexec_load failed";
+      return false;
+    }
+    state_->entry = entry;
+    state_->segments = segments.size();
+    state_->buffer_bytes = 0;
+    for (const kexec::KexecSegment& segment : segments) {
+      state_->buffer_bytes += segment.buffer_size;
+      // The buffers must be readable to their end, as the kernel copies them.
+      if (segment.buffer_size != 0)
+        state_->last_bytes += static_cast<const unsigned char*>(
+            segment.buffer)[segment.buffer_size - 1];
+    }
+    state_->loaded = true;
+    return true;
+  }
+  bool unload(std::string&) override {
+    ++state_->unloads;
+    state_->loaded = false;
+    return true;
+  }
+  bool loaded() override { return state_->loaded; }
+  bool execute(std::string& error) override {
+    ++state_->executes;
+    error = "fake reboot returned";
+    return false;
+  }
+
+ private:
+  std::shared_ptr<FakeKexecState> state_;
+};
+
+// Installs the fake for the test's lifetime.
+class WithFakeKexec : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kexec::set_kexec_syscalls_factory_for_testing(
+        [state = fake] { return std::make_unique<FakeKexecSyscalls>(state); });
+  }
+  void TearDown() override { kexec::set_kexec_syscalls_factory_for_testing(nullptr); }
+
+  std::shared_ptr<FakeKexecState> fake = std::make_shared<FakeKexecState>();
+};
+
+// Path of a fixture, or empty after GTEST_SKIP (or a failure when fixtures are required).
+inline std::string fixture_path(const std::string& name) {
+  const char* dir = std::getenv("EFIKEXEC_FIXTURES");
+  const char* require = std::getenv("EFIKEXEC_REQUIRE_FIXTURES");
+  const std::string path = dir ? std::string(dir) + "/" + name : std::string();
+  if (dir != nullptr && std::filesystem::exists(path)) return path;
+  if (require != nullptr && std::string(require) == "1")
+    ADD_FAILURE() << "missing fixture " << (dir ? path : name + " (EFIKEXEC_FIXTURES unset)");
+  return {};
+}
+
+#define C_API_FIXTURE(var, name)                                                  \
+  const std::string var = ::efikexec::testing::fixture_path(name);                \
+  if (var.empty()) {                                                              \
+    if (!HasFailure()) GTEST_SKIP() << "EFIKEXEC_FIXTURES has no " << (name);     \
+    return;                                                                       \
+  }
+
+}  // namespace efikexec::testing
