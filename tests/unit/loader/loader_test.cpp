@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+// The load pipeline over a fake kexec layer: verify before running, one kexec_load of a plan that
+// passes the kernel's own checks, nothing loaded when anything fails; and the handoff's pieces
+// (trampoline placement, identity page tables).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "handoff_tables.hpp"
+#include "kexec/loader.hpp"
+#include "kexec/report.hpp"
+
+namespace efikexec::kexec {
+namespace {
+
+class FakeKexec final : public KexecSyscalls {
+ public:
+  bool load(std::uint64_t entry, std::span<const KexecSegment> segments,
+            std::string&) override {
+    ++loads;
+    this->entry = entry;
+    recorded.assign(segments.begin(), segments.end());
+    first_bytes.clear();
+    for (const KexecSegment& s : segments)
+      first_bytes.push_back(s.buffer_size >= 8 ? *static_cast<const std::uint64_t*>(s.buffer) : 0);
+    return true;
+  }
+  bool unload(std::string&) override { return true; }
+  bool loaded() override { return loads > 0; }
+  bool execute(std::string& error) override {
+    error = "fake";
+    return false;
+  }
+  int loads = 0;
+  std::uint64_t entry = 0;
+  std::vector<KexecSegment> recorded;
+  std::vector<std::uint64_t> first_bytes;
+};
+
+std::string fixture(const char* name) {
+  const char* dir = std::getenv("EFIKEXEC_FIXTURES");
+  if (dir == nullptr) return {};
+  std::string path = std::string(dir) + "/" + name;
+  return std::filesystem::exists(path) ? path : std::string();
+}
+
+#define NEED_FIXTURES()                                                               \
+  if (fixture("uki-signed.efi").empty()) {                                            \
+    if (std::getenv("EFIKEXEC_REQUIRE_FIXTURES") != nullptr)                          \
+      FAIL() << "fixtures missing (EFIKEXEC_FIXTURES)";                               \
+    GTEST_SKIP() << "fixtures missing (EFIKEXEC_FIXTURES)";                           \
+  }
+
+LoadRequest signed_uki_request(const char* image = "uki-signed.efi") {
+  LoadRequest request;
+  request.image_path = fixture(image);
+  request.trust.db_files = {fixture("keys/db.crt")};
+  request.trust.efivars_directory = "/nonexistent";
+  request.machine_spec = "q35";
+  request.timeout_seconds = 60;
+  return request;
+}
+
+TEST(Loader, PlansASignedUkiThatPassesTheKernelsChecksAndLoadsItOnce) {
+  NEED_FIXTURES();
+  LoadResult result;
+  ASSERT_EQ(prepare_kexec(signed_uki_request(), result), kExitOk) << result.error;
+  const KexecPlan& plan = result.plan;
+  ASSERT_FALSE(plan.segments.empty());
+  EXPECT_LE(plan.segments.size(), kMaxKexecSegments);
+  bool entry_inside = false;
+  std::uint64_t previous_end = 0;
+  for (const PlannedSegment& s : plan.segments) {
+    EXPECT_EQ(s.destination % 4096, 0u);
+    EXPECT_EQ(s.memsz % 4096, 0u);
+    EXPECT_LE(s.bufsz, s.memsz);
+    EXPECT_GE(s.destination, previous_end) << "segments sorted, no overlap";
+    previous_end = s.destination + s.memsz;
+    entry_inside |= plan.entry >= s.destination && plan.entry < s.destination + s.memsz;
+  }
+  EXPECT_TRUE(entry_inside);
+  EXPECT_LE(plan.memsz_total, result.machine.ram_bytes() / 2);
+
+  FakeKexec fake;
+  ASSERT_EQ(commit_kexec(result, fake), kExitOk) << result.error;
+  EXPECT_EQ(fake.loads, 1);
+  EXPECT_EQ(fake.entry, plan.entry);
+  ASSERT_EQ(fake.recorded.size(), plan.segments.size());
+  for (std::size_t i = 0; i < plan.segments.size(); ++i) {
+    EXPECT_EQ(fake.recorded[i].destination, plan.segments[i].destination);
+    std::uint64_t expected = 0;
+    if (plan.segments[i].bufsz >= 8) {
+      ASSERT_TRUE(result.run.memory->read(plan.segments[i].destination,
+                                          std::as_writable_bytes(std::span(&expected, 1))));
+      EXPECT_EQ(fake.first_bytes[i], expected) << "buffers are the run's memory";
+    }
+  }
+  const nlohmann::json json = plan_json(plan, result.run);
+  EXPECT_EQ(json["segments"].size(), plan.segments.size());
+  EXPECT_EQ(json["run"]["end"], "exit-boot-services");
+}
+
+TEST(Loader, RefusesBeforeRunningAnything) {
+  NEED_FIXTURES();
+  for (const char* image : {"uki-tampered.efi", "uki.efi", "uki-other-signed.efi"}) {
+    LoadResult result;
+    EXPECT_EQ(prepare_kexec(signed_uki_request(image), result), kExitRefused) << image;
+    EXPECT_NE(result.error.find("refused"), std::string::npos) << result.error;
+    EXPECT_EQ(result.run.memory, nullptr) << image << ": the image must not have run";
+    EXPECT_TRUE(result.run.console.empty());
+  }
+}
+
+TEST(Loader, NeedsAnExplicitOptOutWithoutTrustSources) {
+  NEED_FIXTURES();
+  LoadRequest request = signed_uki_request();
+  request.trust.db_files.clear();
+  LoadResult result;
+  EXPECT_NE(prepare_kexec(request, result), kExitOk);
+  EXPECT_EQ(result.run.memory, nullptr);
+  request.trust.no_verify = true;
+  LoadResult unverified;
+  EXPECT_EQ(prepare_kexec(request, unverified), kExitOk) << unverified.error;
+  EXPECT_FALSE(unverified.image.verified);
+}
+
+TEST(Loader, RejectsAProfileTheImageDoesNotHave) {
+  NEED_FIXTURES();
+  LoadRequest request = signed_uki_request();
+  request.profile = 3;
+  LoadResult result;
+  EXPECT_EQ(prepare_kexec(request, result), kExitBadInput);
+  EXPECT_NE(result.error.find("profile 3 does not exist"), std::string::npos) << result.error;
+}
+
+TEST(Loader, KeepsTheUkisOwnInitrd) {
+  NEED_FIXTURES();
+  LoadRequest request = signed_uki_request();
+  request.initrd_path = fixture("initrd-second.cpio.gz");
+  LoadResult result;
+  EXPECT_EQ(prepare_kexec(request, result), kExitBadInput);
+  EXPECT_NE(result.error.find("its own initrd"), std::string::npos) << result.error;
+}
+
+TEST(Loader, AppendsToTheUkisCommandLine) {
+  NEED_FIXTURES();
+  LoadRequest request = signed_uki_request();
+  request.append = "quiet";
+  LoadResult result;
+  ASSERT_EQ(prepare_kexec(request, result), kExitOk) << result.error;
+  ASSERT_TRUE(result.run.boot_params.has_value());
+  EXPECT_EQ(result.run.boot_params->command_line, "console=ttyS0 efikexec.uki=1 panic=-1 quiet");
+}
+
+TEST(Loader, ReusedCommandLinesDropTheOldBootsOwnWords) {
+  EXPECT_EQ(reusable_command_line("BOOT_IMAGE=/vmlinuz root=/dev/sda1 initrd=initrd  quiet\n"),
+            "root=/dev/sda1 quiet");
+}
+
+TEST(Trampoline, IsPlacedFromItsObjectsSymbolsAndRelocations) {
+  Trampoline trampoline;
+  std::string error;
+  ASSERT_TRUE(trampoline.load(error)) << error;
+  std::uint64_t entry, gdt, gdt_pointer, idt, fault, context;
+  ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_entry", entry));
+  ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_gdt", gdt));
+  ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_gdt_pointer", gdt_pointer));
+  ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_idt", idt));
+  ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_fault", fault));
+  ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_context", context));
+  constexpr std::uint64_t kBase = 0x3ff5e000;
+  Trampoline::Parameters parameters{0x1000, 0x2000, {}};
+  parameters.context.rip = 0xabcdef;
+  std::vector<std::uint8_t> blob;
+  ASSERT_TRUE(trampoline.place(kBase, parameters, blob, error)) << error;
+  std::uint64_t gdt_base = 0;
+  std::memcpy(&gdt_base, blob.data() + gdt_pointer + 2, 8);
+  EXPECT_EQ(gdt_base, kBase + gdt) << "R_X86_64_64 applied for the placement address";
+  efikexec_cpu_context placed{};
+  std::memcpy(&placed, blob.data() + context, sizeof placed);
+  EXPECT_EQ(placed.rip, 0xabcdefu);
+  const std::uint8_t* gate = blob.data() + idt + 13 * 16;  // #GP
+  const std::uint64_t handler = gate[0] | (gate[1] << 8) | (std::uint64_t{gate[6]} << 16) |
+                                (std::uint64_t{gate[7]} << 24);
+  EXPECT_EQ(handler, (kBase + fault) & 0xffffffff);
+  EXPECT_EQ(gate[5], 0x8e);
+  // Placing twice at different bases differs only where relocations point.
+  std::vector<std::uint8_t> elsewhere;
+  ASSERT_TRUE(trampoline.place(kBase + 0x100000, parameters, elsewhere, error));
+  EXPECT_EQ(std::memcmp(blob.data() + entry, elsewhere.data() + entry, 16), 0)
+      << "the code itself is position independent";
+}
+
+std::uint64_t entry_at(const std::vector<std::byte>& pages, std::uint64_t index) {
+  std::uint64_t value;
+  std::memcpy(&value, pages.data() + index * 8, 8);
+  return value;
+}
+
+TEST(IdentityTables, MapEverythingWithRamWriteBackAndTheRestUncached) {
+  constexpr std::uint64_t kBase = 0x100000;
+  const std::uint64_t top = arch::identity_map_top(1ull << 30);
+  EXPECT_EQ(top, 4ull << 30);
+  const std::uint64_t pages = arch::identity_table_pages(top);
+  EXPECT_EQ(pages, 2u + 1u + 4u);
+  std::vector<std::byte> tables(pages * 4096);
+  const arch::PhysicalRange ram[] = {{0, 1ull << 30}};
+  const arch::TableRoots roots = arch::build_identity_tables(tables, kBase, top, ram);
+  EXPECT_EQ(roots.pml5, kBase);
+  EXPECT_EQ(roots.pml4, kBase + 4096);
+  EXPECT_EQ(entry_at(tables, 0) & ~0xfffull, roots.pml4) << "PML5[0] -> PML4";
+  EXPECT_EQ(entry_at(tables, 512) & ~0xfffull, kBase + 2 * 4096) << "PML4[0] -> PDPT";
+  const std::uint64_t first_pd = 3 * 512;
+  EXPECT_EQ(entry_at(tables, first_pd), 0x83u) << "0-2 MiB: present, writable, large, WB";
+  const std::uint64_t mmio = entry_at(tables, first_pd + (0xfec00000ull >> 21));
+  EXPECT_EQ(mmio & ~0xfffull, 0xfec00000ull & ~0x1fffffull);
+  EXPECT_EQ(mmio & 0x18, 0x18u) << "outside RAM: PCD|PWT";
+  EXPECT_EQ(entry_at(tables, first_pd + 2047) & ~0xfffull, (4ull << 30) - (2ull << 20));
+}
+
+}  // namespace
+}  // namespace efikexec::kexec
