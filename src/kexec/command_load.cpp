@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // `efikexec load`, `exec` and `unload` (kexec-tools aliases -l, -e, -u).
+#include <sys/resource.h>
+
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -20,6 +23,7 @@ struct LoadArguments {
   std::optional<std::string> dry_run;  // "" : plan on stdout; else a file
   bool json = false;
   bool verbose = false;
+  bool timings = false;
 };
 
 std::string mib(std::uint64_t bytes) {
@@ -55,9 +59,42 @@ void print_transcript(const LoadResult& result) {
               << mib(segment.bufsz) << " data) " << segment.contents << "\n";
 }
 
+// One line on stderr for --timings (bench/load-bench.sh reads it): each step's wall time, the
+// image's own time inside the run, and the peak RSS of this process and of the sandboxed child.
+void print_timings(const LoadResult& result, double commit, double total) {
+  rusage self{}, children{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  const LoadTimings& t = result.timings;
+  std::fprintf(stderr,
+               "efikexec: timings: read_ms=%.1f verify_ms=%.1f setup_ms=%.1f run_ms=%.1f "
+               "image_ms=%.1f plan_ms=%.1f commit_ms=%.1f total_ms=%.1f peak_rss_kib=%ld "
+               "child_peak_rss_kib=%ld\n",
+               t.read * 1e3, t.verify * 1e3, t.setup * 1e3, t.run * 1e3,
+               result.run.seconds_in_image * 1e3, t.plan * 1e3, commit * 1e3, total * 1e3,
+               self.ru_maxrss, children.ru_maxrss);
+}
+
+int load_and_report(const LoadArguments& args, LoadResult& result, int status);
+
 int run_load(const LoadArguments& args) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
   LoadResult result;
   int status = prepare_kexec(args.request, result);
+  const Clock::time_point prepared = Clock::now();
+  status = load_and_report(args, result, status);
+  if (args.timings) {
+    const Clock::time_point end = Clock::now();
+    print_timings(result, std::chrono::duration<double>(end - prepared).count(),
+                  std::chrono::duration<double>(end - start).count());
+  }
+  return status;
+}
+
+// After prepare_kexec (its exit status in `status`): why it stopped, or the transcript and then
+// the plan (dry run) or the one kexec_load.
+int load_and_report(const LoadArguments& args, LoadResult& result, int status) {
   if (args.verbose && !result.run.console.empty()) std::cerr << result.run.console;
   if (args.verbose)
     for (const std::string& line : result.run.trace) std::cerr << line << "\n";
@@ -145,6 +182,8 @@ void register_load_commands(CLI::App& app, CommandLine& command) {
       ->expected(0, 1)
       ->type_name("PLAN");
   load->add_flag("--json", args->json, "With --dry-run: print only the JSON plan");
+  load->add_flag("--timings", args->timings,
+                 "Print each step's wall time and the peak RSS on stderr (one line)");
   add_trust_options(*load, r.trust);
   load->callback([&command, args] { command.run = [args] { return run_load(*args); }; });
 

@@ -3,8 +3,10 @@
 
 #include <sys/mman.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "kexec/inspect.hpp"
 #include "kexec/report.hpp"
@@ -71,11 +73,26 @@ std::string reusable_command_line(const std::string& proc_cmdline) {
 }
 
 int prepare_kexec(const LoadRequest& request, LoadResult& result) {
-  // Verify before execute: nothing of the image runs unless the policy accepted it.
-  if (int status = open_verified_image(request.image_path, request.trust, result.image,
-                                       result.error);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point mark = Clock::now();
+  auto lap = [&mark] {
+    const Clock::time_point now = Clock::now();
+    return std::chrono::duration<double>(now - std::exchange(mark, now)).count();
+  };
+  // Verify before execute: nothing of the image runs unless the policy accepted it. Read and
+  // verify are two steps so that their times can be told apart.
+  TrustOptions read_only = request.trust;
+  read_only.no_verify = true;
+  if (int status = open_verified_image(request.image_path, read_only, result.image, result.error);
       status != kExitOk)
     return status;
+  result.timings.read = lap();
+  if (!request.trust.no_verify) {
+    if (int status = verify_opened_image(request.trust, result.image, result.error);
+        status != kExitOk)
+      return status;
+  }
+  result.timings.verify = lap();
   const uki::Uki uki = uki::Uki::from_image(*result.image.image);
   if (!result.image.image->is_x86_64()) {
     result.error = request.image_path + ": not an x86_64 image";
@@ -108,15 +125,19 @@ int prepare_kexec(const LoadRequest& request, LoadResult& result) {
   run.timeout_seconds = request.timeout_seconds;
   run.handoff_code_pages = layout.code_pages;
   run.handoff_data_pages = layout.data_pages;
-  if (!run_efi_image(run, result.run, result.error)) return kExitRefused;
+  result.timings.setup = lap();
+  const bool started = run_efi_image(run, result.run, result.error);
+  result.timings.run = lap();
+  if (!started) return kExitRefused;
   if (result.run.end != RunEnd::kExitBootServices) {
     result.error = request.image_path + ": the image did not reach ExitBootServices(): " +
                    result.run.message;
     return kExitRefused;
   }
-  if (!plan_kexec(result.machine, trampoline, layout, result.run, result.plan, result.error))
-    return kExitRefused;
-  return kExitOk;
+  const bool planned =
+      plan_kexec(result.machine, trampoline, layout, result.run, result.plan, result.error);
+  result.timings.plan = lap();
+  return planned ? kExitOk : kExitRefused;
 }
 
 int commit_kexec(LoadResult& result, KexecSyscalls& syscalls) {

@@ -28,6 +28,15 @@ struct LoadRequest {
   bool echo_console = false;
 };
 
+// Wall time of each step of prepare_kexec, in seconds (`efikexec load --timings`).
+struct LoadTimings {
+  double read = 0;    // read the image once and parse it
+  double verify = 0;  // trust policy, Authenticode hash and signatures, SBAT
+  double setup = 0;   // load options, machine, initrd, trampoline
+  double run = 0;     // the sandboxed child, fork to report (the image's share: seconds_in_image)
+  double plan = 0;    // trampoline and page tables written, segments planned
+};
+
 struct LoadResult {
   std::string error;                 // why it stopped, when it did
   VerifiedImage image;
@@ -36,6 +45,7 @@ struct LoadResult {
   FileBytes initrd;
   RunOutcome run;
   KexecPlan plan;
+  LoadTimings timings;
 };
 
 // Everything up to the plan; no kexec system call. Returns an exit status (kExitOk when the

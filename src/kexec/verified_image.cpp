@@ -5,6 +5,21 @@
 
 namespace efikexec::kexec {
 
+namespace {
+
+int verify_with_policy(const TrustPolicy& policy, VerifiedImage& out, std::string& error) {
+  out.verdict = verify_image(*out.image, policy);
+  if (!out.verdict.accepted) {
+    error = out.path + ": refused: " + out.verdict.reason + " (" +
+            error_code_name(out.verdict.code) + ")";
+    return out.verdict.malformed() ? kExitBadInput : kExitRefused;
+  }
+  out.verified = true;
+  return kExitOk;
+}
+
+}  // namespace
+
 int open_verified_image(const std::string& path, const TrustOptions& trust, VerifiedImage& out,
                         std::string& error) {
   out.path = path;
@@ -18,14 +33,13 @@ int open_verified_image(const std::string& path, const TrustOptions& trust, Veri
   }
   out.image = *image;
   if (trust.no_verify) return kExitOk;
-  out.verdict = verify_image(*out.image, policy);
-  if (!out.verdict.accepted) {
-    error = path + ": refused: " + out.verdict.reason + " (" +
-            error_code_name(out.verdict.code) + ")";
-    return out.verdict.malformed() ? kExitBadInput : kExitRefused;
-  }
-  out.verified = true;
-  return kExitOk;
+  return verify_with_policy(policy, out, error);
+}
+
+int verify_opened_image(const TrustOptions& trust, VerifiedImage& out, std::string& error) {
+  TrustPolicy policy;
+  if (!build_trust_policy(trust, policy, error)) return kExitBadInput;
+  return verify_with_policy(policy, out, error);
 }
 
 }  // namespace efikexec::kexec

@@ -26,4 +26,8 @@ struct VerifiedImage {
 int open_verified_image(const std::string& path, const TrustOptions& trust, VerifiedImage& out,
                         std::string& error);
 
+// open_verified_image's second half, for callers that time reading and verifying apart: `out`
+// was opened with trust.no_verify set; verifies it against `trust` (which must not be).
+int verify_opened_image(const TrustOptions& trust, VerifiedImage& out, std::string& error);
+
 }  // namespace efikexec::kexec
