@@ -40,9 +40,9 @@ apt-get "${apt_private[@]}" update >"$scratch/apt-update.log" 2>&1 ||
 # could be fetched too, else the tarball is built as it is (said on stderr).
 (cd "$scratch/src" && apt-get "${apt_private[@]}" source --download-only kexec-tools \
   >"$scratch/apt-source.log" 2>&1) || true
-orig="$(ls "$scratch"/src/kexec-tools_*.orig.tar.* 2>/dev/null | head -n1)"
+orig="$(find "$scratch/src" -maxdepth 1 -name 'kexec-tools_*.orig.tar.*' | head -n1)"
 [[ -n "$orig" ]] || { tail -5 "$scratch/apt-source.log" >&2; exit 1; }
-dsc="$(ls "$scratch"/src/kexec-tools_*.dsc)"
+dsc="$(find "$scratch/src" -maxdepth 1 -name 'kexec-tools_*.dsc' | head -n1)"
 if ! dpkg-source --no-check -x "$dsc" "$scratch/src/kexec-tools" >"$scratch/dpkg-source.log" 2>&1
 then
   echo "build-kexec-tools: Debian's packaging not fetched; building $(basename "$orig")" >&2

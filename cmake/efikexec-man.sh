@@ -73,45 +73,48 @@ commands=$(help_of | awk '/^Subcommands:$/ { on = 1; next }
     echo ".RI [ options ]"
     echo ".br"
   done
-  echo ".SH DESCRIPTION"
-  echo "efikexec verifies an EFI image or Unified Kernel Image (Authenticode against db, dbx and"
-  echo "the SBAT level), runs its own EFI code in a sandboxed process up to"
-  echo ".BR ExitBootServices() ,"
-  echo "and loads the result with"
-  echo ".BR kexec_load (2)."
-  echo "kexec\\-tools spellings work as aliases: \\fB\\-l\\fR for load, \\fB\\-e\\fR for exec and"
-  echo "\\fB\\-u\\fR for unload."
-  echo ".SH COMMANDS"
+  cat <<'ROFF'
+.SH DESCRIPTION
+efikexec verifies an EFI image or Unified Kernel Image (Authenticode against db, dbx and
+the SBAT level), runs its own EFI code in a sandboxed process up to
+.BR ExitBootServices() ,
+and loads the result with
+.BR kexec_load (2).
+kexec\-tools spellings work as aliases: \fB\-l\fR for load, \fB\-e\fR for exec and
+\fB\-u\fR for unload.
+.SH COMMANDS
+ROFF
   for cmd in $commands; do
     echo ".SS $cmd"
     help_of "$cmd" | render_sections
   done
-  echo ".SH EXIT STATUS"
-  echo "Every command:"
-  echo ".TP"
-  echo ".B 0"
-  echo "success (accepted, loaded, planned)."
-  echo ".TP"
-  echo ".B 1"
-  echo "evaluated and refused (untrusted, revoked, SBAT), or the image's run or the kexec system"
-  echo "call failed; nothing new was loaded."
-  echo ".TP"
-  echo ".B 2"
-  echo "malformed or unreadable input (image, key file, initrd, machine description) or bad"
-  echo "arguments."
-  echo ".SH ENVIRONMENT"
-  echo ".TP"
-  echo ".B EFIKEXEC_FORBID_KEXEC"
-  echo "When set, the kexec_load and reboot system calls are refused (load and exec fail with 1);"
-  echo "dry runs still work."
-  echo ".SH FILES"
-  echo ".TP"
-  echo ".I /sys/firmware/efi/efivars"
-  echo "db, dbx and SbatLevelRT when no \\fB\\-\\-db\\fR, \\fB\\-\\-dbx\\fR or"
-  echo "\\fB\\-\\-sbat\\-level\\fR is given."
-  echo ".SH SEE ALSO"
-  echo ".BR kexec (8),"
-  echo ".BR kexec_load (2),"
-  echo ".BR sbverify (1)"
+  cat <<'ROFF'
+.SH EXIT STATUS
+Every command:
+.TP
+.B 0
+success (accepted, loaded, planned).
+.TP
+.B 1
+evaluated and refused (untrusted, revoked, SBAT), or the image's run or the kexec system
+call failed; nothing new was loaded.
+.TP
+.B 2
+malformed or unreadable input (image, key file, initrd, machine description) or bad
+arguments.
+.SH ENVIRONMENT
+.TP
+.B EFIKEXEC_FORBID_KEXEC
+When set, the kexec_load and reboot system calls are refused (load and exec fail with 1);
+dry runs still work.
+.SH FILES
+.TP
+.I /sys/firmware/efi/efivars
+db, dbx and SbatLevelRT when no \fB\-\-db\fR, \fB\-\-dbx\fR or \fB\-\-sbat\-level\fR is given.
+.SH SEE ALSO
+.BR kexec (8),
+.BR kexec_load (2),
+.BR sbverify (1)
+ROFF
 } >"$out.tmp"
 mv "$out.tmp" "$out"
