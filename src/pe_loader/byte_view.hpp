@@ -64,6 +64,15 @@ constexpr std::optional<std::uint64_t> align_up(std::uint64_t value, std::uint64
   return *bumped & ~(alignment - 1);
 }
 
+// string_view::substr without its exception: the core never links libstdc++'s throw helpers.
+// `position` past the end gives an empty view; `count` is clamped to what is there.
+constexpr std::string_view slice(std::string_view text, std::size_t position,
+                                 std::size_t count = std::string_view::npos) {
+  if (position >= text.size()) return {};
+  const std::size_t left = text.size() - position;
+  return {text.data() + position, count < left ? count : left};
+}
+
 class ByteView {
  public:
   constexpr ByteView() = default;

@@ -13,7 +13,7 @@ Result<std::string_view> sbat_text(ByteView bytes) {
   if (nul == std::string_view::npos) return all;
   for (std::size_t i = nul; i < all.size(); ++i)
     if (all[i] != '\0') return fail(ErrorCode::kMalformed, "embedded NUL in SBAT data", nul);
-  return all.substr(0, nul);
+  return slice(all, 0, nul);
 }
 
 Result<std::uint32_t> parse_generation(std::string_view text, std::uint64_t offset) {
@@ -38,7 +38,7 @@ std::size_t split_fields(std::string_view row, std::string_view (&fields)[kCount
   while (found + 1 < kCount) {
     const std::size_t comma = row.find(',');
     if (comma == std::string_view::npos) break;
-    fields[found++] = row.substr(0, comma);
+    fields[found++] = slice(row, 0, comma);
     row.remove_prefix(comma + 1);
   }
   fields[found++] = row;
@@ -50,11 +50,11 @@ template <class Visit>
 Result<void> for_each_row(std::string_view text, bool require_final_newline, Visit&& visit) {
   std::uint64_t offset = 0;
   while (offset < text.size()) {
-    std::string_view rest = text.substr(offset);
+    std::string_view rest = slice(text, offset);
     const std::size_t newline = rest.find('\n');
     if (newline == std::string_view::npos && require_final_newline)
       return fail(ErrorCode::kMalformed, "SBAT row without final newline", offset);
-    std::string_view row = rest.substr(0, newline);
+    std::string_view row = slice(rest, 0, newline);
     if (!row.empty())
       if (auto visited = visit(row, offset); !visited) return visited;
     offset += row.size() + 1;

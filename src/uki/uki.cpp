@@ -33,11 +33,10 @@ std::string_view kernel_version_string(ByteView kernel, std::uint16_t pointer) {
   if (pointer == 0) return {};
   const std::uint64_t start = std::uint64_t{pointer} + 0x200;
   if (start >= kernel.size()) return {};
-  std::string_view rest = kernel.chars().substr(start);
-  rest = rest.substr(0, kKernelVersionMax);
+  std::string_view rest = slice(kernel.chars(), start, kKernelVersionMax);
   std::size_t end = 0;
   while (end < rest.size() && rest[end] != '\0' && rest[end] >= 0x20 && rest[end] < 0x7f) ++end;
-  return rest.substr(0, end);
+  return slice(rest, 0, end);
 }
 
 }  // namespace
