@@ -62,7 +62,10 @@ EFI_STATUS EFIAPI allocate_pages(EFI_ALLOCATE_TYPE type, EFI_MEMORY_TYPE memory,
     if (type == AllocateMaxAddress) call.text().str(", max=").hex(requested);
     if (type == AllocateAddress) call.text().str(", addr=").hex(requested);
     Text& out = call.result(status);
-    if (status == EFI_SUCCESS) out.str(" addr=").hex(*address);
+    if (status == EFI_SUCCESS) {
+      out.str(" addr=").hex(*address);
+      call.shim().note_pages_allocated(*address, pages, call.sequence());
+    }
   }
   return status;
 }
@@ -70,6 +73,7 @@ EFI_STATUS EFIAPI allocate_pages(EFI_ALLOCATE_TYPE type, EFI_MEMORY_TYPE memory,
 EFI_STATUS EFIAPI free_pages(EFI_PHYSICAL_ADDRESS address, UINTN pages) {
   CALL("FreePages");
   EFI_STATUS status = call.shim().memory().free_pages(address, pages);
+  if (status == EFI_SUCCESS) call.shim().note_pages_freed(address, pages);
   if (call.traced()) {
     call.text().hex(address).str(", pages=").hex(pages);
     call.result(status);
@@ -318,6 +322,9 @@ EFI_STATUS EFIAPI load_image(BOOLEAN boot_policy, EFI_HANDLE parent, EFI_DEVICE_
     if (status == EFI_SUCCESS) {
       out.str(" handle=");
       call.handle(*handle);
+      // Where it went, as OVMF's reference traces say it.
+      if (const LoadedImageRecord* image = call.shim().images().find(*handle))
+        out.str(" base=").hex(image->base).str(" size=").hex(image->size);
     }
   }
   return status;
@@ -330,7 +337,7 @@ EFI_STATUS EFIAPI start_image(EFI_HANDLE handle, UINTN* exit_data_size, CHAR16**
     // a line of its own when (if) StartImage returns.
     CALL("StartImage");
     if (call.traced()) {
-      call.handle(handle);
+      call.handle(handle).chr(')');
       call.emit();
     }
   }

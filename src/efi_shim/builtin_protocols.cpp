@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "efi_shim/builtin_protocols.hpp"
+#include "efi_shim/device_path.hpp"
 #include "efi_shim/guids.hpp"
 #include "efi_shim/service_call.hpp"
 
@@ -190,6 +191,72 @@ EFI_STATUS EFIAPI rng_get_rng(EFI_RNG_PROTOCOL*, EFI_RNG_ALGORITHM* algorithm, U
   return status;
 }
 
+// ---- Device path to text (UEFI 2.10 §10.6.2) ----
+
+// The text as a UCS-2 string in boot-services pool memory, which the caller frees (§10.6.2.1);
+// null when the path is null or memory ran out.
+CHAR16* to_pool_string(const Text& text) {
+  const std::string_view view = text.view();
+  void* memory = nullptr;
+  if (active_shim().memory().allocate_pool(EfiBootServicesData, (view.size() + 1) * sizeof(CHAR16),
+                                           &memory) != EFI_SUCCESS)
+    return nullptr;
+  auto* out = static_cast<CHAR16*>(memory);
+  for (std::size_t i = 0; i < view.size(); ++i) out[i] = static_cast<unsigned char>(view[i]);
+  out[view.size()] = 0;
+  return out;
+}
+
+// As the reference traces quote strings: backslashes doubled.
+void quote(Text& out, std::string_view text) {
+  out.chr('"');
+  for (char c : text) {
+    if (c == '\\') out.str("\\\\");
+    else out.chr(c);
+  }
+  out.chr('"');
+}
+
+// DisplayOnly and AllowShortcuts change nothing for the nodes the shim spells (EDK2 shortens
+// some messaging nodes with them; the shim spells those in the generic Path() form anyway).
+CHAR16* EFIAPI device_node_to_text(const EFI_DEVICE_PATH* node, BOOLEAN display_only,
+                                   BOOLEAN allow_shortcuts) {
+  CALL("DevicePathToText.ConvertDeviceNodeToText");
+  Text text;
+  CHAR16* result = nullptr;
+  if (node != nullptr) {
+    append_device_node_firmware_text(text, node);
+    result = to_pool_string(text);
+  }
+  if (call.traced()) {
+    call.text().str("node=");
+    call.device_path(node).str(", DisplayOnly=").dec(display_only)
+        .str(", AllowShortcuts=").dec(allow_shortcuts);
+    call.text().str(") -> str=").hex(reinterpret_cast<UINTN>(result)).chr(' ');
+    quote(call.text(), text.view());
+  }
+  return result;
+}
+
+CHAR16* EFIAPI device_path_to_text(const EFI_DEVICE_PATH* path, BOOLEAN display_only,
+                                   BOOLEAN allow_shortcuts) {
+  CALL("DevicePathToText.ConvertDevicePathToText");
+  Text text;
+  CHAR16* result = nullptr;
+  if (path != nullptr) {
+    append_device_path_firmware_text(text, path);
+    result = to_pool_string(text);
+  }
+  if (call.traced()) {
+    call.text().str("dp=");
+    call.device_path(path).str(", DisplayOnly=").dec(display_only)
+        .str(", AllowShortcuts=").dec(allow_shortcuts);
+    call.text().str(") -> str=").hex(reinterpret_cast<UINTN>(result)).chr(' ');
+    quote(call.text(), text.view());
+  }
+  return result;
+}
+
 // ---- LoadFile2 for the initrd (Linux: drivers/firmware/efi/libstub/efi-stub-helper.c) ----
 
 struct InitrdLoadFile {
@@ -198,7 +265,7 @@ struct InitrdLoadFile {
   UINTN size;
 };
 
-EFI_STATUS EFIAPI initrd_load_file(EFI_LOAD_FILE_PROTOCOL* self, EFI_DEVICE_PATH*,
+EFI_STATUS EFIAPI initrd_load_file(EFI_LOAD_FILE_PROTOCOL* self, EFI_DEVICE_PATH* file_path,
                                    BOOLEAN boot_policy, UINTN* size, VOID* buffer) {
   CALL("LoadFile2.LoadFile");
   EFI_STATUS status;
@@ -217,8 +284,9 @@ EFI_STATUS EFIAPI initrd_load_file(EFI_LOAD_FILE_PROTOCOL* self, EFI_DEVICE_PATH
     status = EFI_SUCCESS;
   }
   if (call.traced()) {
-    call.text().str("BootPolicy=").dec(boot_policy).str(", size=").hex(offered).str(", buf=")
-        .hex(reinterpret_cast<UINTN>(buffer));
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self)).str(", dp=");
+    call.device_path(file_path).str(", BootPolicy=").dec(boot_policy).str(", size=")
+        .hex(offered).str(", buf=").hex(reinterpret_cast<UINTN>(buffer));
     Text& out = call.result(status);
     if (size != nullptr) out.str(" size=").hex(*size);
   }
@@ -301,6 +369,7 @@ EFI_FILE_PROTOCOL* new_file(int index) {
 EFI_STATUS EFIAPI file_open(EFI_FILE_PROTOCOL* self, EFI_FILE_PROTOCOL** out, CHAR16* name,
                             UINT64 mode, UINT64 attributes) {
   CALL("File.Open");
+  EFI_FILE_PROTOCOL** const out_file = out;
   EFI_STATUS status;
   if (self == nullptr || out == nullptr || name == nullptr) {
     status = EFI_INVALID_PARAMETER;
@@ -316,8 +385,10 @@ EFI_STATUS EFIAPI file_open(EFI_FILE_PROTOCOL* self, EFI_FILE_PROTOCOL** out, CH
     }
   }
   if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self)).str(", ");
     call.text().ucs2(name).str(", mode=").hex(mode).str(", attr=").hex(attributes);
-    call.result(status);
+    Text& out = call.result(status);
+    if (status == EFI_SUCCESS) out.str(" file=").hex(reinterpret_cast<UINTN>(*out_file));
   }
   return status;
 }
@@ -325,7 +396,10 @@ EFI_STATUS EFIAPI file_open(EFI_FILE_PROTOCOL* self, EFI_FILE_PROTOCOL** out, CH
 EFI_STATUS EFIAPI file_close(EFI_FILE_PROTOCOL* self) {
   CALL("File.Close");
   if (self != nullptr) (void)active_shim().memory().free_pool(self);
-  if (call.traced()) call.result(EFI_SUCCESS);
+  if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self));
+    call.result(EFI_SUCCESS);
+  }
   return EFI_SUCCESS;
 }
 
@@ -333,6 +407,7 @@ EFI_STATUS EFIAPI file_read(EFI_FILE_PROTOCOL* self, UINTN* size, VOID* buffer) 
   CALL("File.Read");
   auto* file = reinterpret_cast<VolumeFile*>(self);
   EFI_STATUS status = EFI_SUCCESS;
+  const UINTN offered = size != nullptr ? *size : 0;
   if (self == nullptr || size == nullptr) {
     status = EFI_INVALID_PARAMETER;
   } else if (file->index < 0) {
@@ -350,6 +425,8 @@ EFI_STATUS EFIAPI file_read(EFI_FILE_PROTOCOL* self, UINTN* size, VOID* buffer) 
     }
   }
   if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self)).str(", size=").hex(offered)
+        .str(", buf=").hex(reinterpret_cast<UINTN>(buffer));
     Text& out = call.result(status);
     if (size != nullptr) out.str(" size=").hex(*size);
   }
@@ -361,6 +438,7 @@ EFI_STATUS EFIAPI file_get_info(EFI_FILE_PROTOCOL* self, EFI_GUID* type, UINTN* 
   CALL("File.GetInfo");
   auto* file = reinterpret_cast<VolumeFile*>(self);
   EFI_STATUS status = EFI_SUCCESS;
+  const UINTN offered = size != nullptr ? *size : 0;
   if (self == nullptr || type == nullptr || size == nullptr) {
     status = EFI_INVALID_PARAMETER;
   } else if (!guid_equal(*type, guids::kFileInfo)) {
@@ -390,8 +468,14 @@ EFI_STATUS EFIAPI file_get_info(EFI_FILE_PROTOCOL* self, EFI_GUID* type, UINTN* 
     }
   }
   if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self)).str(", ");
+    call.guid(type).str(", size=").hex(offered);
     Text& out = call.result(status);
     if (size != nullptr) out.str(" size=").hex(*size);
+    if (status == EFI_SUCCESS) {
+      const auto* info = static_cast<const EFI_FILE_INFO*>(buffer);
+      out.str(" FileSize=").hex(info->FileSize).str(" name=").ucs2(info->FileName);
+    }
   }
   return status;
 }
@@ -403,7 +487,11 @@ EFI_STATUS EFIAPI volume_open(EFI_FILE_IO_INTERFACE* self, EFI_FILE_PROTOCOL** r
     *root = new_file(-1);
     status = *root != nullptr ? EFI_SUCCESS : EFI_OUT_OF_RESOURCES;
   }
-  if (call.traced()) call.result(status);
+  if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self));
+    Text& out = call.result(status);
+    if (status == EFI_SUCCESS) out.str(" root=").hex(reinterpret_cast<UINTN>(*root));
+  }
   return status;
 }
 
@@ -501,6 +589,16 @@ EFI_STATUS install_console(Shim& shim, EFI_SYSTEM_TABLE& system_table) {
   system_table.StandardErrorHandle = error_console;
   system_table.StdErr = err;
   return EFI_SUCCESS;
+}
+
+EFI_STATUS install_device_path_to_text(Shim& shim) {
+  auto* protocol = allocate_zeroed<EFI_DEVICE_PATH_TO_TEXT_PROTOCOL>(shim.memory());
+  if (protocol == nullptr) return EFI_OUT_OF_RESOURCES;
+  protocol->ConvertDeviceNodeToText = device_node_to_text;
+  protocol->ConvertDevicePathToText = device_path_to_text;
+  EFI_HANDLE handle = nullptr;
+  return shim.protocols().install_protocol_interface(&handle, &guids::kDevicePathToText,
+                                                     EFI_NATIVE_INTERFACE, protocol);
 }
 
 EFI_STATUS install_rng(Shim& shim) {

@@ -35,6 +35,8 @@ EFI_DEVICE_PATH* make_vendor_path(MemoryManager& memory, std::uint8_t type, std:
 
 EFI_STATUS install_console(Shim& shim, EFI_SYSTEM_TABLE& system_table);
 EFI_STATUS install_rng(Shim& shim);
+// EFI_DEVICE_PATH_TO_TEXT_PROTOCOL in EDK2's spelling (systemd-stub names its own image with it).
+EFI_STATUS install_device_path_to_text(Shim& shim);
 EFI_STATUS install_initrd(Shim& shim, ByteView initrd);
 // The volume images are loaded from: a handle with a VenHw device path and SimpleFileSystem.
 EFI_STATUS install_boot_volume(Shim& shim, EFI_HANDLE* handle, EFI_DEVICE_PATH** path);

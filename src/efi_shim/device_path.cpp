@@ -13,33 +13,59 @@ constexpr std::uint8_t kMsgNvme = 0x17, kMediaOffset = 0x08;
 constexpr std::uint32_t kEisaPnp = 0x41d0;
 constexpr std::uint32_t kPnpPciRoot = 0x0a03, kPnpPcieRoot = 0x0a08;
 
-void append_guid(Text& out, const EFI_GUID& guid, GuidNamer namer) {
-  const char* name = namer != nullptr ? namer(guid) : nullptr;
-  if (name != nullptr) out.str(name);
-  else out.guid(guid);
-}
+// Where node text goes, and in which dialect: the traces' (lower-case hex, known GUIDs named,
+// file names quoted) or the firmware's own (EDK2's DevicePathToText: upper-case hex as its
+// PrintLib prints every %x, GUIDs in full, file names as they are).
+struct Writer {
+  Text& text;
+  GuidNamer namer;
+  bool firmware;
 
-// Exactly `digits` hex digits, leading zeros kept.
-void append_fixed_hex(Text& out, std::uint64_t value, int digits, bool upper = false) {
-  const char* alphabet = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-  for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out.chr(alphabet[(value >> shift) & 15]);
-}
-
-void append_hex_bytes(Text& out, const std::byte* bytes, std::size_t size) {
-  for (std::size_t i = 0; i < size; ++i) append_fixed_hex(out, static_cast<std::uint8_t>(bytes[i]), 2);
-}
+  Writer& str(std::string_view s) { text.str(s); return *this; }
+  Writer& chr(char c) { text.chr(c); return *this; }
+  Writer& dec(std::uint64_t value) { text.dec(value); return *this; }
+  // Exactly `digits` hex digits, leading zeros kept.
+  Writer& fixed_hex(std::uint64_t value, int digits, bool upper = false) {
+    const char* alphabet = upper || firmware ? "0123456789ABCDEF" : "0123456789abcdef";
+    for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4)
+      text.chr(alphabet[(value >> shift) & 15]);
+    return *this;
+  }
+  Writer& hex(std::uint64_t value) {
+    if (!firmware) {
+      text.hex(value);
+      return *this;
+    }
+    int digits = 1;
+    while (digits < 16 && (value >> (digits * 4)) != 0) ++digits;
+    text.str("0x");
+    return fixed_hex(value, digits);
+  }
+  Writer& guid(const EFI_GUID& guid) {
+    const char* name = namer != nullptr && !firmware ? namer(guid) : nullptr;
+    if (name != nullptr) return str(name);
+    fixed_hex(guid.Data1, 8).chr('-').fixed_hex(guid.Data2, 4).chr('-').fixed_hex(guid.Data3, 4);
+    chr('-').fixed_hex(guid.Data4[0], 2).fixed_hex(guid.Data4[1], 2).chr('-');
+    for (int i = 2; i < 8; ++i) fixed_hex(guid.Data4[i], 2);
+    return *this;
+  }
+  Writer& hex_bytes(const std::byte* bytes, std::size_t size) {
+    for (std::size_t i = 0; i < size; ++i) fixed_hex(static_cast<std::uint8_t>(bytes[i]), 2);
+    return *this;
+  }
+};
 
 // Path(type,subtype,data): the generic form EDK2's TextToDevicePath also accepts.
-void append_generic(Text& out, const DevicePathNode& node) {
+void append_generic(Writer& out, const DevicePathNode& node) {
   out.str("Path(").dec(node.type).chr(',').dec(node.subtype).chr(',');
-  append_hex_bytes(out, node.bytes + kDevicePathHeaderSize, node.length - kDevicePathHeaderSize);
+  out.hex_bytes(node.bytes + kDevicePathHeaderSize, node.length - kDevicePathHeaderSize);
   out.chr(')');
 }
 
 // Appends "NAME(0x..,0x..)" from fields of the given widths at consecutive offsets from 4.
 // Returns false (nothing appended) when the node is too short for them.
 template <class... Fields>
-bool append_fields(Text& out, const DevicePathNode& node, const char* name) {
+bool append_fields(Writer& out, const DevicePathNode& node, const char* name) {
   std::size_t end = kDevicePathHeaderSize + (sizeof(Fields) + ... + 0);
   if (node.length < end) return false;
   out.str(name).chr('(');
@@ -56,21 +82,21 @@ bool append_fields(Text& out, const DevicePathNode& node, const char* name) {
   return true;
 }
 
-bool append_vendor(Text& out, const DevicePathNode& node, const char* name, GuidNamer namer) {
+bool append_vendor(Writer& out, const DevicePathNode& node, const char* name) {
   auto guid = node.field<EFI_GUID>(kDevicePathHeaderSize);
   if (!guid) return false;
   out.str(name).chr('(');
-  append_guid(out, *guid, namer);
+  out.guid(*guid);
   std::size_t data = kDevicePathHeaderSize + sizeof(EFI_GUID);
   if (node.length > data) {
     out.chr(',');
-    append_hex_bytes(out, node.bytes + data, node.length - data);
+    out.hex_bytes(node.bytes + data, node.length - data);
   }
   out.chr(')');
   return true;
 }
 
-bool append_acpi(Text& out, const DevicePathNode& node) {
+bool append_acpi(Writer& out, const DevicePathNode& node) {
   auto hid = node.field<std::uint32_t>(4);
   auto uid = node.field<std::uint32_t>(8);
   if (!hid || !uid) return false;
@@ -82,7 +108,7 @@ bool append_acpi(Text& out, const DevicePathNode& node) {
     out.str("PcieRoot(").hex(*uid).chr(')');
   } else if (eisa) {
     out.str("Acpi(PNP");
-    append_fixed_hex(out, number, 4, true);
+    out.fixed_hex(number, 4, true);
     out.chr(',').hex(*uid).chr(')');
   } else {
     out.str("Acpi(").hex(*hid).chr(',').hex(*uid).chr(')');
@@ -90,7 +116,7 @@ bool append_acpi(Text& out, const DevicePathNode& node) {
   return true;
 }
 
-bool append_pci(Text& out, const DevicePathNode& node) {
+bool append_pci(Writer& out, const DevicePathNode& node) {
   auto function = node.field<std::uint8_t>(4);
   auto device = node.field<std::uint8_t>(5);
   if (!function || !device) return false;
@@ -98,14 +124,14 @@ bool append_pci(Text& out, const DevicePathNode& node) {
   return true;
 }
 
-bool append_nvme(Text& out, const DevicePathNode& node) {
+bool append_nvme(Writer& out, const DevicePathNode& node) {
   auto nsid = node.field<std::uint32_t>(4);
   auto eui = node.field<std::array<std::uint8_t, 8>>(8);
   if (!nsid || !eui) return false;
   out.str("NVMe(").hex(*nsid).chr(',');
   // EDK2 prints the EUI-64 most significant byte first, from a little-endian UINT64.
   for (int i = 7; i >= 0; --i) {
-    append_fixed_hex(out, (*eui)[i], 2);
+    out.fixed_hex((*eui)[i], 2);
     if (i != 0) out.chr('-');
   }
   out.chr(')');
@@ -113,7 +139,7 @@ bool append_nvme(Text& out, const DevicePathNode& node) {
 }
 
 // HD(n,MBR,0xSIG,start,size) / HD(n,GPT,GUID,start,size) (UEFI 2.10 §10.3.5.1).
-bool append_hard_drive(Text& out, const DevicePathNode& node) {
+bool append_hard_drive(Writer& out, const DevicePathNode& node) {
   auto number = node.field<std::uint32_t>(4);
   auto start = node.field<std::uint64_t>(8);
   auto size = node.field<std::uint64_t>(16);
@@ -123,7 +149,7 @@ bool append_hard_drive(Text& out, const DevicePathNode& node) {
   if (*signature_type == SIGNATURE_TYPE_MBR) {
     std::uint32_t mbr = *node.field<std::uint32_t>(24);
     out.str("MBR,0x");
-    append_fixed_hex(out, mbr, 8);
+    out.fixed_hex(mbr, 8);
   } else if (*signature_type == SIGNATURE_TYPE_GUID) {
     out.str("GPT,").guid(*node.field<EFI_GUID>(24));
   } else {
@@ -133,17 +159,22 @@ bool append_hard_drive(Text& out, const DevicePathNode& node) {
   return true;
 }
 
-bool append_file_path(Text& out, const DevicePathNode& node) {
+bool append_file_path(Writer& out, const DevicePathNode& node) {
   // The path name fills the node; copied out because the node need not be 2-byte aligned.
   std::array<CHAR16, 256> name{};
   std::size_t chars = (node.length - kDevicePathHeaderSize) / sizeof(CHAR16);
   if (chars > name.size()) chars = name.size();
   std::memcpy(name.data(), node.bytes + kDevicePathHeaderSize, chars * sizeof(CHAR16));
-  out.ucs2(name.data(), chars);
+  if (!out.firmware) {
+    out.text.ucs2(name.data(), chars);
+    return true;
+  }
+  for (std::size_t i = 0; i < chars && name[i] != 0; ++i)
+    out.chr(name[i] >= 0x20 && name[i] < 0x7f ? static_cast<char>(name[i]) : '?');
   return true;
 }
 
-bool append_named(Text& out, const DevicePathNode& node, GuidNamer namer) {
+bool append_named(Writer& out, const DevicePathNode& node) {
   switch (node.type) {
     case HARDWARE_DEVICE_PATH:
       switch (node.subtype) {
@@ -151,7 +182,7 @@ bool append_named(Text& out, const DevicePathNode& node, GuidNamer namer) {
         case HW_MEMMAP_DP:
           return append_fields<std::uint32_t, std::uint64_t, std::uint64_t>(out, node,
                                                                             "MemoryMapped");
-        case HW_VENDOR_DP: return append_vendor(out, node, "VenHw", namer);
+        case HW_VENDOR_DP: return append_vendor(out, node, "VenHw");
         case HW_CONTROLLER_DP: return append_fields<std::uint32_t>(out, node, "Ctrl");
       }
       return false;
@@ -161,7 +192,7 @@ bool append_named(Text& out, const DevicePathNode& node, GuidNamer namer) {
       switch (node.subtype) {
         case MSG_SCSI_DP: return append_fields<std::uint16_t, std::uint16_t>(out, node, "Scsi");
         case MSG_USB_DP: return append_fields<std::uint8_t, std::uint8_t>(out, node, "USB");
-        case MSG_VENDOR_DP: return append_vendor(out, node, "VenMsg", namer);
+        case MSG_VENDOR_DP: return append_vendor(out, node, "VenMsg");
         case MSG_SATA_DP:
           return append_fields<std::uint16_t, std::uint16_t, std::uint16_t>(out, node, "Sata");
         case kMsgNvme: return append_nvme(out, node);
@@ -172,14 +203,14 @@ bool append_named(Text& out, const DevicePathNode& node, GuidNamer namer) {
         case MEDIA_HARDDRIVE_DP: return append_hard_drive(out, node);
         case MEDIA_CDROM_DP:
           return append_fields<std::uint32_t, std::uint64_t, std::uint64_t>(out, node, "CDROM");
-        case MEDIA_VENDOR_DP: return append_vendor(out, node, "VenMedia", namer);
+        case MEDIA_VENDOR_DP: return append_vendor(out, node, "VenMedia");
         case MEDIA_FILEPATH_DP: return append_file_path(out, node);
         case MEDIA_PIWG_FW_FILE_DP:
         case MEDIA_PIWG_FW_VOL_DP: {
           auto guid = node.field<EFI_GUID>(kDevicePathHeaderSize);
           if (!guid) return false;
           out.str(node.subtype == MEDIA_PIWG_FW_FILE_DP ? "FvFile(" : "Fv(");
-          append_guid(out, *guid, namer);
+          out.guid(*guid);
           out.chr(')');
           return true;
         }
@@ -262,7 +293,9 @@ bool device_path_equal(const EFI_DEVICE_PATH* a, const EFI_DEVICE_PATH* b) {
   return a_size && b_size && *a_size == *b_size && std::memcmp(a, b, *a_size) == 0;
 }
 
-void append_device_path(Text& out, const EFI_DEVICE_PATH* path, GuidNamer namer) {
+namespace {
+
+void append_path(Writer& out, const EFI_DEVICE_PATH* path) {
   if (path == nullptr) {
     out.str("NULL");
     return;
@@ -280,10 +313,29 @@ void append_device_path(Text& out, const EFI_DEVICE_PATH* path, GuidNamer namer)
     if (separator) out.chr('/');
     separator = true;
     empty = false;
-    if (!append_named(out, *node, namer)) append_generic(out, *node);
+    if (!append_named(out, *node)) append_generic(out, *node);
   }
   if (reader.malformed()) out.str(empty ? "<malformed>" : "/<malformed>");
-  else if (empty) out.str("<empty>");
+  else if (empty && !out.firmware) out.str("<empty>");
+}
+
+}  // namespace
+
+void append_device_path(Text& out, const EFI_DEVICE_PATH* path, GuidNamer namer) {
+  Writer writer{out, namer, false};
+  append_path(writer, path);
+}
+
+void append_device_path_firmware_text(Text& out, const EFI_DEVICE_PATH* path) {
+  Writer writer{out, nullptr, true};
+  append_path(writer, path);
+}
+
+void append_device_node_firmware_text(Text& out, const EFI_DEVICE_PATH* node) {
+  Writer writer{out, nullptr, true};
+  auto header = read_device_path_node(node);
+  if (!header) return;
+  if (!append_named(writer, *header)) append_generic(writer, *header);
 }
 
 }  // namespace efikexec::efi

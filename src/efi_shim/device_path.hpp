@@ -99,4 +99,10 @@ using GuidNamer = const char* (*)(const EFI_GUID& guid);
 // an empty path (just End) "<empty>".
 void append_device_path(Text& out, const EFI_DEVICE_PATH* path, GuidNamer namer = nullptr);
 
+// The same path as the firmware's DevicePathToText protocol spells it (EDK2: upper-case hex,
+// GUIDs in full, file path nodes as plain text, an empty path as ""), for the shim's own
+// EFI_DEVICE_PATH_TO_TEXT_PROTOCOL. A node: the single node at `node` (ConvertDeviceNodeToText).
+void append_device_path_firmware_text(Text& out, const EFI_DEVICE_PATH* path);
+void append_device_node_firmware_text(Text& out, const EFI_DEVICE_PATH* node);
+
 }  // namespace efikexec::efi

@@ -2,6 +2,8 @@
 // The runtime-services table before the handoff (UEFI 2.10 §8): variables from the machine's
 // snapshot plus a volatile store, time from the host, reset refused (it ends the run). After
 // ExitBootServices() the table points at the arch stubs instead (Shim::exit_boot_services).
+#include <cstring>
+
 #include "efi_shim/service_call.hpp"
 
 namespace efikexec::efi {
@@ -10,11 +12,27 @@ namespace {
 
 #define CALL(name) ServiceCall call("RT." name, __builtin_return_address(0))
 
-// Variable data in traces: the first bytes in hex, or the text when it is UCS-2.
+// Variable data in traces, as the OVMF reference traces print it: u"text" when it is a
+// NUL-terminated UCS-2 string of printable characters, else the first bytes in hex.
 void trace_data(Text& out, const void* data, UINTN size) {
   const auto* bytes = static_cast<const std::uint8_t*>(data);
   if (data == nullptr) return;
-  out.str(" data=[");
+  constexpr std::size_t kMaxChars = 128;
+  const std::size_t chars = size / 2;
+  bool text = size >= 2 && size % 2 == 0 && chars <= kMaxChars && bytes[size - 2] == 0 &&
+              bytes[size - 1] == 0;
+  for (std::size_t i = 0; text && i + 1 < chars; ++i) {
+    const unsigned c = bytes[2 * i] | (bytes[2 * i + 1] << 8);
+    text = c >= 0x20 && c < 0x7f;
+  }
+  if (text) {
+    // Copied out: the caller's buffer need not be 2-byte aligned.
+    CHAR16 copy[kMaxChars];
+    std::memcpy(copy, bytes, size);
+    out.str("data=u").ucs2(copy, chars);
+    return;
+  }
+  out.str("data=[");
   for (UINTN i = 0; i < size && i < 32; ++i) {
     out.chr("0123456789abcdef"[bytes[i] >> 4]).chr("0123456789abcdef"[bytes[i] & 15]);
   }
@@ -74,7 +92,7 @@ EFI_STATUS EFIAPI get_variable(CHAR16* name, EFI_GUID* guid, UINT32* attributes,
     Text& out = call.result(status);
     if (size != nullptr && (status == EFI_SUCCESS || status == EFI_BUFFER_TOO_SMALL))
       out.str(" size=").hex(*size);
-    if (status == EFI_SUCCESS) trace_data(out, data, *size);
+    if (status == EFI_SUCCESS) trace_data(out.chr(' '), data, *size);
   }
   return status;
 }
@@ -96,7 +114,7 @@ EFI_STATUS EFIAPI set_variable(CHAR16* name, EFI_GUID* guid, UINT32 attributes, 
   if (call.traced()) {
     call.text().ucs2(name).str(", ");
     call.guid(guid).str(", attr=").hex(attributes).str(", size=").hex(size);
-    trace_data(call.text(), data, size);
+    if (data != nullptr) trace_data(call.text().str(", "), data, size);
     call.result(status);
   }
   return status;

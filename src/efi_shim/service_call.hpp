@@ -18,6 +18,8 @@ class ServiceCall {
 
   Shim& shim() { return shim_; }
   bool traced() const { return traced_; }
+  // This call's number in the trace (0 when not traced).
+  std::uint64_t sequence() const { return sequence_; }
   // The line so far, up to and including "SERVICE(": append the arguments.
   Text& text() { return text_; }
   // Closes the argument list with the result; append outputs after it, then emit().
@@ -36,6 +38,7 @@ class ServiceCall {
   Text text_;
   bool traced_;
   bool emitted_ = false;
+  std::uint64_t sequence_ = 0;
 };
 
 // The entry points in one place: they fill the tables.

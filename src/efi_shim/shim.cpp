@@ -105,6 +105,7 @@ Result<void> Shim::init(const ShimConfig& config, const ShimHost& host) {
   protocols_->set_firmware_agent(firmware);
 
   if (install_console(*this, *system_table_) != EFI_SUCCESS || install_rng(*this) != EFI_SUCCESS ||
+      install_device_path_to_text(*this) != EFI_SUCCESS ||
       install_boot_volume(*this, &boot_volume_, &boot_volume_path_) != EFI_SUCCESS)
     return fail(ErrorCode::kNoMemory, "cannot install the shim's own protocols");
   update_table_crc(&system_table_->Hdr);
@@ -173,7 +174,26 @@ void Shim::describe_address(Text& out, std::uint64_t address) const {
     out.str(image->label).str("+").hex(address - image->base);
     return;
   }
+  for (const PageAllocation& pages : page_allocations_) {
+    if (address >= pages.start && address - pages.start < pages_to_bytes(pages.pages)) {
+      out.str("pages@#").dec(pages.sequence).chr('+').hex(address - pages.start);
+      return;
+    }
+  }
   out.chr('?').hex(address);
+}
+
+void Shim::note_pages_allocated(std::uint64_t start, std::uint64_t pages,
+                                std::uint64_t sequence) {
+  if (page_allocations_.full()) page_allocations_.erase(0);
+  (void)page_allocations_.push_back({start, pages, sequence});
+}
+
+void Shim::note_pages_freed(std::uint64_t start, std::uint64_t pages) {
+  const std::uint64_t end = start + pages_to_bytes(pages);
+  page_allocations_.erase_if([&](const PageAllocation& allocation) {
+    return allocation.start < end && start < allocation.start + pages_to_bytes(allocation.pages);
+  });
 }
 
 unsigned Shim::depth() const {
@@ -259,7 +279,8 @@ ServiceCall::ServiceCall(const char* name, const void* return_address)
       previous_(shim_.enter_service(name)),
       traced_(shim_.host().trace != nullptr) {
   if (!traced_) return;
-  text_.chr('#').dec(shim_.next_sequence()).str(" d").dec(shim_.depth()).chr(' ');
+  sequence_ = shim_.next_sequence();
+  text_.chr('#').dec(sequence_).str(" d").dec(shim_.depth()).chr(' ');
   shim_.describe_address(text_, reinterpret_cast<std::uint64_t>(return_address));
   text_.chr(' ').str(name).chr('(');
 }

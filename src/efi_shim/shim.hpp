@@ -12,6 +12,7 @@
 #include "efi_shim/builtin_protocols.hpp"
 #include "efi_shim/efi_types.hpp"
 #include "efi_shim/events.hpp"
+#include "efi_shim/fixed_vector.hpp"
 #include "efi_shim/host.hpp"
 #include "efi_shim/images.hpp"
 #include "efi_shim/memory.hpp"
@@ -93,8 +94,13 @@ class Shim {
   const ShimHost& host() const { return host_; }
   bool boot_services_exited() const { return exited_; }
 
-  // "sdstub+0x1a2b", or "0x...": names an address for traces and fault reports.
+  // "sdstub+0x1a2b", "pages@#211+0x10" (inside the pages of traced AllocatePages call 211, as
+  // OVMF's reference traces name code systemd-stub >= 258 copied there), or "?0x...": names an
+  // address for traces and fault reports.
   void describe_address(Text& out, std::uint64_t address) const;
+  // Traced AllocatePages/FreePages of the images, for describe_address().
+  void note_pages_allocated(std::uint64_t start, std::uint64_t pages, std::uint64_t sequence);
+  void note_pages_freed(std::uint64_t start, std::uint64_t pages);
   // The boot service being executed (for a fault inside the shim), or null.
   const char* current_service() const { return current_service_; }
 
@@ -135,6 +141,13 @@ class Shim {
   std::size_t configuration_capacity_ = 0;
   const char* current_service_ = nullptr;
   std::uint64_t sequence_ = 0;
+  struct PageAllocation {
+    std::uint64_t start;
+    std::uint64_t pages;
+    std::uint64_t sequence;
+  };
+  // The most recent ones; when full the oldest are forgotten (they only name addresses).
+  FixedVector<PageAllocation, 64> page_allocations_;
   bool exited_ = false;
 };
 
