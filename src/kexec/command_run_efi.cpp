@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +27,8 @@ struct RunEfiArguments {
   std::string path;
   std::optional<std::string> cmdline;
   std::string initrd;
+  std::string image_path;
+  std::vector<std::string> boot_files;  // NAME=FILE
   std::string machine;
   bool trace = false;
   bool echo = false;
@@ -51,10 +54,27 @@ int run_efi(const RunEfiArguments& args) {
     std::cerr << "efikexec: " << error << "\n";
     return kExitBadInput;
   }
+  std::vector<FileBytes> boot_file_bytes(args.boot_files.size());
+  std::vector<RunRequest::BootFile> boot_files;
+  for (std::size_t i = 0; i < args.boot_files.size(); ++i) {
+    const std::string& spec = args.boot_files[i];
+    const std::size_t equals = spec.find('=');
+    if (equals == 0 || equals == std::string::npos || equals + 1 == spec.size()) {
+      std::cerr << "efikexec: --boot-file takes NAME=FILE, not '" << spec << "'\n";
+      return kExitBadInput;
+    }
+    if (!FileBytes::read(spec.substr(equals + 1), boot_file_bytes[i], error)) {
+      std::cerr << "efikexec: " << error << "\n";
+      return kExitBadInput;
+    }
+    boot_files.push_back({spec.substr(0, equals), boot_file_bytes[i].view()});
+  }
 
   RunRequest request;
   request.image = image.bytes.view();
   request.image_name = args.path.substr(args.path.find_last_of('/') + 1);
+  request.image_path = args.image_path;
+  request.boot_files = boot_files;
   request.label = uki::Uki::from_image(*image.image).kind() == uki::ImageKind::kUki ? "sdstub"
                                                                                  : nullptr;
   request.load_options = args.cmdline;
@@ -90,6 +110,11 @@ void register_run_efi_command(CLI::App& app, CommandLine& command) {
   sub->add_option("IMAGE", args->path, "EFI image, EFI-stub kernel or UKI")->required();
   sub->add_option("--cmdline", args->cmdline, "LoadOptions for the image (the kernel command line)");
   sub->add_option("--initrd", args->initrd, "Serve FILE as the initrd (LoadFile2)");
+  sub->add_option("--image-path", args->image_path,
+                  "The image's path on the shim's boot volume (default \\EFI\\Linux\\NAME)");
+  sub->add_option("--boot-file", args->boot_files,
+                  "Put FILE on the shim's boot volume as NAME (NAME=FILE; repeatable), e.g. for "
+                  "a kernel's initrd=");
   sub->add_option("--machine", args->machine,
                   "Machine description: a JSON file, or q35[:MIB] for a described QEMU guest "
                   "(default: this machine)");

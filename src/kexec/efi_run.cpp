@@ -344,7 +344,14 @@ std::u16string to_ucs2(std::string_view text) {
         variable.guid, variable.attributes, {reinterpret_cast<const std::byte*>(
                                                  variable.data.data()), variable.data.size()});
 
-  const std::u16string path = to_ucs2("\\EFI\\Linux\\" + request.image_name);
+  for (const RunRequest::BootFile& file : request.boot_files) {
+    const std::u16string name = to_ucs2(file.name);
+    if (!shim->add_boot_volume_file(reinterpret_cast<const CHAR16*>(name.c_str()), file.data))
+      finish(RunEnd::kSetupFailed, 0, "too many files for the boot volume");
+  }
+  const std::u16string path = to_ucs2(request.image_path.empty()
+                                          ? "\\EFI\\Linux\\" + request.image_name
+                                          : request.image_path);
   EFI_HANDLE handle = nullptr;
   EFI_STATUS status = shim->load_image(request.image,
                                        reinterpret_cast<const CHAR16*>(path.c_str()),

@@ -23,6 +23,15 @@ namespace efikexec::kexec {
 struct RunRequest {
   ByteView image;                     // the (verified) image file
   std::string image_name = "image.efi";  // its file name on the shim's boot volume
+  // Its full path on the boot volume ("\\EFI\\Linux\\NAME" when empty): what the image
+  // sees as its LoadedImage FilePath (systemd-stub derives NAME.extra.d from it).
+  std::string image_path;
+  // Further files on the boot volume (e.g. for a kernel's initrd=); the bytes stay the caller's.
+  struct BootFile {
+    std::string name;
+    ByteView data;
+  };
+  std::vector<BootFile> boot_files;
   const char* label = nullptr;        // its name in traces (null: after what it is)
   std::optional<std::string> load_options;  // becomes LoadOptions (UCS-2)
   std::optional<ByteView> initrd;     // served through LoadFile2 on the initrd media path
