@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# compare-trace-selftest.sh
+#   compare-trace.py on small made-up traces: addresses may differ, an allowed difference is
+#   accepted and named, and anything else (a status, a value, a call more or less) is reported.
+set -euo pipefail
+HERE="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+failed=0
+
+cat >"$TMP/ref" <<'EOF'
+#00001 d0 sdstub+0x13b04 BS.LocateProtocol(RNG) -> NotFound
+#00002 d0 sdstub+0x104f6 BS.HandleProtocol(h:sdstub, LoadedImage) -> Success iface=0x3e52f040 {base=0x3c01d000 size=0xf09000 dev=0x3e53bf98 optsize=0}
+#00003 d0 sdstub+0x15840 BS.AllocatePool(LoaderData, size=0xe) -> Success buf=0x3e530f98
+#00004 d0 sdstub+0x10995 BS.FreePool(0x3e530f98) -> Success
+#00005 d0 linux+0x7d080b BS.GetMemoryMap(size=0x0, map=0x0) -> BufferTooSmall size=0x18f0 descsz=0x30
+#00006 d0 linux+0x7d085c BS.AllocatePool(LoaderData, size=0x1ac8 (6+ KiB)) -> Success buf=0x3de8d018
+#00007 d0 linux+0x7d099f BS.GetMemoryMap(size=0x1aa0, map=0x3de8d040) -> Success size=0x1800 descsz=0x30 key=0x83f ver=1 entries=128
+#00008 d0 linux+0x7ceab9 BS.ExitBootServices(h:linux, mapkey=0x83f (= key of #7)) -> Success  [boot services terminated; RT pointers restored]
+EOF
+# The same calls as the shim traces them: other addresses, another memory map, and an RNG.
+cat >"$TMP/shim" <<'EOF'
+#1 d0 sdstub+0x13b04 BS.LocateProtocol(RNG) -> Success iface=0x3ffe04a0
+#2 d0 sdstub+0x13b23 P.RNG.GetRNG(len=0x8) -> Success
+#3 d0 sdstub+0x104f6 BS.HandleProtocol(h:sdstub, LoadedImage) -> Success iface=0x3ffe0620
+#4 d0 sdstub+0x15840 BS.AllocatePool(LoaderData, size=0xe) -> Success buf=0x3ff4f020
+#5 d0 sdstub+0x10995 BS.FreePool(0x3ff4f020) -> Success
+#6 d0 linux+0x7d080b BS.GetMemoryMap(size=0x0, map=0x0) -> BufferTooSmall size=0x390 descsz=0x30
+#7 d0 linux+0x7d085c BS.AllocatePool(LoaderData, size=0x538) -> Success buf=0x3ff4f0e0
+#8 d0 linux+0x7d099f BS.GetMemoryMap(size=0x510, map=0x3ff4f108) -> Success size=0x390 descsz=0x30 key=0x8
+#9 d0 linux+0x7ceab9 BS.ExitBootServices(h:linux, mapkey=0x8) -> Success
+EOF
+
+expect() {
+  local want="$1" name="$2" shim="$3" pattern="${4:-}" got=0
+  python3 "$HERE/compare-trace.py" "$TMP/ref" "$shim" >"$TMP/out" 2>&1 || got=$?
+  if [[ "$got" != "$want" ]] || { [[ -n "$pattern" ]] && ! grep -qE -- "$pattern" "$TMP/out"; }; then
+    echo "FAIL $name (exit $got, wanted $want${pattern:+, output matching '$pattern'})"
+    cat "$TMP/out"
+    failed=1
+  else
+    echo "PASS $name"
+  fi
+}
+
+expect 0 "same calls, other addresses and map, RNG named" "$TMP/shim" \
+  'allowed difference rng-protocol: 2 call'
+sed 's/LocateProtocol(RNG) -> Success iface=0x3ffe04a0/LocateProtocol(RNG) -> NotFound/; /GetRNG/d' \
+  "$TMP/shim" >"$TMP/shim-no-rng"
+expect 0 "no RNG on either side" "$TMP/shim-no-rng" 'same sequence: 8 calls'
+sed 's/FreePool(0x3ff4f020) -> Success/FreePool(0x3ff4f020) -> InvalidParameter/' \
+  "$TMP/shim" >"$TMP/shim-status"
+expect 1 "a status differs" "$TMP/shim-status" '^\+sdstub d0 BS\.FreePool\(@\) -> InvalidParameter'
+sed 's/size=0xe)/size=0xf)/' "$TMP/shim" >"$TMP/shim-size"
+expect 1 "a pool size differs" "$TMP/shim-size" 'size=0xf'
+sed '/ExitBootServices/d' "$TMP/shim" >"$TMP/shim-short"
+expect 1 "a call missing" "$TMP/shim-short" '^-linux d0 BS\.ExitBootServices'
+sed 's/^#5 d0/#5 d1/' "$TMP/shim" >"$TMP/shim-depth"
+expect 1 "a depth differs" "$TMP/shim-depth" 'd1 BS\.FreePool'
+exit "$failed"
