@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +46,37 @@ FileBytes::~FileBytes() {
   if (data_ != nullptr) munmap(data_, mapped_);
 }
 
+namespace {
+
+// The snapshot: the kernel copies the file into a memory file (no page of ours is zeroed or
+// faulted for it), which is then sealed, so the bytes verified are the bytes run whatever
+// happens to the file on disk afterwards.
+int sealed_copy(int fd, std::size_t size, const std::string& path, std::string& error) {
+  int copy = memfd_create("efikexec-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (copy < 0) {
+    error = describe(path, "cannot create a memory file for");
+    return -1;
+  }
+  off_t offset = 0;
+  while (static_cast<std::size_t>(offset) < size) {
+    ssize_t n = sendfile(copy, fd, &offset, size - static_cast<std::size_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n == 0 ? path + ": file shrank while being read" : describe(path, "cannot read");
+      close(copy);
+      return -1;
+    }
+  }
+  if (fcntl(copy, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+    error = describe(path, "cannot seal the copy of");
+    close(copy);
+    return -1;
+  }
+  return copy;
+}
+
+}  // namespace
+
 bool FileBytes::read(const std::string& path, FileBytes& out, std::string& error) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -60,27 +92,23 @@ bool FileBytes::read(const std::string& path, FileBytes& out, std::string& error
   FileBytes bytes;
   bytes.size_ = static_cast<std::size_t>(st.st_size);
   bytes.mapped_ = bytes.size_ == 0 ? 1 : bytes.size_;
-  void* memory = mmap(nullptr, bytes.mapped_, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) {
-    error = describe(path, "cannot allocate memory for");
-    close(fd);
-    return false;
-  }
-  bytes.data_ = memory;
-  std::size_t done = 0;
-  while (done < bytes.size_) {
-    ssize_t n = ::read(fd, static_cast<char*>(memory) + done, bytes.size_ - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error = n == 0 ? path + ": file shrank while being read" : describe(path, "cannot read");
+  if (bytes.size_ == 0) {
+    bytes.data_ = mmap(nullptr, bytes.mapped_, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  } else {
+    int copy = sealed_copy(fd, bytes.size_, path, error);
+    if (copy < 0) {
       close(fd);
       return false;
     }
-    done += static_cast<std::size_t>(n);
+    bytes.data_ = mmap(nullptr, bytes.mapped_, PROT_READ, MAP_SHARED | MAP_POPULATE, copy, 0);
+    close(copy);
   }
   close(fd);
-  mprotect(memory, bytes.mapped_, PROT_READ);
+  if (bytes.data_ == MAP_FAILED) {
+    bytes.data_ = nullptr;
+    error = describe(path, "cannot map the copy of");
+    return false;
+  }
   out = std::move(bytes);
   return true;
 }

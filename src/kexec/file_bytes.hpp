@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Whole-file input. The bytes are read once into private memory, so what is verified is exactly
-// what is later parsed and run: a file changed on disk afterwards cannot change them.
+// Whole-file input. The bytes are copied once, by the kernel, into a sealed memory file: what is
+// verified is exactly what is later parsed and run, and a file changed on disk afterwards cannot
+// change them.
 #pragma once
 
 #include <cstddef>
