@@ -57,10 +57,8 @@ int run_inspect(const InspectArguments& args) {
   }
   const uki::Uki uki = uki::Uki::from_image(*image);
   if (args.profile) {
-    if (auto exists = uki.check_profile(*args.profile); !exists) {
-      std::cerr << "efikexec: " << args.path << ": profile " << *args.profile
-                << " does not exist (the image has "
-                << (uki.profile_count() == 0 ? 1 : uki.profile_count()) << ")\n";
+    if (const std::string problem = profile_problem(uki, *args.profile); !problem.empty()) {
+      std::cerr << "efikexec: " << args.path << ": " << problem << "\n";
       return kExitBadInput;
     }
   }

@@ -210,6 +210,18 @@ std::string field(const json& value) {
 
 }  // namespace
 
+std::string profile_problem(const uki::Uki& uki, unsigned profile) {
+  if (uki.kind() != uki::ImageKind::kUki)
+    return "profile " + std::to_string(profile) + " does not exist: profiles are a UKI's, and "
+           "this is no UKI";
+  if (uki.check_profile(profile)) return "";
+  const unsigned count = uki.profile_count();
+  return "profile " + std::to_string(profile) + " does not exist (" +
+         (count == 0 ? std::string("the UKI has no .profile sections: only its default, 0")
+                     : "the UKI has profiles 0 to " + std::to_string(count - 1)) +
+         ")";
+}
+
 std::string render_inspect_text(const json& report) {
   std::string out;
   auto line = [&](const std::string& label, const std::string& value) {
@@ -230,6 +242,16 @@ std::string render_inspect_text(const json& report) {
     std::string count = std::to_string(profiles["count"].get<unsigned>());
     if (!profiles["selected"].is_null()) count += " (showing profile " + field(profiles["selected"]) + ")";
     line("profiles", count);
+    // What each profile means: its .profile fields (ID, TITLE) and its command line.
+    for (const json& profile : profiles["list"]) {
+      std::string fields;
+      for (const auto& [key, value] : profile["fields"].items())
+        fields += (fields.empty() ? "" : " ") + key + "=" + field(value);
+      const bool selected = profile["index"] == profiles["selected"];
+      line(std::string(selected ? "* @" : "  @") + field(profile["index"]),
+           (fields.empty() ? std::string("-") : fields) + "; cmdline: " +
+               field(profile["cmdline"]));
+    }
     line("cmdline", field(report["cmdline"]));
     line("uname", field(report["uname"]));
     const json& osrel = report["os_release"];

@@ -25,4 +25,8 @@ std::string render_inspect_text(const nlohmann::json& report);
 // Section text as UKIs store it: trailing NULs and whitespace dropped.
 std::string section_text(ByteView bytes);
 
+// Why --profile N cannot be used with this image ("" when it can): N beyond the UKI's profiles
+// (naming the ones it has), or an image that is no UKI at all.
+std::string profile_problem(const uki::Uki& uki, unsigned profile);
+
 }  // namespace efikexec::kexec

@@ -47,14 +47,17 @@ bool build_load_options(const LoadRequest& request, const uki::Uki& uki,
     line = base.empty() ? *request.append : base + " " + *request.append;
   }
   if (request.profile) {
-    if (auto exists = uki.check_profile(*request.profile); !exists) {
-      error = request.image_path + ": profile " + std::to_string(*request.profile) +
-              " does not exist (the image has " +
-              std::to_string(uki.profile_count() == 0 ? 1 : uki.profile_count()) + ")";
+    if (const std::string problem = profile_problem(uki, *request.profile); !problem.empty()) {
+      error = request.image_path + ": " + problem;
       return false;
     }
-    const std::string selector = "@" + std::to_string(*request.profile);
-    line = line ? selector + " " + *line : selector;
+    // "@N" only for a UKI that has profiles (systemd-stub >= 257 reads it). A UKI without
+    // .profile sections is its own profile 0, and stubs before 257 would take "@0" for the
+    // kernel's command line.
+    if (uki.profile_count() > 0) {
+      const std::string selector = "@" + std::to_string(*request.profile);
+      line = line ? selector + " " + *line : selector;
+    }
   }
   options = line;
   return true;
