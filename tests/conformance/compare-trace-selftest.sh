@@ -37,7 +37,7 @@ expect() {
   local want="$1" name="$2" shim="$3" pattern="${4:-}" got=0
   python3 "$HERE/compare-trace.py" "$TMP/ref" "$shim" >"$TMP/out" 2>&1 || got=$?
   if [[ "$got" != "$want" ]] || { [[ -n "$pattern" ]] && ! grep -qE -- "$pattern" "$TMP/out"; }; then
-    echo "FAIL $name (exit $got, wanted $want${pattern:+, output matching '$pattern'})"
+    echo "FAIL $name (exit $got, wanted $want${pattern:+, output matching \"$pattern\"})"
     cat "$TMP/out"
     failed=1
   else

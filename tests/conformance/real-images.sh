@@ -144,8 +144,10 @@ for cmd in inspect load; do
   [[ $cmd == load ]] && extra=(--no-verify --machine q35 --dry-run="$OUT/none.json")
   "$BIN" "$cmd" "${extra[@]}" --profile 3 "$NEW/uki-profiles.efi" >"$OUT/profile-3.$cmd.txt" 2>&1
   rc=$?
-  [[ $rc -eq 2 ]] && grep -q 'profile 3 does not exist (the UKI has profiles 0 to 2)' \
-    "$OUT/profile-3.$cmd.txt" || fail "$cmd --profile 3: exit $rc: $(cat "$OUT/profile-3.$cmd.txt")"
+  if [[ $rc -ne 2 ]] || ! grep -q 'profile 3 does not exist (the UKI has profiles 0 to 2)' \
+    "$OUT/profile-3.$cmd.txt"; then
+    fail "$cmd --profile 3: exit $rc: $(cat "$OUT/profile-3.$cmd.txt")"
+  fi
 done
 
 cat "$OUT/matrix.txt"

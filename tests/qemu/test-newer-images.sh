@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test-newer-images.sh FIXTURES WORKDIR EFIKEXEC_BIN [SCENARIO...]
+#   Today's distributions end to end (issue 8): a first kernel runs the static efikexec from its
+#   initramfs, which loads a signed UKI and kexecs into it; the second kernel's init reports what
+#   it got. Scenarios (default: all):
+#     uki257      Debian 6.1 first kernel (OVMF 2022.11) -> systemd-stub 257 + Linux 6.12 UKI
+#     uki262      Debian 6.1 first kernel (OVMF 2022.11) -> systemd-stub 262 + Linux 7.2 UKI
+#                 (the stub starts the kernel itself)
+#     profile2    Debian 6.1 first kernel -> profile 2 of the three-profile UKI (--profile 2)
+#     first72     Linux 7.2 first kernel booted by OVMF 2026.08 -> the bookworm UKI
+#   Each second kernel must report its own command line, its initrd, ACPI (with a DSDT), EFI, and
+#   all the RAM the firmware gave the first kernel but what a kernel keeps for itself (compared
+#   with a direct boot of the same UKI by the same OVMF from an ESP: measured once per UKI and
+#   firmware, cached in WORKDIR/reference-*.memtotal).
+#   FIXTURES: tests/fixtures/make-fixtures.sh; the newer images come from
+#   tests/fixtures/make-fixtures-newer.sh into EFIKEXEC_NEWER_FIXTURES (default FIXTURES/newer).
+#   Logs: WORKDIR/NAME.log; timings: WORKDIR/timings.txt.
+set -euo pipefail
+TEST_NAME=test-newer-images
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
+
+[[ $# -ge 3 ]] || { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN [SCENARIO...]" >&2; exit 2; }
+FIX="$(realpath -- "$1")"
+WORK="$(realpath -m -- "$2")"
+BIN="$3"
+shift 3
+SCENARIOS=("$@")
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(uki257 uki262 profile2 first72)
+need_fixtures "$FIX" vmlinuz uki-signed.efi initrd-second.cpio.gz keys/db.crt modules
+NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
+"$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
+  { note "the newer fixtures could not be made"; exit 1; }
+mkdir -p "$WORK"
+: >"$WORK/timings.txt"
+
+# A kernel keeps some RAM for itself whoever boots it; a kexec'd one may see this much less
+# than the same image booted by the firmware (the handoff keeps the runtime services stubs and
+# tables: well under 2 MiB).
+SLACK_KB=2048
+
+# overlay DIR FILE...: a cpio appended to the first kernel's initramfs (the kernel unpacks
+# concatenated archives in order, later files replacing earlier ones): /fixtures/newer/FILE...
+overlay() {
+  local dir="$1" f
+  shift
+  rm -rf "$dir.root"
+  mkdir -p "$dir.root/fixtures/newer"
+  for f in "$@"; do cp "$f" "$dir.root/fixtures/newer/"; done
+}
+pack_overlay() {
+  local dir="$1"
+  (cd "$dir.root" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+    cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$dir.overlay.cpio.gz"
+  rm -rf "$dir.root"
+}
+
+# first_kernel_modules DIR MODULES_DIR: the overlay loads MODULES_DIR's efivarfs instead.
+first_kernel_modules() {
+  local dir="$1" mods="$2" kver
+  kver="$(ls "$mods")"
+  mkdir -p "$dir.root/lib/modules/$kver/kernel/fs/efivarfs" "$dir.root/etc"
+  cp "$mods/$kver/kernel/fs/efivarfs/efivarfs.ko" "$dir.root/lib/modules/$kver/kernel/fs/efivarfs/"
+  echo "/lib/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" >"$dir.root/etc/modules-load"
+}
+
+# boot NAME IMAGE PROFILE KERNEL OVMF_DIR: the first kernel loads /fixtures/IMAGE (a path under
+# /fixtures: newer/... for the overlay's files) and kexecs into it.
+boot() {
+  local name="$1" image="$2" profile="$3" kernel="$4" ovmf="$5" append start
+  "$QEMU_DIR/make-guest-initrd.sh" "$WORK/$name" "$FIX" "$BIN" \
+    "$QEMU_DIR/scenarios/kexec-newer-uki.sh" >/dev/null
+  pack_overlay "$WORK/$name"
+  cat "$WORK/$name/initrd-first.cpio.gz" "$WORK/$name.overlay.cpio.gz" >"$WORK/$name/initrd.cpio.gz"
+  append="$FIRST_APPEND efikexec.image=$image"
+  [[ -z "$profile" ]] || append+=" efikexec.profile=$profile"
+  start=$EPOCHREALTIME
+  OVMF_CODE="$ovmf/OVMF_CODE_4M.fd" OVMF_VARS="$ovmf/OVMF_VARS_4M.fd" \
+    "$QEMU_DIR/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout "$GUEST_TIMEOUT" \
+    --until '^EFIKEXEC-SECOND: done|^EFIKEXEC-FIRST: exec returned|Kernel panic' \
+    --kernel "$kernel" --initrd "$WORK/$name/initrd.cpio.gz" --append "$append" \
+    --log "$WORK/$name.log"
+  timing "$name" "$start"
+}
+
+timing() {
+  local name="$1" start="$2" log="$WORK/$1.log" load
+  load="$(tr -d '\r' <"$log" | sed -n 's/^EFIKEXEC-FIRST: load-seconds=//p' | head -n1)"
+  awk -v n="$name" -v s="$start" -v e="$EPOCHREALTIME" -v l="${load:--}" \
+    'BEGIN { printf "%-10s guest %5.1f s (efikexec load in the TCG guest: %s s)\n", n, e - s, l }' \
+    >>"$WORK/timings.txt"
+}
+
+# reference_memtotal UKI OVMF_DIR: MemTotal of the UKI booted by OVMF itself from an ESP.
+reference_memtotal() {
+  local uki="$1" ovmf="$2" key cache img log size_kb
+  key="$(cat "$uki" "$ovmf/OVMF_CODE_4M.fd" | sha256sum | cut -c1-16)"
+  cache="$WORK/reference-$key.memtotal"
+  if [[ ! -s "$cache" ]]; then
+    img="$WORK/reference-$key.img"
+    log="$WORK/reference-$key.log"
+    size_kb=$(($(stat -Lc %s "$uki") / 1024 + 4096))
+    rm -f "$img"
+    mkfs.fat -C -n EFIKEXEC "$img" "$size_kb" >/dev/null
+    mmd -i "$img" ::/EFI ::/EFI/BOOT
+    mcopy -i "$img" "$uki" ::/EFI/BOOT/BOOTX64.EFI
+    OVMF_CODE="$ovmf/OVMF_CODE_4M.fd" OVMF_VARS="$ovmf/OVMF_VARS_4M.fd" \
+      "$QEMU_DIR/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout "$GUEST_TIMEOUT" \
+      --until '^EFIKEXEC-SECOND: done|Kernel panic' --disk "$img" --log "$log" >&2 || return 1
+    rm -f "$img"
+    tr -d '\r' <"$log" | sed -n 's/^EFIKEXEC-SECOND: memtotal_kb=//p' | head -n1 >"$cache"
+    [[ -s "$cache" ]] || { rm -f "$cache"; return 1; }
+  fi
+  cat "$cache"
+}
+
+# second_world NAME CMDLINE_REGEX KERNEL_REGEX REFERENCE_UKI OVMF_DIR
+second_world() {
+  local name="$1" cmdline="$2" kernel="$3" uki="$4" ovmf="$5" log="$WORK/$1.log" got want
+  "$QEMU_DIR/expect.sh" "$log" '^EFIKEXEC-FIRST: load-status=1$' \
+    "^EFIKEXEC-SECOND: cmdline=$cmdline\$" "^EFIKEXEC-SECOND: kernel=$kernel\$" \
+    '^EFIKEXEC-SECOND: initrd=second$' '^EFIKEXEC-SECOND: acpi=yes$' \
+    '^EFIKEXEC-SECOND: acpi_dsdt=yes$' '^EFIKEXEC-SECOND: efi=yes$' '^EFIKEXEC-SECOND: done$' \
+    '!Kernel panic' '!BUG:' || return 1
+  got="$(tr -d '\r' <"$log" | sed -n 's/^EFIKEXEC-SECOND: memtotal_kb=//p' | head -n1)"
+  want="$(reference_memtotal "$uki" "$ovmf")" || { note "$name: no reference boot"; return 1; }
+  note "$name: second kernel MemTotal ${got:-none} kB; the same UKI booted by OVMF: $want kB"
+  echo "$name memtotal_kb=${got:-none} reference_kb=$want" >>"$WORK/timings.txt"
+  [[ -n "$got" && "$got" -ge $((want - SLACK_KB)) ]]
+}
+
+OVMF_SYSTEM="$WORK/ovmf-system"
+mkdir -p "$OVMF_SYSTEM"
+for f in OVMF_CODE_4M.fd OVMF_VARS_4M.fd; do
+  ln -sf "${OVMF_DIR_SYSTEM:-/usr/share/OVMF}/$f" "$OVMF_SYSTEM/$f"
+done
+
+for scenario in "${SCENARIOS[@]}"; do
+  case "$scenario" in
+  uki257 | uki262)
+    if [[ $scenario == uki257 ]]; then u=257-6.12 k='6\.12\..*'; else u=262-7.2 k='7\.2\..*'; fi
+    overlay "$WORK/$scenario" "$NEW/uki-$u-signed.efi"
+    check "$scenario: boots" boot "$scenario" "newer/uki-$u-signed.efi" "" "$FIX/vmlinuz" \
+      "$OVMF_SYSTEM"
+    check "$scenario: second kernel has the UKI's world and all its RAM" second_world "$scenario" \
+      "console=ttyS0 efikexec\\.uki=$u panic=-1" "$k" "$NEW/uki-$u-signed.efi" "$OVMF_SYSTEM"
+    ;;
+  profile2)
+    overlay "$WORK/profile2" "$NEW/uki-profiles-signed.efi"
+    check "profile2: boots" boot profile2 newer/uki-profiles-signed.efi 2 "$FIX/vmlinuz" \
+      "$OVMF_SYSTEM"
+    check "profile2: load said profile 2" "$QEMU_DIR/expect.sh" "$WORK/profile2.log" \
+      '^EFIKEXEC-FIRST: efikexec: .*LoadOptions "@2"'
+    # The reference: profile 0 booted by OVMF (its boot manager passes no "@N"); the RAM is
+    # the same for every profile.
+    check "profile2: second kernel runs profile 2" second_world profile2 \
+      'console=ttyS0 efikexec\.profile=2 panic=-1' '6\.12\..*' "$NEW/uki-profiles-signed.efi" \
+      "$OVMF_SYSTEM"
+    ;;
+  first72)
+    overlay "$WORK/first72"
+    first_kernel_modules "$WORK/first72" "$NEW/modules-7.2"
+    check "first72: boots" boot first72 uki-signed.efi "" "$NEW/vmlinuz-7.2" "$NEW/ovmf-2026.08"
+    check "first72: the first kernel is 7.2 under OVMF 2026.08" "$QEMU_DIR/expect.sh" \
+      "$WORK/first72.log" '^EFIKEXEC-FIRST: kernel=7\.2\.' \
+      '^EFIKEXEC-FIRST: firmware=EFI v2\.[0-9.]+ by .*EDK II' '^EFIKEXEC-FIRST: bios_version=.*2026\.08'
+    check "first72: the bookworm UKI boots" second_world first72 \
+      'console=ttyS0 efikexec\.uki=1 panic=-1' '6\.1\..*' "$FIX/uki-signed.efi" \
+      "$NEW/ovmf-2026.08"
+    ;;
+  *)
+    note "unknown scenario $scenario"
+    FAILED=$((FAILED + 1))
+    ;;
+  esac
+done
+cat "$WORK/timings.txt" >&2
+summary
