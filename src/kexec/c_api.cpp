@@ -16,6 +16,8 @@
 #include <string>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "kexec/c_api_internal.hpp"
 #include "kexec/file_bytes.hpp"
 #include "kexec/inspect.hpp"

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "kexec/cli_commands.hpp"
 #include "kexec/file_bytes.hpp"
 #include "kexec/inspect.hpp"

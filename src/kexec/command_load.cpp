@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "kexec/cli_commands.hpp"
 #include "kexec/loader.hpp"
 #include "kexec/report.hpp"

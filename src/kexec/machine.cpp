@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <nlohmann/json.hpp>
+
 #include "kexec/machine.hpp"
 
 #include <fcntl.h>

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <nlohmann/json.hpp>
+
 #include "kexec/run_report.hpp"
 
 #include "kexec/report.hpp"

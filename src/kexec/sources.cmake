@@ -25,6 +25,8 @@ add_library(efikexec_host STATIC
     ${CMAKE_CURRENT_LIST_DIR}/command_load.cpp
     ${EFIKEXEC_ARCH_SOURCES})
 target_include_directories(efikexec_host PUBLIC ${EFIKEXEC_ARCH_INCLUDE_DIR})
+# The two header-only libraries cost more to compile than the code that uses them: once.
+target_precompile_headers(efikexec_host PRIVATE <CLI/CLI.hpp> <nlohmann/json.hpp>)
 target_link_libraries(efikexec_host PUBLIC efikexec_core CLI11::CLI11
                       nlohmann_json::nlohmann_json)
 # libcrypto is chosen per program: shared for the normal build, the archive for efikexec-static.

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "handoff_tables.hpp"
 #include "kexec/loader.hpp"
 #include "kexec/report.hpp"

@@ -3,6 +3,8 @@
 // ranges grow to them, and where ranges overlap the more specific kind describes the page.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "kexec/machine.hpp"
 
 namespace efikexec::kexec {
