@@ -7,6 +7,8 @@ BUILD_FUZZ   ?= build-fuzz
 FIXTURES     ?= $(BUILD)/fixtures
 JOBS         ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
+# Optimised without debug information: the front doors build fast; configure your own for gdb.
+BUILD_TYPE   ?= Release
 
 # Everything the build, the tests and the QEMU world need, as Debian bookworm packages.
 DEBIAN_PACKAGES := \
@@ -32,7 +34,7 @@ deps:
 	fi
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 	cmake --build $(BUILD) -j$(JOBS)
 
 fixtures: deps
@@ -51,6 +53,7 @@ unit: build fixtures
 # the normal build are reused (they are cached by the hash of what produced them).
 asan: unit
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DEFIKEXEC_SANITIZE=ON \
+	  -DCMAKE_C_FLAGS_DEBUG=-g1 "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
 	  -DEFT_OVMF_DIR=$(abspath $(BUILD))/tests/conformance/ovmf
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 	cd $(BUILD_ASAN) && $(TEST_ENV) ctest --output-on-failure -j$(JOBS) -LE qemu
