@@ -21,6 +21,8 @@ set -euo pipefail
 TEST_NAME=test-newer-images
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
+# shellcheck source=SCRIPTDIR/overlay.sh
+. "$QEMU_DIR/overlay.sh"
 
 [[ $# -ge 3 ]] || { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN [SCENARIO...]" >&2; exit 2; }
 FIX="$(realpath -- "$1")"
@@ -41,47 +43,14 @@ mkdir -p "$WORK"
 # tables: well under 2 MiB).
 SLACK_KB=2048
 
-# overlay DIR FILE...: a cpio appended to the first kernel's initramfs (the kernel unpacks
-# concatenated archives in order, later files replacing earlier ones): /fixtures/newer/FILE...
-overlay() {
-  local dir="$1" f
-  shift
-  rm -rf "$dir.root"
-  mkdir -p "$dir.root/fixtures/newer"
-  for f in "$@"; do cp "$f" "$dir.root/fixtures/newer/"; done
-}
-pack_overlay() {
-  local dir="$1"
-  (cd "$dir.root" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
-    cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$dir.overlay.cpio.gz"
-  rm -rf "$dir.root"
-}
-
-# first_kernel_modules DIR MODULES_DIR: the overlay loads MODULES_DIR's efivarfs instead.
-first_kernel_modules() {
-  local dir="$1" mods="$2" kver
-  kver="$(ls "$mods")"
-  mkdir -p "$dir.root/lib/modules/$kver/kernel/fs/efivarfs" "$dir.root/etc"
-  cp "$mods/$kver/kernel/fs/efivarfs/efivarfs.ko" "$dir.root/lib/modules/$kver/kernel/fs/efivarfs/"
-  echo "/lib/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" >"$dir.root/etc/modules-load"
-}
-
-# boot NAME IMAGE PROFILE KERNEL OVMF_DIR: the first kernel loads /fixtures/IMAGE (a path under
-# /fixtures: newer/... for the overlay's files) and kexecs into it.
+# boot NAME IMAGE PROFILE KERNEL OVMF_DIR: the first kernel loads /fixtures/IMAGE (newer/...
+# for the overlay's files) and kexecs into it.
 boot() {
   local name="$1" image="$2" profile="$3" kernel="$4" ovmf="$5" append start
-  "$QEMU_DIR/make-guest-initrd.sh" "$WORK/$name" "$FIX" "$BIN" \
-    "$QEMU_DIR/scenarios/kexec-newer-uki.sh" >/dev/null
-  pack_overlay "$WORK/$name"
-  cat "$WORK/$name/initrd-first.cpio.gz" "$WORK/$name.overlay.cpio.gz" >"$WORK/$name/initrd.cpio.gz"
   append="$FIRST_APPEND efikexec.image=$image"
   [[ -z "$profile" ]] || append+=" efikexec.profile=$profile"
   start=$EPOCHREALTIME
-  OVMF_CODE="$ovmf/OVMF_CODE_4M.fd" OVMF_VARS="$ovmf/OVMF_VARS_4M.fd" \
-    "$QEMU_DIR/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout "$GUEST_TIMEOUT" \
-    --until '^EFIKEXEC-SECOND: done|^EFIKEXEC-FIRST: exec returned|Kernel panic' \
-    --kernel "$kernel" --initrd "$WORK/$name/initrd.cpio.gz" --append "$append" \
-    --log "$WORK/$name.log"
+  overlay_boot "$name" "$QEMU_DIR/scenarios/kexec-newer-uki.sh" "$kernel" "$ovmf" "$append"
   timing "$name" "$start"
 }
 
@@ -132,23 +101,22 @@ second_world() {
 }
 
 OVMF_SYSTEM="$WORK/ovmf-system"
-mkdir -p "$OVMF_SYSTEM"
-for f in OVMF_CODE_4M.fd OVMF_VARS_4M.fd; do
-  ln -sf "${OVMF_DIR_SYSTEM:-/usr/share/OVMF}/$f" "$OVMF_SYSTEM/$f"
-done
+system_ovmf "$OVMF_SYSTEM"
 
 for scenario in "${SCENARIOS[@]}"; do
   case "$scenario" in
   uki257 | uki262)
     if [[ $scenario == uki257 ]]; then u=257-6.12 k='6\.12\..*'; else u=262-7.2 k='7\.2\..*'; fi
-    overlay "$WORK/$scenario" "$NEW/uki-$u-signed.efi"
+    overlay_begin "$scenario"
+    overlay_add "$scenario" "fixtures/newer/uki-$u-signed.efi" "$NEW/uki-$u-signed.efi"
     check "$scenario: boots" boot "$scenario" "newer/uki-$u-signed.efi" "" "$FIX/vmlinuz" \
       "$OVMF_SYSTEM"
     check "$scenario: second kernel has the UKI's world and all its RAM" second_world "$scenario" \
       "console=ttyS0 efikexec\\.uki=$u panic=-1" "$k" "$NEW/uki-$u-signed.efi" "$OVMF_SYSTEM"
     ;;
   profile2)
-    overlay "$WORK/profile2" "$NEW/uki-profiles-signed.efi"
+    overlay_begin profile2
+    overlay_add profile2 fixtures/newer/uki-profiles-signed.efi "$NEW/uki-profiles-signed.efi"
     check "profile2: boots" boot profile2 newer/uki-profiles-signed.efi 2 "$FIX/vmlinuz" \
       "$OVMF_SYSTEM"
     check "profile2: load said profile 2" "$QEMU_DIR/expect.sh" "$WORK/profile2.log" \
@@ -160,8 +128,8 @@ for scenario in "${SCENARIOS[@]}"; do
       "$OVMF_SYSTEM"
     ;;
   first72)
-    overlay "$WORK/first72"
-    first_kernel_modules "$WORK/first72" "$NEW/modules-7.2"
+    overlay_begin first72
+    overlay_first_kernel_modules first72 "$NEW/modules-7.2"
     check "first72: boots" boot first72 uki-signed.efi "" "$NEW/vmlinuz-7.2" "$NEW/ovmf-2026.08"
     check "first72: the first kernel is 7.2 under OVMF 2026.08" "$QEMU_DIR/expect.sh" \
       "$WORK/first72.log" '^EFIKEXEC-FIRST: kernel=7\.2\.' \

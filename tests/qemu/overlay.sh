@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# Guests whose initramfs carries more than make-guest-initrd.sh puts there (sourced after
+# lib.sh, with WORK, FIX and BIN set): the usual first-kernel initramfs of FIX and BIN, and
+# after it a second cpio archive, the overlay. The kernel unpacks concatenated archives in
+# order, so the overlay adds files (the newer fixtures, kexec-tools) and replaces others (the
+# first kernel's module list).
+
+# overlay_begin NAME: an empty overlay for guest NAME.
+overlay_begin() {
+  rm -rf "$WORK/$1.overlay"
+  mkdir -p "$WORK/$1.overlay"
+}
+
+# overlay_add NAME GUEST_PATH HOST_FILE: HOST_FILE appears at GUEST_PATH in the guest.
+overlay_add() {
+  mkdir -p "$(dirname "$WORK/$1.overlay/$2")"
+  cp "$3" "$WORK/$1.overlay/$2"
+}
+
+# overlay_first_kernel_modules NAME MODULES_DIR: the first kernel loads MODULES_DIR's efivarfs
+# (a modules tree of make-fixtures-newer.sh) instead of the bookworm kernel's.
+overlay_first_kernel_modules() {
+  local kver
+  kver="$(ls "$2")"
+  overlay_add "$1" "lib/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" \
+    "$2/$kver/kernel/fs/efivarfs/efivarfs.ko"
+  mkdir -p "$WORK/$1.overlay/etc"
+  echo "/lib/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" >"$WORK/$1.overlay/etc/modules-load"
+}
+
+# overlay_boot NAME SCENARIO KERNEL OVMF_DIR APPEND: boots KERNEL under the OVMF of OVMF_DIR
+# (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd) with the guest initramfs plus the overlay, until the second
+# kernel is done (or the first one says exec returned, or panics). Log: WORK/NAME.log.
+overlay_boot() {
+  local name="$1" scenario="$2" kernel="$3" ovmf="$4" append="$5"
+  "$QEMU_DIR/make-guest-initrd.sh" "$WORK/$name" "$FIX" "$BIN" "$scenario" >/dev/null
+  (cd "$WORK/$name.overlay" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+    cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$WORK/$name/overlay.cpio.gz"
+  cat "$WORK/$name/initrd-first.cpio.gz" "$WORK/$name/overlay.cpio.gz" >"$WORK/$name/initrd.cpio.gz"
+  OVMF_CODE="$ovmf/OVMF_CODE_4M.fd" OVMF_VARS="$ovmf/OVMF_VARS_4M.fd" \
+    "$QEMU_DIR/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout "$GUEST_TIMEOUT" \
+    --until '^EFIKEXEC-SECOND: done|^EFIKEXEC-FIRST: exec returned|Kernel panic' \
+    --kernel "$kernel" --initrd "$WORK/$name/initrd.cpio.gz" --append "$append" \
+    --log "$WORK/$name.log"
+}
+
+# system_ovmf DIR: DIR gets links to this machine's OVMF (OVMF_DIR_SYSTEM, default
+# /usr/share/OVMF), in the layout overlay_boot takes.
+system_ovmf() {
+  local f
+  mkdir -p "$1"
+  for f in OVMF_CODE_4M.fd OVMF_VARS_4M.fd; do
+    ln -sf "${OVMF_DIR_SYSTEM:-/usr/share/OVMF}/$f" "$1/$f"
+  done
+}
