@@ -217,20 +217,21 @@ void quote(Text& out, std::string_view text) {
   out.chr('"');
 }
 
-// DisplayOnly and AllowShortcuts change nothing for the nodes the shim spells (EDK2 shortens
-// some messaging nodes with them; the shim spells those in the generic Path() form anyway).
-CHAR16* EFIAPI device_node_to_text(const EFI_DEVICE_PATH* node, BOOLEAN display_only,
-                                   BOOLEAN allow_shortcuts) {
-  CALL("DevicePathToText.ConvertDeviceNodeToText");
+// One node (ConvertDeviceNodeToText) or a whole path (ConvertDevicePathToText). DisplayOnly and
+// AllowShortcuts change nothing for the nodes the shim spells (EDK2 shortens some messaging
+// nodes with them; the shim spells those in the generic Path() form anyway).
+CHAR16* device_path_text(ServiceCall& call, const EFI_DEVICE_PATH* path, bool node,
+                         BOOLEAN display_only, BOOLEAN allow_shortcuts) {
   Text text;
   CHAR16* result = nullptr;
-  if (node != nullptr) {
-    append_device_node_firmware_text(text, node);
+  if (path != nullptr) {
+    if (node) append_device_node_firmware_text(text, path);
+    else append_device_path_firmware_text(text, path);
     result = to_pool_string(text);
   }
   if (call.traced()) {
-    call.text().str("node=");
-    call.device_path(node).str(", DisplayOnly=").dec(display_only)
+    call.text().str(node ? "node=" : "dp=");
+    call.device_path(path).str(", DisplayOnly=").dec(display_only)
         .str(", AllowShortcuts=").dec(allow_shortcuts);
     call.text().str(") -> str=").hex(reinterpret_cast<UINTN>(result)).chr(' ');
     quote(call.text(), text.view());
@@ -238,23 +239,16 @@ CHAR16* EFIAPI device_node_to_text(const EFI_DEVICE_PATH* node, BOOLEAN display_
   return result;
 }
 
+CHAR16* EFIAPI device_node_to_text(const EFI_DEVICE_PATH* node, BOOLEAN display_only,
+                                   BOOLEAN allow_shortcuts) {
+  CALL("DevicePathToText.ConvertDeviceNodeToText");
+  return device_path_text(call, node, true, display_only, allow_shortcuts);
+}
+
 CHAR16* EFIAPI device_path_to_text(const EFI_DEVICE_PATH* path, BOOLEAN display_only,
                                    BOOLEAN allow_shortcuts) {
   CALL("DevicePathToText.ConvertDevicePathToText");
-  Text text;
-  CHAR16* result = nullptr;
-  if (path != nullptr) {
-    append_device_path_firmware_text(text, path);
-    result = to_pool_string(text);
-  }
-  if (call.traced()) {
-    call.text().str("dp=");
-    call.device_path(path).str(", DisplayOnly=").dec(display_only)
-        .str(", AllowShortcuts=").dec(allow_shortcuts);
-    call.text().str(") -> str=").hex(reinterpret_cast<UINTN>(result)).chr(' ');
-    quote(call.text(), text.view());
-  }
-  return result;
+  return device_path_text(call, path, false, display_only, allow_shortcuts);
 }
 
 // ---- LoadFile2 for the initrd (Linux: drivers/firmware/efi/libstub/efi-stub-helper.c) ----

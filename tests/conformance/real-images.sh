@@ -20,17 +20,9 @@ set -uo pipefail
 BIN="$1"
 OUT="$2"
 HERE="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
-skip() {
-  echo "real-images: skipped: $1" >&2
-  [[ "${EFIKEXEC_REQUIRE_FIXTURES:-0}" == 1 ]] && exit 1
-  exit 77
-}
-BW="${EFIKEXEC_FIXTURES:-}"
-[[ -n "$BW" && -s "$BW/vmlinuz" ]] ||
-  skip "EFIKEXEC_FIXTURES does not name a fixtures folder (tests/fixtures/make-fixtures.sh)"
-NEW="${EFIKEXEC_NEWER_FIXTURES:-$BW/newer}"
-"$HERE/../fixtures/make-fixtures-newer.sh" "$NEW" "$BW" ||
-  { echo "real-images: the newer fixtures could not be made" >&2; exit 1; }
+# shellcheck source=SCRIPTDIR/../fixtures/newer-fixtures-env.sh
+. "$HERE/../fixtures/newer-fixtures-env.sh"
+newer_fixtures real-images
 export EFIKEXEC_FORBID_KEXEC=1
 mkdir -p "$OUT"
 INITRD="$BW/initrd-second.cpio.gz"

@@ -25,17 +25,9 @@ HERE="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
 TRACES=("$@")
 [[ ${#TRACES[@]} -gt 0 ]] ||
   TRACES=(a-uki252-linux61 b-uki257-linux612 c-uki262-linux72 d-linux61-initrd-cmdline)
-skip() {
-  echo "trace-conformance: skipped: $1" >&2
-  [[ "${EFIKEXEC_REQUIRE_FIXTURES:-0}" == 1 ]] && exit 1
-  exit 77
-}
-BW="${EFIKEXEC_FIXTURES:-}"
-[[ -n "$BW" && -s "$BW/vmlinuz" ]] ||
-  skip "EFIKEXEC_FIXTURES does not name a fixtures folder (tests/fixtures/make-fixtures.sh)"
-NEW="${EFIKEXEC_NEWER_FIXTURES:-$BW/newer}"
-"$HERE/../fixtures/make-fixtures-newer.sh" "$NEW" "$BW" ||
-  { echo "trace-conformance: the newer fixtures could not be made" >&2; exit 1; }
+# shellcheck source=SCRIPTDIR/../fixtures/newer-fixtures-env.sh
+. "$HERE/../fixtures/newer-fixtures-env.sh"
+newer_fixtures trace-conformance
 mkdir -p "$OUT"
 
 failed=0
