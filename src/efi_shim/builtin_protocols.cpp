@@ -585,24 +585,34 @@ EFI_STATUS install_console(Shim& shim, EFI_SYSTEM_TABLE& system_table) {
   return EFI_SUCCESS;
 }
 
+namespace {
+
+// A protocol of the shim's own on a handle of its own.
+EFI_STATUS install_on_new_handle(Shim& shim, const EFI_GUID& guid, void* interface) {
+  if (interface == nullptr) return EFI_OUT_OF_RESOURCES;
+  EFI_HANDLE handle = nullptr;
+  return shim.protocols().install_protocol_interface(&handle, &guid, EFI_NATIVE_INTERFACE,
+                                                     interface);
+}
+
+}  // namespace
+
 EFI_STATUS install_device_path_to_text(Shim& shim) {
   auto* protocol = allocate_zeroed<EFI_DEVICE_PATH_TO_TEXT_PROTOCOL>(shim.memory());
-  if (protocol == nullptr) return EFI_OUT_OF_RESOURCES;
-  protocol->ConvertDeviceNodeToText = device_node_to_text;
-  protocol->ConvertDevicePathToText = device_path_to_text;
-  EFI_HANDLE handle = nullptr;
-  return shim.protocols().install_protocol_interface(&handle, &guids::kDevicePathToText,
-                                                     EFI_NATIVE_INTERFACE, protocol);
+  if (protocol != nullptr) {
+    protocol->ConvertDeviceNodeToText = device_node_to_text;
+    protocol->ConvertDevicePathToText = device_path_to_text;
+  }
+  return install_on_new_handle(shim, guids::kDevicePathToText, protocol);
 }
 
 EFI_STATUS install_rng(Shim& shim) {
   auto* rng = allocate_zeroed<EFI_RNG_PROTOCOL>(shim.memory());
-  if (rng == nullptr) return EFI_OUT_OF_RESOURCES;
-  rng->GetInfo = rng_get_info;
-  rng->GetRNG = rng_get_rng;
-  EFI_HANDLE handle = nullptr;
-  return shim.protocols().install_protocol_interface(&handle, &guids::kRng, EFI_NATIVE_INTERFACE,
-                                                     rng);
+  if (rng != nullptr) {
+    rng->GetInfo = rng_get_info;
+    rng->GetRNG = rng_get_rng;
+  }
+  return install_on_new_handle(shim, guids::kRng, rng);
 }
 
 // A vendor media node followed by End: the device paths the shim installs itself.

@@ -98,9 +98,17 @@ for k in 6.1 6.12 7.2; do
     "$cmdline" "firmware ($ebs)" >>"$OUT/matrix.txt"
 done
 
-# This machine, not a described one: the two UKIs of today's distributions.
+# This machine, not a described one: the two UKIs of today's distributions. A sanitizer build
+# cannot: its shadow memory sits on low physical RAM addresses of a machine with more than 2 GiB.
+sanitized=0
+grep -q __asan_init "$BIN" && sanitized=1
 for u in 257-6.12 262-7.2; do
   IFS='|' read -r end cmdline size loads ebs < <(run "host-uki-$u" "$NEW/uki-$u.efi")
+  if [[ $sanitized == 1 && "$end" == setup-failed ]] &&
+    grep -q "cannot reserve the machine's RAM" "$OUT/host-uki-$u.json"; then
+    echo "real-images: uki-$u on this machine: not with a sanitizer build (its shadow memory is where this machine has RAM)" >&2
+    continue
+  fi
   [[ "$end" == exit-boot-services && "$cmdline" == "console=ttyS0 efikexec.uki=$u panic=-1" ]] ||
     fail "uki-$u on this machine: ended $end, command line '$cmdline'"
   printf '%-8s %-7s %-20s +%-6s %-44s %s\n' "${u%-*}" "${u#*-}" "$end" "$((size - INITRD_SIZE))" \
