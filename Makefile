@@ -37,8 +37,10 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 	cmake --build $(BUILD) -j$(JOBS)
 
+# Built from Debian packages at test time: bookworm's, then trixie's and forky's (privately).
 fixtures: deps
 	tests/fixtures/make-fixtures.sh $(FIXTURES)
+	tests/fixtures/make-fixtures-newer.sh $(FIXTURES)/newer $(FIXTURES)
 
 # The tests never kexec this machine: the real system calls refuse while this is set.
 TEST_ENV := EFIKEXEC_FORBID_KEXEC=1 EFIKEXEC_FIXTURES=$(abspath $(FIXTURES)) \

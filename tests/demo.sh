@@ -49,3 +49,12 @@ else
   echo "The demo did not reach the second kernel; serial log: $work/serial.log" >&2
   exit 1
 fi
+
+heading "Next to kexec-tools 2.0.32, on a signed three-profile UKI (measured in three more guests)"
+if [[ -d "$fixtures/newer" ]]; then
+  "$here/qemu/kexec-tools-compare.sh" "$fixtures" "$work/kexec-tools" "$build/efikexec-static" \
+    2>"$work/kexec-tools.log" ||
+    echo "(the comparison did not complete; see $work/kexec-tools.log)"
+else
+  echo "(needs the newer fixtures: tests/fixtures/make-fixtures-newer.sh $fixtures/newer $fixtures)"
+fi
