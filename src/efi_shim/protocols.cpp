@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "efi_shim/protocols.hpp"
+#include "efi_shim/guids.hpp"
 
 #include <cstring>
 
@@ -250,11 +251,11 @@ EFI_STATUS ProtocolDatabase::install_multiple_protocol_interfaces(
       status = EFI_INVALID_PARAMETER;
       break;
     }
-    if (guid_equal(*pair.protocol, kDevicePathProtocolGuid)) {
+    if (guid_equal(*pair.protocol, guids::kDevicePath)) {
       auto* path = static_cast<EFI_DEVICE_PATH*>(pair.interface);
       EFI_HANDLE owner = nullptr;
       if (path != nullptr &&
-          locate_device_path(&kDevicePathProtocolGuid, &path, &owner) == EFI_SUCCESS &&
+          locate_device_path(&guids::kDevicePath, &path, &owner) == EFI_SUCCESS &&
           owner != nullptr && device_path_is_end(path)) {
         status = EFI_ALREADY_STARTED;
         break;
@@ -420,7 +421,7 @@ EFI_STATUS ProtocolDatabase::locate_device_path(const EFI_GUID* protocol,
   for (const InterfaceEntry& entry : interfaces_) {
     if (!guid_equal(entry.protocol, *protocol)) continue;
     auto* path = static_cast<const EFI_DEVICE_PATH*>(
-        find_interface(entry.handle, kDevicePathProtocolGuid));
+        find_interface(entry.handle, guids::kDevicePath));
     auto size = device_path_prefix_size(path, source);
     // Two handles with the same path would be a database error (EDK2 ASSERTs); first one wins.
     if (size && (!best || *size > *best)) {
@@ -592,7 +593,7 @@ EFI_STATUS ProtocolDatabase::stop_driver(EFI_HANDLE controller, EFI_HANDLE drive
                                          EFI_HANDLE child, bool* stopped) {
   *stopped = false;
   auto* binding = static_cast<EFI_DRIVER_BINDING_PROTOCOL*>(
-      find_interface(driver, kDriverBindingProtocolGuid));
+      find_interface(driver, guids::kDriverBinding));
   if (binding == nullptr) return EFI_INVALID_PARAMETER;
   bool manages = false;
   bool child_found = false;
@@ -626,7 +627,7 @@ EFI_STATUS ProtocolDatabase::disconnect_controller(EFI_HANDLE controller, EFI_HA
                                                    EFI_HANDLE child) {
   if (!is_handle(controller) || (child != nullptr && !is_handle(child)))
     return EFI_INVALID_PARAMETER;
-  if (driver_image != nullptr && find_interface(driver_image, kDriverBindingProtocolGuid) == nullptr)
+  if (driver_image != nullptr && find_interface(driver_image, guids::kDriverBinding) == nullptr)
     return EFI_INVALID_PARAMETER;
   FixedVector<EFI_HANDLE, kMaxDriversPerController> drivers;
   bool overflow = false;

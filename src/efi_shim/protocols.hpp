@@ -36,8 +36,6 @@ struct ProtocolInterfacePair {
   void* interface;
 };
 
-inline constexpr EFI_GUID kDevicePathProtocolGuid = EFI_DEVICE_PATH_PROTOCOL_GUID;
-inline constexpr EFI_GUID kDriverBindingProtocolGuid = EFI_DRIVER_BINDING_PROTOCOL_GUID;
 
 class ProtocolDatabase {
  public:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "efi_shim/variables.hpp"
+#include "efi_shim/guids.hpp"
 
 #include <cstring>
 #include <string_view>
@@ -59,10 +60,10 @@ bool name_equals(const CHAR16* name, std::size_t chars, std::string_view ascii) 
 }
 
 bool read_only(const CHAR16* name, std::size_t chars, const EFI_GUID& guid) {
-  if (guid_equal(guid, kGlobalVariableGuid)) {
+  if (guid_equal(guid, guids::kGlobalVariable)) {
     for (std::string_view ro : kReadOnlyGlobal)
       if (name_equals(name, chars, ro)) return true;
-  } else if (guid_equal(guid, kImageSecurityDatabaseGuid)) {
+  } else if (guid_equal(guid, guids::kImageSecurityDatabase)) {
     for (std::string_view ro : kReadOnlySecurityDatabase)
       if (name_equals(name, chars, ro)) return true;
   }

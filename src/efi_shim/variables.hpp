@@ -25,10 +25,6 @@
 
 namespace efikexec::efi {
 
-inline constexpr EFI_GUID kGlobalVariableGuid = EFI_GLOBAL_VARIABLE;
-// EFI_IMAGE_SECURITY_DATABASE_GUID (UEFI 2.10 §32.6.1): db, dbx, dbt, dbr.
-inline constexpr EFI_GUID kImageSecurityDatabaseGuid = {
-    0xd719b2cb, 0x3d3a, 0x4596, {0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f}};
 
 // Not in gnu-efi: UEFI 2.10 §8.2.1.
 inline constexpr UINT32 kVariableEnhancedAuthenticatedAccess = 0x80;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "efi_shim/guids.hpp"
 #include "efi_shim/device_path.hpp"
 #include "efi_shim/events.hpp"
 #include "efi_shim/fakes.hpp"
@@ -375,10 +376,10 @@ class EftProtocols {
     auto path_2 = PathBuilder().ven_media(kVendor2).end().bytes();
     EFI_HANDLE h4 = nullptr, h5 = nullptr, found = nullptr;
     EFI_DEVICE_PATH* dp;
-    ProtocolInterfacePair install[] = {{&kDevicePathProtocolGuid, path_1.data()}, {&kGuidA, &if_a1_}};
+    ProtocolInterfacePair install[] = {{&guids::kDevicePath, path_1.data()}, {&kGuidA, &if_a1_}};
     EFI_STATUS s = db_.install_multiple_protocol_interfaces(&h4, install);
     out_ << "device-path.install status=" << st(s) << "\n";
-    ProtocolInterfacePair duplicate[] = {{&kDevicePathProtocolGuid, path_1_again.data()}};
+    ProtocolInterfacePair duplicate[] = {{&guids::kDevicePath, path_1_again.data()}};
     s = db_.install_multiple_protocol_interfaces(&h5, duplicate);
     out_ << "device-path.install-duplicate status=" << st(s) << "\n";
 
@@ -403,7 +404,7 @@ class EftProtocols {
     out_ << "locate-device-path.no-protocol status=" << st(s) << "\n";
     dp = as_path(path_1_again);
     found = nullptr;
-    s = db_.locate_device_path(&kDevicePathProtocolGuid, &dp, &found);
+    s = db_.locate_device_path(&guids::kDevicePath, &dp, &found);
     out_ << "locate-device-path.by-dp status=" << st(s) << " handle=" << yn(found == h4) << "\n";
     out_ << "locate-device-path.null-path status="
          << st(db_.locate_device_path(&kGuidA, nullptr, &found)) << "\n";
@@ -595,7 +596,7 @@ TEST_F(ProtocolsTest, LinuxInitrdMediaHandOver) {
   auto stub_path = PathBuilder().ven_media(kInitrdMedia).end().bytes();
   int load_file2 = 0;
   EFI_HANDLE initrd = nullptr;
-  ProtocolInterfacePair pairs[] = {{&kDevicePathProtocolGuid, stub_path.data()},
+  ProtocolInterfacePair pairs[] = {{&guids::kDevicePath, stub_path.data()},
                                    {&kLoadFile2, &load_file2}};
   ASSERT_EQ(db.install_multiple_protocol_interfaces(&initrd, pairs), EFI_SUCCESS);
   ASSERT_NE(initrd, nullptr);
@@ -616,8 +617,8 @@ TEST_F(ProtocolsTest, LocateDevicePathPicksTheLongestPrefix) {
   auto disk = PathBuilder().pci_root(0).pci(0x1f, 2).sata(0, 0xffff, 0).end().bytes();
   int io1 = 0, io2 = 0;
   EFI_HANDLE hc = nullptr, hd = nullptr;
-  ProtocolInterfacePair c[] = {{&kDevicePathProtocolGuid, controller.data()}, {&kBlockIo, &io1}};
-  ProtocolInterfacePair d[] = {{&kDevicePathProtocolGuid, disk.data()}, {&kBlockIo, &io2}};
+  ProtocolInterfacePair c[] = {{&guids::kDevicePath, controller.data()}, {&kBlockIo, &io1}};
+  ProtocolInterfacePair d[] = {{&guids::kDevicePath, disk.data()}, {&kBlockIo, &io2}};
   ASSERT_EQ(db.install_multiple_protocol_interfaces(&hc, c), EFI_SUCCESS);
   ASSERT_EQ(db.install_multiple_protocol_interfaces(&hd, d), EFI_SUCCESS);
   auto file = testing::boot_file_path();
@@ -668,7 +669,7 @@ ManagedController manage(ProtocolsTest& t, int* interface) {
   driver->binding.Stop = driver_stop;
   driver->db = &t.db;
   driver->protocol = &kGuidA;
-  driver->self = t.install_new(kDriverBindingProtocolGuid, &driver->binding);
+  driver->self = t.install_new(guids::kDriverBinding, &driver->binding);
   EFI_HANDLE controller = t.install_new(kGuidA, interface);
   void* i = nullptr;
   EXPECT_EQ(t.db.open_protocol(controller, &kGuidA, &i, driver->self, controller,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "efi_shim/guids.hpp"
 #include "efi_shim/fakes.hpp"
 #include "efi_shim/text.hpp"
 #include "efi_shim/variables.hpp"
@@ -51,9 +52,9 @@ std::span<const std::byte> as_bytes(const Bytes& bytes) {
 class VariablesTest : public ::testing::Test {
  public:
   void SetUp() override {
-    load("SecureBoot", kGlobalVariableGuid, kBsRt, {0x00});
-    load("SetupMode", kGlobalVariableGuid, kBsRt, {0x01});
-    load("Lang", kGlobalVariableGuid, kNvBsRt, {'e', 'n', 'g', 0});
+    load("SecureBoot", guids::kGlobalVariable, kBsRt, {0x00});
+    load("SetupMode", guids::kGlobalVariable, kBsRt, {0x01});
+    load("Lang", guids::kGlobalVariable, kNvBsRt, {'e', 'n', 'g', 0});
   }
   void load(std::string_view name, const EFI_GUID& guid, UINT32 attributes, const Bytes& data) {
     auto n = name16(name);
@@ -108,8 +109,8 @@ void replay(VariablesTest& t, const std::vector<Call>& calls);
 
 std::vector<Call> kernel_calls(bool random_seed) {
   std::vector<Call> calls = {
-      get_call("SecureBoot", kGlobalVariableGuid, 1, EFI_SUCCESS, 1, {0x00}),
-      get_call("SetupMode", kGlobalVariableGuid, 1, EFI_SUCCESS, 1, {0x01}),
+      get_call("SecureBoot", guids::kGlobalVariable, 1, EFI_SUCCESS, 1, {0x00}),
+      get_call("SetupMode", guids::kGlobalVariable, 1, EFI_SUCCESS, 1, {0x01}),
       get_call("MemoryOverwriteRequestControl", kMorControl, 0, EFI_NOT_FOUND),
   };
   if (random_seed) calls.push_back(get_call("RandomSeed", kRandomSeed, 0, EFI_NOT_FOUND));
@@ -134,8 +135,8 @@ std::vector<Call> stub_info_calls(const char* info, std::uint8_t features) {
       set_call("StubFeatures", {0xff, features, 0, 0, 0, 0, 0, 0}),
       set_call("StubProfile", text16("0")),
       set_call("StubImageIdentifier", text16("\\target.efi")),
-      get_call("SecureBoot", kGlobalVariableGuid, 0, EFI_BUFFER_TOO_SMALL, 1),
-      get_call("SecureBoot", kGlobalVariableGuid, 1, EFI_SUCCESS, 1, {0x00}),
+      get_call("SecureBoot", guids::kGlobalVariable, 0, EFI_BUFFER_TOO_SMALL, 1),
+      get_call("SecureBoot", guids::kGlobalVariable, 1, EFI_SUCCESS, 1, {0x00}),
   };
 }
 
@@ -147,16 +148,16 @@ std::vector<Call> join(std::vector<std::vector<Call>> parts) {
 
 TEST_F(VariablesTest, ReplaysTraceA_SystemdStub252) {
   replay(*this, join({
-      {get_call("EFIDebug", kGlobalVariableGuid, 8, EFI_NOT_FOUND),
-       get_call("Lang", kGlobalVariableGuid, 0x64, EFI_SUCCESS, 4, {'e', 'n', 'g', 0}),
-       get_call("SecureBoot", kGlobalVariableGuid, 0x2000, EFI_SUCCESS, 1, {0x00}),
+      {get_call("EFIDebug", guids::kGlobalVariable, 8, EFI_NOT_FOUND),
+       get_call("Lang", guids::kGlobalVariable, 0x64, EFI_SUCCESS, 4, {'e', 'n', 'g', 0}),
+       get_call("SecureBoot", guids::kGlobalVariable, 0x2000, EFI_SUCCESS, 1, {0x00}),
        get_call("LoaderDevicePartUUID", kLoaderVendor, 0x2000, EFI_NOT_FOUND)},
       stub_identity_calls(0x2000),
       {set_call("StubInfo", text16("systemd-stub 252.39-1~deb12u2")),
        set_call("StubFeatures", {0x0f, 0, 0, 0, 0, 0, 0, 0}),
        set_call("StubPcrKernelParameters", text16("12")),
        set_call("StubPcrInitRDSysExts", text16("13")),
-       get_call("SecureBoot", kGlobalVariableGuid, 0x2000, EFI_SUCCESS, 1, {0x00})},
+       get_call("SecureBoot", guids::kGlobalVariable, 0x2000, EFI_SUCCESS, 1, {0x00})},
       kernel_calls(false),
   }));
 }
@@ -227,7 +228,7 @@ void replay(VariablesTest& t, const std::vector<Call>& calls) {
 // The same replay straight from the trace files, when EFIKEXEC_TRACES_DIR names their folder.
 
 const EFI_GUID* trace_guid(const std::string& name) {
-  if (name == "EFI_GLOBAL_VARIABLE") return &kGlobalVariableGuid;
+  if (name == "EFI_GLOBAL_VARIABLE") return &guids::kGlobalVariable;
   if (name == "SYSTEMD_LOADER_VENDOR") return &kLoaderVendor;
   if (name == "MEMORY_OVERWRITE_CONTROL") return &kMorControl;
   if (name == "LINUX_EFI_RANDOM_SEED_TABLE") return &kRandomSeed;
@@ -266,7 +267,7 @@ TEST(VariableTraces, ReplayEveryTraceFile) {
     VariableStore store(arena);
     auto load = [&](const char* name, UINT32 attributes, Bytes data) {
       auto n = name16(name);
-      ASSERT_TRUE(store.load_snapshot_variable({n.data(), n.size() - 1}, kGlobalVariableGuid,
+      ASSERT_TRUE(store.load_snapshot_variable({n.data(), n.size() - 1}, guids::kGlobalVariable,
                                                attributes, as_bytes(data)));
     };
     load("SecureBoot", kBsRt, {0});
@@ -319,21 +320,21 @@ TEST_F(VariablesTest, GetVariableReturnsSizeAndAttributesWhenTooSmall) {
   UINTN size = 2;
   UINT32 attributes = 0;
   Bytes buffer(2);
-  EXPECT_EQ(store.get_variable(n.data(), &kGlobalVariableGuid, &attributes, &size, buffer.data()),
+  EXPECT_EQ(store.get_variable(n.data(), &guids::kGlobalVariable, &attributes, &size, buffer.data()),
             EFI_BUFFER_TOO_SMALL);
   EXPECT_EQ(size, 4u);
   EXPECT_EQ(attributes, kNvBsRt);
   // Big enough but no buffer.
   size = 8;
-  EXPECT_EQ(store.get_variable(n.data(), &kGlobalVariableGuid, nullptr, &size, nullptr),
+  EXPECT_EQ(store.get_variable(n.data(), &guids::kGlobalVariable, nullptr, &size, nullptr),
             EFI_INVALID_PARAMETER);
-  EXPECT_EQ(store.get_variable(nullptr, &kGlobalVariableGuid, nullptr, &size, buffer.data()),
+  EXPECT_EQ(store.get_variable(nullptr, &guids::kGlobalVariable, nullptr, &size, buffer.data()),
             EFI_INVALID_PARAMETER);
   EXPECT_EQ(store.get_variable(n.data(), nullptr, nullptr, &size, buffer.data()), EFI_INVALID_PARAMETER);
-  EXPECT_EQ(store.get_variable(n.data(), &kGlobalVariableGuid, nullptr, nullptr, buffer.data()),
+  EXPECT_EQ(store.get_variable(n.data(), &guids::kGlobalVariable, nullptr, nullptr, buffer.data()),
             EFI_INVALID_PARAMETER);
   auto empty = name16("");
-  EXPECT_EQ(store.get_variable(empty.data(), &kGlobalVariableGuid, nullptr, &size, buffer.data()),
+  EXPECT_EQ(store.get_variable(empty.data(), &guids::kGlobalVariable, nullptr, &size, buffer.data()),
             EFI_NOT_FOUND);
   // Same name, other vendor.
   EXPECT_EQ(store.get_variable(n.data(), &kLoaderVendor, nullptr, &size, buffer.data()), EFI_NOT_FOUND);
@@ -347,12 +348,12 @@ TEST_F(VariablesTest, NamesAreReadUnalignedAndBounded) {
   const auto* odd = reinterpret_cast<const CHAR16*>(raw.data() + 1);
   UINTN size = 16;
   Bytes buffer(16);
-  EXPECT_EQ(store.get_variable(odd, &kGlobalVariableGuid, nullptr, &size, buffer.data()), EFI_SUCCESS);
+  EXPECT_EQ(store.get_variable(odd, &guids::kGlobalVariable, nullptr, &size, buffer.data()), EFI_SUCCESS);
   // A name without terminator within the cap is no variable's name.
   std::vector<CHAR16> endless(VariableStore::kMaxNameChars + 8, u'x');
   endless.back() = 0;
   size = 16;
-  EXPECT_EQ(store.get_variable(endless.data(), &kGlobalVariableGuid, nullptr, &size, buffer.data()),
+  EXPECT_EQ(store.get_variable(endless.data(), &guids::kGlobalVariable, nullptr, &size, buffer.data()),
             EFI_NOT_FOUND);
   EXPECT_EQ(store.set_variable(endless.data(), &kLoaderVendor, kBsRt, 1, buffer.data()),
             EFI_INVALID_PARAMETER);
@@ -387,7 +388,7 @@ TEST_F(VariablesTest, GetNextVariableNameEnumerates) {
   EXPECT_EQ(store.get_next_variable_name(&size, nope.data(), &guid), EFI_INVALID_PARAMETER);
   auto lang = name16("Lang");
   size = 4 * sizeof(CHAR16);  // "Lang" without room for its terminator
-  guid = kGlobalVariableGuid;
+  guid = guids::kGlobalVariable;
   EXPECT_EQ(store.get_next_variable_name(&size, lang.data(), &guid), EFI_INVALID_PARAMETER);
   size = 0;
   EXPECT_EQ(store.get_next_variable_name(&size, lang.data(), &guid), EFI_INVALID_PARAMETER);
@@ -419,11 +420,11 @@ TEST_F(VariablesTest, SetVariableAttributeRules) {
   EXPECT_EQ(set("X", kLoaderVendor, kBsRt, huge), EFI_INVALID_PARAMETER);
 
   // The Secure Boot state and keys cannot be touched, not even deleted.
-  EXPECT_EQ(set("SecureBoot", kGlobalVariableGuid, kBsRt, {1}), EFI_WRITE_PROTECTED);
-  EXPECT_EQ(set("SetupMode", kGlobalVariableGuid, 0, {}), EFI_WRITE_PROTECTED);
-  EXPECT_EQ(set("PK", kGlobalVariableGuid, kNvBsRt, {1}), EFI_WRITE_PROTECTED);
-  EXPECT_EQ(set("db", kImageSecurityDatabaseGuid, kNvBsRt, {1}), EFI_WRITE_PROTECTED);
-  EXPECT_EQ(value("SecureBoot", kGlobalVariableGuid), Bytes{0});
+  EXPECT_EQ(set("SecureBoot", guids::kGlobalVariable, kBsRt, {1}), EFI_WRITE_PROTECTED);
+  EXPECT_EQ(set("SetupMode", guids::kGlobalVariable, 0, {}), EFI_WRITE_PROTECTED);
+  EXPECT_EQ(set("PK", guids::kGlobalVariable, kNvBsRt, {1}), EFI_WRITE_PROTECTED);
+  EXPECT_EQ(set("db", guids::kImageSecurityDatabase, kNvBsRt, {1}), EFI_WRITE_PROTECTED);
+  EXPECT_EQ(value("SecureBoot", guids::kGlobalVariable), Bytes{0});
   // A snapshot variable written with authentication stays as it is.
   load("MokList", kLoaderVendor,
        kNvBsRt | EFI_VARIABLE_TIME_BASED_AUTHENTICATED_WRITE_ACCESS, {7});
@@ -455,8 +456,8 @@ TEST_F(VariablesTest, CreateRewriteAppendDelete) {
 }
 
 TEST_F(VariablesTest, SnapshotVariablesCanBeOverriddenForTheRun) {
-  EXPECT_EQ(set("Lang", kGlobalVariableGuid, kNvBsRt, {'f', 'r', 'a', 0}), EFI_SUCCESS);
-  EXPECT_EQ(value("Lang", kGlobalVariableGuid), (Bytes{'f', 'r', 'a', 0}));
+  EXPECT_EQ(set("Lang", guids::kGlobalVariable, kNvBsRt, {'f', 'r', 'a', 0}), EFI_SUCCESS);
+  EXPECT_EQ(value("Lang", guids::kGlobalVariable), (Bytes{'f', 'r', 'a', 0}));
   bool reported = false;
   for (std::size_t i = 0; i < store.size(); ++i) {
     auto view = store.at(i);
@@ -468,10 +469,10 @@ TEST_F(VariablesTest, SnapshotVariablesCanBeOverriddenForTheRun) {
     }
   }
   EXPECT_TRUE(reported);
-  EXPECT_EQ(set("Lang", kGlobalVariableGuid, 0, {}), EFI_SUCCESS);
+  EXPECT_EQ(set("Lang", guids::kGlobalVariable, 0, {}), EFI_SUCCESS);
   UINTN size = 16;
   Bytes data;
-  EXPECT_EQ(get("Lang", kGlobalVariableGuid, &size, &data), EFI_NOT_FOUND);
+  EXPECT_EQ(get("Lang", guids::kGlobalVariable, &size, &data), EFI_NOT_FOUND);
 }
 
 TEST_F(VariablesTest, AfterExitBootServicesOnlyRuntimeVariables) {
@@ -567,7 +568,7 @@ TEST_F(VariablesTest, QueryVariableInfo) {
 TEST_F(VariablesTest, SnapshotLoadingRefusesNonsense) {
   auto n = name16("Lang");
   Bytes one = {1};
-  EXPECT_FALSE(store.load_snapshot_variable({n.data(), 4}, kGlobalVariableGuid, kNvBsRt, as_bytes(one)));
+  EXPECT_FALSE(store.load_snapshot_variable({n.data(), 4}, guids::kGlobalVariable, kNvBsRt, as_bytes(one)));
   EXPECT_FALSE(store.load_snapshot_variable({n.data(), 0}, kLoaderVendor, kNvBsRt, as_bytes(one)));
   EXPECT_FALSE(store.load_snapshot_variable({n.data(), 4}, kLoaderVendor, kNvBsRt, {}));
   EXPECT_FALSE(store.load_snapshot_variable({n.data(), 4}, kLoaderVendor, 0x1000, as_bytes(one)));
