@@ -10,6 +10,7 @@
 #include "kexec/file_bytes.hpp"
 #include "kexec/inspect.hpp"
 #include "kexec/report.hpp"
+#include "kexec/verified_image.hpp"
 
 namespace efikexec::kexec {
 
@@ -46,18 +47,13 @@ int extract_sections(const InspectArguments& args, const uki::Uki& uki) {
 }
 
 int run_inspect(const InspectArguments& args) {
-  FileBytes bytes;
+  VerifiedImage image;
   std::string error;
-  if (!FileBytes::read(args.path, bytes, error)) {
+  if (int status = open_image(args.path, image, error); status != kExitOk) {
     std::cerr << "efikexec: " << error << "\n";
-    return kExitBadInput;
+    return status;
   }
-  auto image = pe::Image::parse(bytes.view());
-  if (!image) {
-    std::cerr << "efikexec: " << format_error(args.path, image.error()) << "\n";
-    return kExitBadInput;
-  }
-  const uki::Uki uki = uki::Uki::from_image(*image);
+  const uki::Uki uki = uki::Uki::from_image(*image.image);
   if (args.profile) {
     if (const std::string problem = profile_problem(uki, *args.profile); !problem.empty()) {
       std::cerr << "efikexec: " << args.path << ": " << problem << "\n";

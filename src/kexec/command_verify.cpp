@@ -10,6 +10,7 @@
 #include "kexec/cli_commands.hpp"
 #include "kexec/file_bytes.hpp"
 #include "kexec/report.hpp"
+#include "kexec/verified_image.hpp"
 #include "kexec/verify.hpp"
 
 namespace efikexec::kexec {
@@ -64,17 +65,12 @@ int run_verify(const VerifyArguments& args) {
     std::cerr << "efikexec: " << error << "\n";
     return kExitBadInput;
   }
-  FileBytes bytes;
-  if (!FileBytes::read(args.path, bytes, error)) {
+  VerifiedImage image;
+  if (int status = open_image(args.path, image, error); status != kExitOk) {
     std::cerr << "efikexec: " << error << "\n";
-    return kExitBadInput;
+    return status;
   }
-  auto image = pe::Image::parse(bytes.view());
-  if (!image) {
-    std::cerr << "efikexec: " << format_error(args.path, image.error()) << "\n";
-    return kExitBadInput;
-  }
-  const VerifyVerdict verdict = verify_image(*image, policy);
+  const VerifyVerdict verdict = verify_image(*image.image, policy);
   if (args.json)
     std::cout << verdict_json(args.path, verdict, policy)
                      .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)

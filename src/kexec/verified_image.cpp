@@ -20,11 +20,8 @@ int verify_with_policy(const TrustPolicy& policy, VerifiedImage& out, std::strin
 
 }  // namespace
 
-int open_verified_image(const std::string& path, const TrustOptions& trust, VerifiedImage& out,
-                        std::string& error) {
+int open_image(const std::string& path, VerifiedImage& out, std::string& error) {
   out.path = path;
-  TrustPolicy policy;
-  if (!trust.no_verify && !build_trust_policy(trust, policy, error)) return kExitBadInput;
   if (!FileBytes::read(path, out.bytes, error)) return kExitBadInput;
   auto image = pe::Image::parse(out.bytes.view());
   if (!image) {
@@ -32,6 +29,14 @@ int open_verified_image(const std::string& path, const TrustOptions& trust, Veri
     return kExitBadInput;
   }
   out.image = *image;
+  return kExitOk;
+}
+
+int open_verified_image(const std::string& path, const TrustOptions& trust, VerifiedImage& out,
+                        std::string& error) {
+  TrustPolicy policy;
+  if (!trust.no_verify && !build_trust_policy(trust, policy, error)) return kExitBadInput;
+  if (int status = open_image(path, out, error); status != kExitOk) return status;
   if (trust.no_verify) return kExitOk;
   return verify_with_policy(policy, out, error);
 }

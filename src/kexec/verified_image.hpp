@@ -21,6 +21,10 @@ struct VerifiedImage {
   VerifyVerdict verdict;     // when verified
 };
 
+// Reads the file once and parses it; nothing is verified yet. kExitOk, or kExitBadInput with
+// `error` naming the rule a malformed image broke.
+int open_image(const std::string& path, VerifiedImage& out, std::string& error);
+
 // Returns kExitOk, kExitBadInput (unreadable or malformed image, bad key file) or kExitRefused
 // (the policy does not accept the image); `error` says why in one line.
 int open_verified_image(const std::string& path, const TrustOptions& trust, VerifiedImage& out,
