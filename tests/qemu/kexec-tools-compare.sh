@@ -5,7 +5,7 @@
 #   Measures, in QEMU guests, what a second kernel gets when the same signed UKI (the
 #   three-profile one of make-fixtures-newer.sh) is loaded by efikexec and by kexec-tools 2.0.32
 #   (`kexec -l`, which splits a UKI into its .linux and .initrd, and `kexec -s -l`, the
-#   kexec_file_load path), and whether each notices a copy of the UKI with one byte of profile
+#   kernel-side file loader), and whether each notices a copy of the UKI with one byte of profile
 #   2's .cmdline changed. One guest boot per loader (Debian 6.1 first kernel, OVMF).
 #   kexec-tools is built static from Debian's forky source package at test time
 #   (bench/build-kexec-tools.sh, into WORKDIR/kexec-tools); nothing of it is kept in the tree.
@@ -78,7 +78,7 @@ row() {
   case "$loader" in
     efikexec) cmd="efikexec load --db db.crt --profile $PROFILE UKI" ;;
     kexec-l) cmd="kexec -l UKI" ;;
-    kexec-s) cmd="kexec -s -l UKI (kexec_file_load)" ;;
+    kexec-s) cmd="kexec -s -l UKI (the kernel's file loader)" ;;
   esac
   tampered="$(get 'EFIKEXEC-FIRST: tampered exit=')"
   good="$(get 'EFIKEXEC-FIRST: good exit=')"

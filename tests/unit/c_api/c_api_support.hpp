@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Shared by the C API tests: a fake kexec layer swapped in through the test hook (no test can
-// reach kexec_load or reboot), and the real fixtures (tests/fixtures/make-fixtures.sh) found
+// reach the kexec system calls), and the real fixtures (tests/fixtures/make-fixtures.sh) found
 // through EFIKEXEC_FIXTURES, skipped when absent unless EFIKEXEC_REQUIRE_FIXTURES=1.
 #pragma once
 
