@@ -11,6 +11,7 @@
 #     bare-kernel   a signed EFI-stub kernel with --initrd and --append
 #     big-smp       the signed UKI in a 2 GiB guest with 2 CPUs
 #     seabios       the signed UKI from a first kernel booted by SeaBIOS (no EFI)
+#     la57          the signed UKI from a first kernel running 5-level paging (-cpu max)
 set -euo pipefail
 TEST_NAME=test-kexec
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -22,7 +23,7 @@ WORK="$2"
 BIN="$3"
 shift 3
 SCENARIOS=("$@")
-[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(signed-uki refusals bare-kernel big-smp seabios)
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(signed-uki refusals bare-kernel big-smp seabios la57)
 need_fixtures "$FIX" vmlinuz uki-signed.efi uki.efi uki-tampered.efi uki-other-signed.efi \
   vmlinuz-signed.efi initrd-second.cpio.gz keys/db.crt modules
 mkdir -p "$WORK"
@@ -32,12 +33,13 @@ mkdir -p "$WORK"
 # keeps for itself (runtime tables and stubs, the boot memory map: well under 2 MiB).
 min_memtotal_kb() { [[ "$1" == 2G ]] && echo $((2005924 - 2048)) || echo $((975548 - 2048)); }
 
-# boot NAME SCENARIO_SCRIPT BIOS MEM SMP
+# boot NAME SCENARIO_SCRIPT BIOS MEM SMP [CPU]
 boot() {
-  local name="$1" script="$2" bios="$3" mem="$4" smp="$5"
+  local name="$1" script="$2" bios="$3" mem="$4" smp="$5" cpu="${6:-qemu64}"
   "$QEMU_DIR/make-guest-initrd.sh" "$WORK/$name" "$FIX" "$BIN" \
     "$QEMU_DIR/scenarios/$script" >/dev/null
-  "$QEMU_DIR/run-guest.sh" --bios "$bios" --mem "$mem" --smp "$smp" --timeout "$GUEST_TIMEOUT" \
+  "$QEMU_DIR/run-guest.sh" --bios "$bios" --mem "$mem" --smp "$smp" --cpu "$cpu" \
+    --timeout "$GUEST_TIMEOUT" \
     --until '^EFIKEXEC-SECOND: done|^EFIKEXEC-FIRST: exec returned|Kernel panic' \
     --kernel "$FIX/vmlinuz" --initrd "$WORK/$name/initrd-first.cpio.gz" \
     --append "$FIRST_APPEND" --log "$WORK/$name.log"
@@ -105,6 +107,12 @@ for scenario in "${SCENARIOS[@]}"; do
     check "seabios: boots" boot seabios kexec-signed-uki.sh seabios 1G 1
     check "seabios: the UKI boots from a first kernel without EFI" second_world_ok seabios 1G \
       "$UKI_CMDLINE"
+    ;;
+  la57)
+    check "la57: boots" boot la57 kexec-signed-uki.sh ovmf 1G 1 max
+    check "la57: the first kernel runs 5-level paging" "$QEMU_DIR/expect.sh" "$WORK/la57.log" \
+      '^EFIKEXEC-FIRST: first kernel paging=5-level$'
+    check "la57: the UKI boots through the PML5 tables" second_world_ok la57 1G "$UKI_CMDLINE"
     ;;
   *)
     note "unknown scenario $scenario"
