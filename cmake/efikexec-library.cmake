@@ -9,8 +9,8 @@ set(EFIKEXEC_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # Compiled once, linked into both libraries and into the C API's unit tests.
 add_library(efikexec_c_api OBJECT
-    ${PROJECT_SOURCE_DIR}/src/kexec/c_api.cpp
-    ${PROJECT_SOURCE_DIR}/src/kexec/kexec_tools_entry.cpp)
+    ${PROJECT_SOURCE_DIR}/src/kexec/api/c_api.cpp
+    ${PROJECT_SOURCE_DIR}/src/kexec/api/kexec_tools_entry.cpp)
 target_compile_definitions(efikexec_c_api PRIVATE EFIKEXEC_VERSION="${PROJECT_VERSION}")
 target_link_libraries(efikexec_c_api PUBLIC efikexec_host_shared)
 
@@ -22,7 +22,7 @@ set(EFIKEXEC_INSTALL_INCLUDES $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
 add_library(efikexec_shared SHARED $<TARGET_OBJECTS:efikexec_c_api>)
 target_link_libraries(efikexec_shared PRIVATE efikexec_host OpenSSL::Crypto ${EFIKEXEC_LIBELF})
 target_include_directories(efikexec_shared INTERFACE ${EFIKEXEC_INSTALL_INCLUDES})
-# The version script keeps the C++ host layer (and its copies of CLI11/nlohmann code) private,
+# The version script keeps the C++ host layer (and its copies of nlohmann code) private,
 # so the ABI is exactly include/efikexec.h and include/efikexec-kexec-tools.h.
 target_link_options(efikexec_shared PRIVATE
     -Wl,--version-script=${EFIKEXEC_CMAKE_DIR}/efikexec.map -Wl,--no-undefined)

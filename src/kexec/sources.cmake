@@ -1,34 +1,30 @@
 # SPDX-License-Identifier: MIT
-# The Linux host layer and the command line.
+# The Linux host layer, a folder per pipeline stage (docs/architecture.md), and the command line
+# as its own target: the libraries carry no CLI object and link no argument parser.
+set(EFIKEXEC_HOST_DIR ${CMAKE_CURRENT_LIST_DIR})
 add_library(efikexec_host STATIC
-    ${CMAKE_CURRENT_LIST_DIR}/digest.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/file_bytes.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/inspect.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/report.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/cli_commands.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/command_inspect.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/command_verify.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/crypto_openssl.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/trust_policy.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/verify.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/verify_signature.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/verified_image.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/machine.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/identity_memory.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/efi_run.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/run_report.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/command_run_efi.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/trampoline.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/kexec_plan.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/kexec_syscalls.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/loader.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/command_load.cpp
+    ${EFIKEXEC_HOST_DIR}/common/digest.cpp
+    ${EFIKEXEC_HOST_DIR}/common/report.cpp
+    ${EFIKEXEC_HOST_DIR}/image/file_bytes.cpp
+    ${EFIKEXEC_HOST_DIR}/inspect/inspect.cpp
+    ${EFIKEXEC_HOST_DIR}/verify/crypto_openssl.cpp
+    ${EFIKEXEC_HOST_DIR}/verify/trust_policy.cpp
+    ${EFIKEXEC_HOST_DIR}/verify/verify.cpp
+    ${EFIKEXEC_HOST_DIR}/verify/verify_signature.cpp
+    ${EFIKEXEC_HOST_DIR}/verify/verified_image.cpp
+    ${EFIKEXEC_HOST_DIR}/machine/machine.cpp
+    ${EFIKEXEC_HOST_DIR}/machine/identity_memory.cpp
+    ${EFIKEXEC_HOST_DIR}/run/efi_run.cpp
+    ${EFIKEXEC_HOST_DIR}/run/run_report.cpp
+    ${EFIKEXEC_HOST_DIR}/handoff/trampoline.cpp
+    ${EFIKEXEC_HOST_DIR}/handoff/kexec_plan.cpp
+    ${EFIKEXEC_HOST_DIR}/load/kexec_syscalls.cpp
+    ${EFIKEXEC_HOST_DIR}/load/loader.cpp
     ${EFIKEXEC_ARCH_SOURCES})
 target_include_directories(efikexec_host PUBLIC ${EFIKEXEC_ARCH_INCLUDE_DIR})
-# The two header-only libraries cost more to compile than the code that uses them: once.
-target_precompile_headers(efikexec_host PRIVATE <CLI/CLI.hpp> <nlohmann/json.hpp>)
-target_link_libraries(efikexec_host PUBLIC efikexec_core CLI11::CLI11
-                      nlohmann_json::nlohmann_json)
+# nlohmann-json costs more to compile than the code that uses it: once.
+target_precompile_headers(efikexec_host PRIVATE <nlohmann/json.hpp>)
+target_link_libraries(efikexec_host PUBLIC efikexec_core nlohmann_json::nlohmann_json)
 # libcrypto is chosen per program: shared for the normal build, the archive for efikexec-static.
 target_include_directories(efikexec_host PUBLIC ${OPENSSL_INCLUDE_DIR})
 # libelf reads the trampoline object when it is placed.
@@ -40,10 +36,20 @@ target_link_libraries(efikexec_host_shared INTERFACE efikexec_host OpenSSL::Cryp
                       ${EFIKEXEC_LIBELF})
 find_library(EFIKEXEC_LIBCRYPTO_ARCHIVE libcrypto.a)
 
+# The commands: the only code that parses arguments (CLI11) and turns errors into exit statuses.
+add_library(efikexec_cli_commands STATIC
+    ${EFIKEXEC_HOST_DIR}/cli/cli_commands.cpp
+    ${EFIKEXEC_HOST_DIR}/cli/command_inspect.cpp
+    ${EFIKEXEC_HOST_DIR}/cli/command_verify.cpp
+    ${EFIKEXEC_HOST_DIR}/cli/command_run_efi.cpp
+    ${EFIKEXEC_HOST_DIR}/cli/command_load.cpp)
+target_precompile_headers(efikexec_cli_commands PRIVATE <CLI/CLI.hpp> <nlohmann/json.hpp>)
+target_link_libraries(efikexec_cli_commands PUBLIC efikexec_host CLI11::CLI11)
+
 function(efikexec_cli name)
-  add_executable(${name} ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/cli_main.cpp)
+  add_executable(${name} ${EFIKEXEC_HOST_DIR}/cli/cli_main.cpp)
   target_compile_definitions(${name} PRIVATE EFIKEXEC_VERSION="${PROJECT_VERSION}")
-  target_link_libraries(${name} PRIVATE ${ARGN})
+  target_link_libraries(${name} PRIVATE efikexec_cli_commands ${ARGN})
 endfunction()
 
 efikexec_cli(efikexec efikexec_host_shared)

@@ -2,7 +2,7 @@
 // What an Authenticode signature covers, and the attribute certificate table that carries the
 // signatures (Microsoft "Windows Authenticode Portable Executable Signature Format" 1.0, "Calculating
 // the PE Image Hash"; PE/COFF §5.7 "The Attribute Certificate Table"). Whether a signature is
-// trusted is the host's business (src/kexec/verify.hpp); this file only says which bytes count
+// trusted is the host's business (src/kexec/verify/verify.hpp); this file only says which bytes count
 // and where the signatures are, for a validated Image.
 #pragma once
 

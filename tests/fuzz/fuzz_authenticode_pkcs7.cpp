@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "fuzz_assert.hpp"
-#include "kexec/verify_signature.hpp"
+#include "kexec/verify/verify_signature.hpp"
 
 using namespace efikexec;
 

@@ -36,6 +36,13 @@ soname="$(readelf -d "$libdir/libefikexec.so.$version" | sed -n 's/.*(SONAME).*\
 # Only the C API is exported.
 exported="$(nm -D --defined-only "$libdir/libefikexec.so.$version" | awk '$2 == "T" { print $3 }')"
 if grep -qv '^efikexec_' <<<"$exported"; then fail "exports more than efikexec_*"; fi
+# The libraries are the pipeline without its command line: no CLI object, no argument parser.
+for library in "$libdir/libefikexec.so.$version" "$libdir/libefikexec.a"; do
+  symbols="$(nm -C "$library" 2>/dev/null)"
+  if grep -qE 'CLI::|register_[a-z_]*command' <<<"$symbols"; then
+    fail "$(basename "$library") carries command-line code (CLI11 or a command)"
+  fi
+done
 
 # pkg-config, as a Makefile would use it.
 export PKG_CONFIG_PATH="$libdir/pkgconfig"

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "kexec/c_api_internal.hpp"
+#include "kexec/api/c_api_internal.hpp"
 
 namespace efikexec::testing {
 

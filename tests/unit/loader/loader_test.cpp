@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "handoff_tables.hpp"
-#include "kexec/loader.hpp"
-#include "kexec/report.hpp"
+#include "kexec/load/loader.hpp"
+#include "kexec/common/report.hpp"
 
 namespace efikexec::kexec {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kexec/machine.hpp"
+#include "kexec/machine/machine.hpp"
 
 namespace efikexec::kexec {
 namespace {

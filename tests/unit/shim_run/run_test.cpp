@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <string>
 
-#include "kexec/efi_run.hpp"
-#include "kexec/file_bytes.hpp"
-#include "kexec/inspect.hpp"
+#include "kexec/run/efi_run.hpp"
+#include "kexec/image/file_bytes.hpp"
+#include "kexec/inspect/inspect.hpp"
 #include "uki/uki.hpp"
 
 namespace efikexec::kexec {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "kexec/verify.hpp"
+#include "kexec/verify/verify.hpp"
 #include "support/pe_builder.hpp"
 
 namespace efikexec::testing {

@@ -8,9 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kexec/crypto_openssl.hpp"
-#include "kexec/digest.hpp"
-#include "kexec/inspect.hpp"
+#include "kexec/verify/crypto_openssl.hpp"
+#include "kexec/common/digest.hpp"
+#include "kexec/inspect/inspect.hpp"
 #include "pe_loader/authenticode.hpp"
 #include "verify/support.hpp"
 

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: MIT
+#include "kexec/cli/cli_commands.hpp"
+
+#include "kexec/common/report.hpp"
+
+namespace efikexec::kexec {
+
+void register_commands(CLI::App& app, CommandLine& command) {
+  register_inspect_command(app, command);
+  register_verify_command(app, command);
+  register_run_efi_command(app, command);
+  register_load_commands(app, command);
+}
+
+int run_command(const CommandLine& command) {
+  return command.run ? command.run() : kExitBadInput;
+}
+
+}  // namespace efikexec::kexec

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// Each subcommand registers its options and the function that runs it.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include "kexec/verify/trust_policy.hpp"
+
+namespace efikexec::kexec {
+
+struct CommandLine {
+  std::function<int()> run;  // set by the subcommand the user chose
+};
+
+void register_commands(CLI::App& app, CommandLine& command);
+int run_command(const CommandLine& command);
+
+// One per command file.
+void register_inspect_command(CLI::App& app, CommandLine& command);
+void register_run_efi_command(CLI::App& app, CommandLine& command);
+void register_load_commands(CLI::App& app, CommandLine& command);
+void register_verify_command(CLI::App& app, CommandLine& command);
+
+// --db, --dbx, --sbat-level, --efivars and --no-verify, for every command that verifies.
+void add_trust_options(CLI::App& sub, TrustOptions& trust);
+
+}  // namespace efikexec::kexec

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+// `efikexec load`, `exec` and `unload` (kexec-tools aliases -l, -e, -u).
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "kexec/cli/cli_commands.hpp"
+#include "kexec/load/loader.hpp"
+#include "kexec/common/report.hpp"
+#include "kexec/run/run_report.hpp"
+
+namespace efikexec::kexec {
+
+namespace {
+
+struct LoadArguments {
+  LoadRequest request;
+  std::optional<std::string> dry_run;  // "" : plan on stdout; else a file
+  bool json = false;
+  bool verbose = false;
+  bool timings = false;
+};
+
+std::string mib(std::uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
+void print_transcript(const LoadResult& result) {
+  const std::string& path = result.image.path;
+  if (result.image.verified)
+    std::cout << "efikexec: verified " << path << ": " << result.image.verdict.reason << "\n";
+  else
+    std::cout << "efikexec: " << path << ": NOT verified (--no-verify)\n";
+  const RunOutcome& run = result.run;
+  std::cout << "efikexec: ran the image to ExitBootServices() in "
+            << static_cast<int>(run.seconds_in_image * 1000) << " ms";
+  if (result.load_options) std::cout << " with LoadOptions \"" << *result.load_options << "\"";
+  std::cout << "\n";
+  if (run.boot_params) {
+    std::cout << "efikexec: the kernel's command line: " << run.boot_params->command_line << "\n"
+              << "efikexec: its initrd: " << run.boot_params->initrd_size << " bytes at "
+              << hex_u64(run.boot_params->initrd_address) << "\n";
+  }
+  std::cout << "efikexec: handoff: resumes " << hex_u64(run.context.rip) << " with stack "
+            << hex_u64(run.context.rsp) << "; trampoline " << hex_u64(result.plan.trampoline)
+            << ", page tables " << hex_u64(result.plan.page_tables) << "\n";
+  std::cout << "efikexec: " << result.plan.segments.size() << " segments, "
+            << mib(result.plan.memsz_total) << " (" << mib(result.plan.bufsz_total)
+            << " of data), entry " << hex_u64(result.plan.entry) << "\n";
+  for (const PlannedSegment& segment : result.plan.segments)
+    std::cout << "  " << hex_u64(segment.destination) << " " << mib(segment.memsz) << " ("
+              << mib(segment.bufsz) << " data) " << segment.contents << "\n";
+}
+
+// One line on stderr for --timings (bench/load-bench.sh reads it): each step's wall time, the
+// image's own time inside the run, and the peak RSS of this process and of the sandboxed child.
+void print_timings(const LoadResult& result, double commit, double total) {
+  rusage self{}, children{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  const LoadTimings& t = result.timings;
+  std::fprintf(stderr,
+               "efikexec: timings: read_ms=%.1f verify_ms=%.1f setup_ms=%.1f run_ms=%.1f "
+               "image_ms=%.1f plan_ms=%.1f commit_ms=%.1f total_ms=%.1f peak_rss_kib=%ld "
+               "child_peak_rss_kib=%ld\n",
+               t.read * 1e3, t.verify * 1e3, t.setup * 1e3, t.run * 1e3,
+               result.run.seconds_in_image * 1e3, t.plan * 1e3, commit * 1e3, total * 1e3,
+               self.ru_maxrss, children.ru_maxrss);
+}
+
+int load_and_report(const LoadArguments& args, LoadResult& result, int status);
+
+int run_load(const LoadArguments& args) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  LoadResult result;
+  int status = prepare_kexec(args.request, result);
+  const Clock::time_point prepared = Clock::now();
+  status = load_and_report(args, result, status);
+  if (args.timings) {
+    const Clock::time_point end = Clock::now();
+    print_timings(result, std::chrono::duration<double>(end - prepared).count(),
+                  std::chrono::duration<double>(end - start).count());
+  }
+  return status;
+}
+
+// After prepare_kexec (its exit status in `status`): why it stopped, or the transcript and then
+// the plan (dry run) or the one kexec_load.
+int load_and_report(const LoadArguments& args, LoadResult& result, int status) {
+  if (args.verbose && !result.run.console.empty()) std::cerr << result.run.console;
+  if (args.verbose)
+    for (const std::string& line : result.run.trace) std::cerr << line << "\n";
+  if (status != kExitOk) {
+    std::cerr << "efikexec: " << result.error << "\n";
+    if (!result.run.console.empty() && !args.verbose)
+      std::cerr << "efikexec: the image's last console output:\n" << result.run.console
+                << (result.run.console.back() == '\n' ? "" : "\n");
+    std::cerr << "efikexec: nothing was loaded\n";
+    return status;
+  }
+  if (!args.json) print_transcript(result);
+  if (args.dry_run) {
+    const std::string plan = plan_json(result.plan, result.run)
+                                 .dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (args.dry_run->empty() || *args.dry_run == "-") {
+      std::cout << plan << "\n";
+    } else {
+      std::ofstream out(*args.dry_run);
+      out << plan << "\n";
+      if (!out) {
+        std::cerr << "efikexec: cannot write " << *args.dry_run << "\n";
+        return kExitBadInput;
+      }
+      if (!args.json) std::cout << "efikexec: dry run: plan written to " << *args.dry_run << "\n";
+    }
+    return kExitOk;
+  }
+  auto syscalls = linux_kexec_syscalls();
+  status = commit_kexec(result, *syscalls);
+  if (status != kExitOk) {
+    std::cerr << "efikexec: " << result.error << "\nefikexec: nothing was loaded; a previously "
+                 "loaded image stays in place\n";
+    return status;
+  }
+  std::cout << "efikexec: loaded: 'efikexec exec' boots it\n";
+  return kExitOk;
+}
+
+int run_exec() {
+  std::string error;
+  auto syscalls = linux_kexec_syscalls();
+  syscalls->execute(error);
+  std::cerr << "efikexec: " << error << "\n";
+  return kExitRefused;
+}
+
+int run_unload() {
+  std::string error;
+  auto syscalls = linux_kexec_syscalls();
+  if (!syscalls->unload(error)) {
+    std::cerr << "efikexec: " << error << "\n";
+    return kExitRefused;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_load_commands(CLI::App& app, CommandLine& command) {
+  auto args = std::make_shared<LoadArguments>();
+  CLI::App* load = app.add_subcommand(
+      "load", "Verify an EFI image or UKI, run it to ExitBootServices() and load it for kexec "
+              "(alias -l)");
+  LoadRequest& r = args->request;
+  load->add_option("IMAGE", r.image_path, "Signed UKI or EFI-stub kernel")->required();
+  auto* line = load->add_option("--command-line", r.command_line,
+                                "Use S as the command line (LoadOptions)");
+  load->add_option("--append", r.append,
+                   "Append S to the image's own command line (or the reused one)");
+  load->add_flag("--reuse-cmdline", r.reuse_cmdline,
+                 "Start from this kernel's command line (/proc/cmdline)")
+      ->excludes(line);
+  load->add_option("--initrd", r.initrd_path, "Serve FILE as the initrd (LoadFile2)");
+  load->add_option("--profile", r.profile, "Boot profile N of a multi-profile UKI");
+  load->add_option("--machine", r.machine_spec,
+                   "Machine description for dry runs: a JSON file, or q35[:MIB]");
+  load->add_option("--timeout", r.timeout_seconds, "Seconds the image may run (default 30)")
+      ->check(CLI::Range(1, 3600));
+  load->add_flag("--trace", r.trace, "Record every service call the image makes (see -v)");
+  load->add_flag("-v,--verbose", args->verbose, "Show the image's console output and trace");
+  load->add_option("--dry-run", args->dry_run,
+                   "Plan only, no kexec system call: write the plan as JSON to PLAN (stdout "
+                   "when PLAN is omitted or -)")
+      ->expected(0, 1)
+      ->type_name("PLAN");
+  load->add_flag("--json", args->json, "With --dry-run: print only the JSON plan");
+  load->add_flag("--timings", args->timings,
+                 "Print each step's wall time and the peak RSS on stderr (one line)");
+  add_trust_options(*load, r.trust);
+  load->callback([&command, args] { command.run = [args] { return run_load(*args); }; });
+
+  CLI::App* exec = app.add_subcommand("exec", "Boot the loaded image now (alias -e)");
+  exec->callback([&command] { command.run = [] { return run_exec(); }; });
+  CLI::App* unload = app.add_subcommand("unload", "Unload the loaded image (alias -u)");
+  unload->callback([&command] { command.run = [] { return run_unload(); }; });
+}
+
+}  // namespace efikexec::kexec

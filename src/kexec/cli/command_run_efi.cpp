@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+// `efikexec run-efi IMAGE`: runs any EFI image in the shim on this machine (no kexec) and tells
+// how it ended: its status, Exit(), or ExitBootServices() with the captured context and what the
+// Linux stub left in boot_params.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kexec/cli/cli_commands.hpp"
+#include "kexec/run/efi_run.hpp"
+#include "kexec/common/report.hpp"
+#include "kexec/run/run_report.hpp"
+#include "kexec/verify/verified_image.hpp"
+#include "uki/uki.hpp"
+
+namespace efikexec::kexec {
+
+namespace {
+
+struct RunEfiArguments {
+  std::string path;
+  std::optional<std::string> cmdline;
+  std::string initrd;
+  std::string image_path;
+  std::vector<std::string> boot_files;  // NAME=FILE
+  std::string machine;
+  bool trace = false;
+  bool echo = false;
+  bool json = false;
+  unsigned timeout = 30;
+  TrustOptions trust;
+};
+
+int run_efi(const RunEfiArguments& args) {
+  VerifiedImage image;
+  std::string error;
+  if (int status = open_verified_image(args.path, args.trust, image, error); status != kExitOk) {
+    std::cerr << "efikexec: " << error << "\n";
+    return status;
+  }
+  Machine machine;
+  if (!resolve_machine(args.machine, machine, error)) {
+    std::cerr << "efikexec: " << error << "\n";
+    return kExitBadInput;
+  }
+  FileBytes initrd;
+  if (!args.initrd.empty() && !FileBytes::read(args.initrd, initrd, error)) {
+    std::cerr << "efikexec: " << error << "\n";
+    return kExitBadInput;
+  }
+  std::vector<FileBytes> boot_file_bytes(args.boot_files.size());
+  std::vector<RunRequest::BootFile> boot_files;
+  for (std::size_t i = 0; i < args.boot_files.size(); ++i) {
+    const std::string& spec = args.boot_files[i];
+    const std::size_t equals = spec.find('=');
+    if (equals == 0 || equals == std::string::npos || equals + 1 == spec.size()) {
+      std::cerr << "efikexec: --boot-file takes NAME=FILE, not '" << spec << "'\n";
+      return kExitBadInput;
+    }
+    if (!FileBytes::read(spec.substr(equals + 1), boot_file_bytes[i], error)) {
+      std::cerr << "efikexec: " << error << "\n";
+      return kExitBadInput;
+    }
+    boot_files.push_back({spec.substr(0, equals), boot_file_bytes[i].view()});
+  }
+
+  RunRequest request;
+  request.image = image.bytes.view();
+  request.image_name = args.path.substr(args.path.find_last_of('/') + 1);
+  request.image_path = args.image_path;
+  request.boot_files = boot_files;
+  request.label = uki::Uki::from_image(*image.image).kind() == uki::ImageKind::kUki ? "sdstub"
+                                                                                 : nullptr;
+  request.load_options = args.cmdline;
+  if (!args.initrd.empty()) request.initrd = initrd.view();
+  request.machine = &machine;
+  request.trace = args.trace;
+  request.echo_console = args.echo;
+  request.timeout_seconds = args.timeout;
+  RunOutcome outcome;
+  if (!run_efi_image(request, outcome, error)) {
+    std::cerr << "efikexec: " << error << "\n";
+    return kExitRefused;
+  }
+  if (args.json) {
+    std::cout << run_outcome_json(outcome).dump(2, ' ', false,
+                                                nlohmann::json::error_handler_t::replace)
+              << "\n";
+  } else {
+    std::cout << render_run_outcome(outcome);
+  }
+  const bool clean = outcome.end == RunEnd::kExitBootServices ||
+                     ((outcome.end == RunEnd::kReturned || outcome.end == RunEnd::kExited) &&
+                      outcome.status == 0);
+  return clean ? kExitOk : kExitRefused;
+}
+
+}  // namespace
+
+void register_run_efi_command(CLI::App& app, CommandLine& command) {
+  auto args = std::make_shared<RunEfiArguments>();
+  CLI::App* sub = app.add_subcommand(
+      "run-efi", "Run an EFI image in the shim on this machine (no kexec) and show how it ended");
+  sub->add_option("IMAGE", args->path, "EFI image, EFI-stub kernel or UKI")->required();
+  sub->add_option("--cmdline", args->cmdline, "LoadOptions for the image (the kernel command line)");
+  sub->add_option("--initrd", args->initrd, "Serve FILE as the initrd (LoadFile2)");
+  sub->add_option("--image-path", args->image_path,
+                  "The image's path on the shim's boot volume (default \\EFI\\Linux\\NAME)");
+  sub->add_option("--boot-file", args->boot_files,
+                  "Put FILE on the shim's boot volume as NAME (NAME=FILE; repeatable), e.g. for "
+                  "a kernel's initrd=");
+  sub->add_option("--machine", args->machine,
+                  "Machine description: a JSON file, or q35[:MIB] for a described QEMU guest "
+                  "(default: this machine)");
+  sub->add_flag("--trace", args->trace, "Log every service call with arguments and status");
+  sub->add_flag("--echo", args->echo, "Copy the image's console output to stderr as it comes");
+  sub->add_flag("--json", args->json, "Print a JSON document");
+  sub->add_option("--timeout", args->timeout, "Seconds the image may run (default 30)")
+      ->check(CLI::Range(1, 3600));
+  add_trust_options(*sub, args->trust);
+  sub->callback([&command, args] { command.run = [args] { return run_efi(*args); }; });
+}
+
+}  // namespace efikexec::kexec

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+#include <nlohmann/json.hpp>
+
+#include "kexec/handoff/kexec_plan.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <set>
+
+#include "handoff_tables.hpp"
+#include "kexec/common/digest.hpp"
+#include "kexec/common/report.hpp"
+#include "kexec/run/run_report.hpp"
+
+namespace efikexec::kexec {
+
+namespace {
+
+constexpr std::uint64_t kPage = efi::kPageSize;
+
+// A segment's SHA-256, hashed straight from the run's memory file (mapped populated, read
+// once): copying first would cost a fresh page per 4 KiB, which dominated dry runs.
+std::string segment_sha256(const IdentityMemory& memory, const PlannedSegment& segment) {
+  if (segment.bufsz == 0) return sha256_hex({});
+  void* bytes = mmap(nullptr, segment.bufsz, PROT_READ, MAP_SHARED | MAP_POPULATE, memory.fd(),
+                     static_cast<off_t>(segment.destination));
+  if (bytes == MAP_FAILED) return "unreadable";
+  std::string digest =
+      sha256_hex(ByteView(static_cast<const std::byte*>(bytes), segment.bufsz));
+  munmap(bytes, segment.bufsz);
+  return digest;
+}
+
+struct Extent {
+  std::uint64_t start;
+  std::uint64_t end;
+  std::set<std::string> types;
+};
+
+// True when [start, end) is entirely conventional RAM in the map: a gap a segment may cover
+// (the next kernel owns that memory anyway; the segment only zeroes it).
+bool is_free_ram(const std::vector<efi::MemoryRange>& map, std::uint64_t start, std::uint64_t end) {
+  std::uint64_t cursor = start;
+  for (const efi::MemoryRange& range : map) {
+    if (range.end() <= cursor || range.start >= end) continue;
+    if (range.start > cursor || range.type != EfiConventionalMemory) return false;
+    cursor = range.end();
+    if (cursor >= end) return true;
+  }
+  return cursor >= end;
+}
+
+}  // namespace
+
+HandoffLayout handoff_layout(const Machine& machine, const Trampoline& trampoline) {
+  const std::uint64_t top = arch::identity_map_top(machine.top_of_address_space());
+  return {efi::bytes_to_pages(trampoline.size()), arch::identity_table_pages(top), top};
+}
+
+bool plan_kexec(const Machine& machine, const Trampoline& trampoline, const HandoffLayout& layout,
+                RunOutcome& run, KexecPlan& plan, std::string& error) {
+  plan = KexecPlan{};
+  if (run.memory == nullptr || run.handoff_code == 0 || run.handoff_data == 0) {
+    error = "the run did not set aside pages for the handoff";
+    return false;
+  }
+  // The page tables cover all RAM (write-back) and everything below the top (uncached).
+  std::vector<arch::PhysicalRange> ram;
+  for (const MachineRange& range : machine.ranges)
+    if (range.kind == RangeKind::kRam) ram.push_back({range.start, range.end});
+  std::vector<std::byte> tables(efi::pages_to_bytes(layout.data_pages));
+  const arch::TableRoots roots =
+      arch::build_identity_tables(tables, run.handoff_data, layout.map_top, ram);
+  std::vector<std::uint8_t> blob;
+  if (!trampoline.place(run.handoff_code, {roots.pml4, roots.pml5, run.context}, blob, error))
+    return false;
+  std::uint64_t entry_offset = 0;
+  if (!trampoline.symbol("efikexec_trampoline_entry", entry_offset)) {
+    error = "the trampoline object has no entry symbol";
+    return false;
+  }
+  if (!run.memory->write(run.handoff_data, tables) ||
+      !run.memory->write(run.handoff_code, std::as_bytes(std::span(blob)))) {
+    error = "cannot write the handoff into the run's memory";
+    return false;
+  }
+  plan.entry = run.handoff_code + entry_offset;
+  plan.trampoline = run.handoff_code;
+  plan.page_tables = run.handoff_data;
+
+  // Everything the run allocated must be where the image left it; neighbours merge.
+  std::vector<Extent> extents;
+  for (const efi::MemoryRange& range : run.final_map) {
+    if (!range.allocated) continue;
+    const std::string type = efi::memory_type_name(range.type);
+    if (!extents.empty() && extents.back().end == range.start) {
+      extents.back().end = range.end();
+      extents.back().types.insert(type);
+      continue;
+    }
+    extents.push_back({range.start, range.end(), {type}});
+  }
+  // kexec_load takes at most 16 segments: close the smallest gaps of free RAM until they fit.
+  while (extents.size() > kMaxKexecSegments) {
+    std::size_t best = extents.size();
+    for (std::size_t i = 0; i + 1 < extents.size(); ++i) {
+      if (!is_free_ram(run.final_map, extents[i].end, extents[i + 1].start)) continue;
+      if (best == extents.size() || extents[i + 1].start - extents[i].end <
+                                        extents[best + 1].start - extents[best].end)
+        best = i;
+    }
+    if (best == extents.size()) {
+      error = "the image's memory lies in more than 16 places separated by firmware ranges";
+      return false;
+    }
+    extents[best].end = extents[best + 1].end;
+    extents[best].types.insert(extents[best + 1].types.begin(), extents[best + 1].types.end());
+    extents.erase(extents.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+  }
+
+  for (const Extent& extent : extents) {
+    const std::uint64_t data_end = run.memory->end_of_data(extent.start, extent.end);
+    PlannedSegment segment;
+    segment.destination = extent.start;
+    segment.memsz = extent.end - extent.start;
+    segment.bufsz = std::min(segment.memsz, (data_end - extent.start + kPage - 1) & ~(kPage - 1));
+    for (const std::string& type : extent.types)
+      segment.contents += (segment.contents.empty() ? "" : "+") + type;
+    plan.memsz_total += segment.memsz;
+    plan.bufsz_total += segment.bufsz;
+    plan.segments.push_back(std::move(segment));
+  }
+  // kernel/kexec_core.c: the segments' pages may not exceed half of RAM.
+  if (plan.memsz_total > machine.ram_bytes() / 2) {
+    error = "the image used " + std::to_string(plan.memsz_total >> 20) +
+            " MiB, more than half of this machine's RAM, which kexec_load refuses";
+    return false;
+  }
+  return true;
+}
+
+nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run) {
+  nlohmann::json segments = nlohmann::json::array();
+  for (const PlannedSegment& segment : plan.segments)
+    segments.push_back({{"destination", hex_u64(segment.destination)},
+                        {"memsz", segment.memsz},
+                        {"bufsz", segment.bufsz},
+                        {"contents", segment.contents},
+                        {"sha256", segment_sha256(*run.memory, segment)}});
+  nlohmann::json map = nlohmann::json::array();
+  for (const efi::MemoryRange& range : run.final_map)
+    map.push_back({{"start", hex_u64(range.start)},
+                   {"pages", range.pages},
+                   {"type", efi::memory_type_name(range.type)},
+                   {"attribute", hex_u64(range.attribute)}});
+  return {{"entry", hex_u64(plan.entry)},
+          {"trampoline", hex_u64(plan.trampoline)},
+          {"page_tables", hex_u64(plan.page_tables)},
+          {"memsz_total", plan.memsz_total},
+          {"bufsz_total", plan.bufsz_total},
+          {"segments", segments},
+          {"memory_map", map},
+          {"run", run_outcome_json(run)}};
+}
+
+}  // namespace efikexec::kexec

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// From a run that reached ExitBootServices() to what kexec_load(2) takes: the trampoline and
+// its page tables written into the pages set aside for them, and the memory the run handed out
+// as at most 16 segments (untouched tails left to the kernel's zero fill).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "kexec/run/efi_run.hpp"
+#include "kexec/machine/machine.hpp"
+#include "kexec/handoff/trampoline.hpp"
+
+namespace efikexec::kexec {
+
+inline constexpr std::size_t kMaxKexecSegments = 16;  // KEXEC_SEGMENT_MAX
+
+struct HandoffLayout {
+  std::uint64_t code_pages;   // the trampoline
+  std::uint64_t data_pages;   // its page tables
+  std::uint64_t map_top;      // the identity map covers [0, map_top)
+};
+HandoffLayout handoff_layout(const Machine& machine, const Trampoline& trampoline);
+
+struct PlannedSegment {
+  std::uint64_t destination;
+  std::uint64_t memsz;
+  std::uint64_t bufsz;        // bytes taken from the run's memory; the rest is zero-filled
+  std::string contents;       // the memory types it holds
+};
+
+struct KexecPlan {
+  std::vector<PlannedSegment> segments;
+  std::uint64_t entry = 0;
+  std::uint64_t trampoline = 0;
+  std::uint64_t page_tables = 0;
+  std::uint64_t memsz_total = 0;
+  std::uint64_t bufsz_total = 0;
+};
+
+// Writes the trampoline and the tables into the run's memory and plans the segments. Checks what
+// kexec_load itself checks (kernel/kexec_core.c sanity_check_segment_list) before any syscall.
+bool plan_kexec(const Machine& machine, const Trampoline& trampoline, const HandoffLayout& layout,
+                RunOutcome& run, KexecPlan& plan, std::string& error);
+
+nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run);
+
+}  // namespace efikexec::kexec

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+#include "kexec/machine/identity_memory.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "efi_shim/efi_types.hpp"
+
+namespace efikexec::kexec {
+
+namespace {
+
+std::uint64_t lowest_mappable_address() {
+  std::ifstream in("/proc/sys/vm/mmap_min_addr");
+  std::uint64_t value = 65536;
+  in >> value;
+  return (value + efi::kPageSize - 1) & ~(efi::kPageSize - 1);
+}
+
+}  // namespace
+
+IdentityMemory::~IdentityMemory() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool IdentityMemory::create(std::uint64_t top, std::string& error) {
+  fd_ = memfd_create("efikexec-physical", MFD_CLOEXEC);
+  if (fd_ < 0 || ftruncate(fd_, static_cast<off_t>(top)) != 0) {
+    error = std::string("cannot create the physical memory file: ") + std::strerror(errno);
+    return false;
+  }
+  top_ = top;
+  return true;
+}
+
+bool IdentityMemory::reserve(std::span<const std::pair<std::uint64_t, std::uint64_t>> ranges,
+                             std::string& error) {
+  floor_ = lowest_mappable_address();
+  for (auto [start, end] : ranges) {
+    // Whole pages only: RAM shrinks to them, as the memory map does.
+    start = (std::max(start, floor_) + efi::kPageSize - 1) & ~(efi::kPageSize - 1);
+    end &= ~(efi::kPageSize - 1);
+    if (end <= start) continue;
+    void* at = mmap(reinterpret_cast<void*>(start), end - start, PROT_NONE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (at == MAP_FAILED || at != reinterpret_cast<void*>(start)) {
+      error = "cannot reserve the machine's RAM at its physical addresses (" +
+              std::string(std::strerror(errno)) +
+              "): part of the loader is mapped there; efikexec must be built as PIE";
+      return false;
+    }
+    reserved_.emplace_back(start, end);
+  }
+  return true;
+}
+
+Result<void> IdentityMemory::back(std::uint64_t address, std::uint64_t size) {
+  bool inside = false;
+  for (auto [start, end] : reserved_)
+    inside = inside || (address >= start && address <= end && size <= end - address);
+  if (!inside)
+    return fail(ErrorCode::kOutOfRange, "physical range outside the machine's reserved RAM",
+                address);
+  // Replaces the reservation (ours) with the memfd's pages for these addresses.
+  void* at = mmap(reinterpret_cast<void*>(address), size, PROT_READ | PROT_WRITE | PROT_EXEC,
+                  MAP_SHARED | MAP_FIXED, fd_, static_cast<off_t>(address));
+  if (at == MAP_FAILED) return fail(ErrorCode::kNoMemory, "cannot map physical memory", address);
+  return {};
+}
+
+bool IdentityMemory::place_read_only(std::uint64_t address, std::span<const std::uint8_t> bytes,
+                                     std::string& error) {
+  const std::uint64_t start = address & ~(efi::kPageSize - 1);
+  const std::uint64_t end = (address + bytes.size() + efi::kPageSize - 1) & ~(efi::kPageSize - 1);
+  if (start < floor_ || end > top_) {
+    error = "firmware table outside the identity-mapped range";
+    return false;
+  }
+  // Tables sit outside RAM, where nothing was reserved: the copy must not replace a mapping.
+  void* reserved = mmap(reinterpret_cast<void*>(start), end - start, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (reserved == MAP_FAILED && errno != EEXIST) {
+    error = std::string("cannot reserve a firmware table's address: ") + std::strerror(errno);
+    return false;
+  }
+  if (pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(address)) !=
+      static_cast<ssize_t>(bytes.size())) {
+    error = std::string("cannot copy a firmware table: ") + std::strerror(errno);
+    return false;
+  }
+  void* at = mmap(reinterpret_cast<void*>(start), end - start, PROT_READ, MAP_SHARED | MAP_FIXED,
+                  fd_, static_cast<off_t>(start));
+  if (at == MAP_FAILED) {
+    error = std::string("cannot map a firmware table: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+bool IdentityMemory::read(std::uint64_t address, std::span<std::byte> out) const {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = pread(fd_, out.data() + done, out.size() - done,
+                      static_cast<off_t>(address + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool IdentityMemory::write(std::uint64_t address, std::span<const std::byte> bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = pwrite(fd_, bytes.data() + done, bytes.size() - done,
+                       static_cast<off_t>(address + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+std::uint64_t IdentityMemory::end_of_data(std::uint64_t start, std::uint64_t end) const {
+  // Holes in the memfd were never written; SEEK_DATA skips them without reading.
+  std::uint64_t last = start;
+  std::vector<std::byte> page(efi::kPageSize);
+  std::uint64_t cursor = start;
+  while (cursor < end) {
+    off_t data = lseek(fd_, static_cast<off_t>(cursor), SEEK_DATA);
+    if (data < 0 || static_cast<std::uint64_t>(data) >= end) break;
+    off_t hole = lseek(fd_, data, SEEK_HOLE);
+    std::uint64_t extent_end = hole < 0 ? end : std::min<std::uint64_t>(hole, end);
+    for (std::uint64_t at = static_cast<std::uint64_t>(data) & ~(efi::kPageSize - 1);
+         at < extent_end; at += efi::kPageSize) {
+      const std::uint64_t length = std::min<std::uint64_t>(efi::kPageSize, end - at);
+      if (!read(at, {page.data(), length})) break;
+      for (std::uint64_t i = length; i-- > 0;)
+        if (page[i] != std::byte{0}) {
+          last = std::max(last, at + i + 1);
+          break;
+        }
+    }
+    cursor = extent_end;
+  }
+  return last;
+}
+
+}  // namespace efikexec::kexec

@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: MIT
+#include "kexec/run/efi_run.hpp"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <thread>
+#include <tuple>
+
+#include "efi_shim/guids.hpp"
+#include "efi_shim/shim.hpp"
+#include "privileged.hpp"
+
+extern "C" {
+// arch/x86_64
+EFI_STATUS efikexec_efi_call(void* entry, void* handle, void* system_table, std::uint64_t stack_top,
+                             std::uint64_t* frame);
+[[noreturn]] void efikexec_efi_exit(std::uint64_t* frame, EFI_STATUS status);
+EFI_STATUS EFIAPI efikexec_exit_boot_services_entry(EFI_HANDLE image, UINTN map_key);
+extern void* efikexec_exit_boot_services_handler;
+extern efikexec_cpu_context efikexec_captured_context;
+extern const std::uint8_t efikexec_runtime_stub_start[];
+extern const std::uint8_t efikexec_runtime_stub_end[];
+}
+
+namespace efikexec::kexec {
+
+namespace {
+
+constexpr std::size_t kMessageSize = 2048;
+constexpr std::size_t kConsoleSize = 1 << 20;
+constexpr std::size_t kTraceSize = 16 << 20;
+constexpr std::size_t kVariableStorage = 4 << 20;
+constexpr std::uint64_t kStackPages = 128;  // 512 KiB: the image's stack and the shim's frames
+
+// Written by the child, read by the parent once the child is gone.
+struct SharedReport {
+  std::uint32_t ended;
+  RunEnd end;
+  std::uint64_t status;
+  double seconds;
+  char message[kMessageSize];
+  efikexec_cpu_context context;
+  std::uint64_t system_table;
+  std::uint64_t image_handle;
+  std::uint64_t handoff_code;
+  std::uint64_t handoff_data;
+  std::uint32_t range_count;
+  efi::MemoryRange ranges[efi::MemoryManager::kMaxRanges];
+  std::uint64_t console_used;
+  std::uint64_t trace_used;
+  char console[kConsoleSize];
+  char trace[kTraceSize];
+};
+
+// ---- The child's world (one run per process: the signal handler reaches it through these) ----
+
+SharedReport* g_report = nullptr;
+efi::Shim* g_shim = nullptr;
+timespec g_started{};
+bool g_echo = false;
+
+double seconds_since_start() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec - g_started.tv_sec) +
+         static_cast<double>(now.tv_nsec - g_started.tv_nsec) / 1e9;
+}
+
+void append(char* buffer, std::uint64_t capacity, std::uint64_t& used, std::string_view text) {
+  const std::uint64_t room = capacity - used;
+  const std::uint64_t count = std::min<std::uint64_t>(room, text.size());
+  std::memcpy(buffer + used, text.data(), count);
+  used += count;
+}
+
+[[noreturn]] void finish(RunEnd end, std::uint64_t status, std::string_view message) {
+  SharedReport& report = *g_report;
+  report.end = end;
+  report.status = status;
+  report.seconds = seconds_since_start();
+  const std::size_t length = std::min(message.size(), kMessageSize - 1);
+  std::memcpy(report.message, message.data(), length);
+  report.message[length] = '\0';
+  __atomic_store_n(&report.ended, 1, __ATOMIC_RELEASE);
+  _exit(0);
+}
+
+class LinuxClock final : public efi::Clock {
+ public:
+  std::uint64_t monotonic_ns() override {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1000000000ull +
+           static_cast<std::uint64_t>(now.tv_nsec);
+  }
+  bool wall_clock(EFI_TIME& time) override {
+    timespec now{};
+    tm utc{};
+    if (clock_gettime(CLOCK_REALTIME, &now) != 0 || gmtime_r(&now.tv_sec, &utc) == nullptr)
+      return false;
+    time = EFI_TIME{};
+    time.Year = static_cast<UINT16>(utc.tm_year + 1900);
+    time.Month = static_cast<UINT8>(utc.tm_mon + 1);
+    time.Day = static_cast<UINT8>(utc.tm_mday);
+    time.Hour = static_cast<UINT8>(utc.tm_hour);
+    time.Minute = static_cast<UINT8>(utc.tm_min);
+    time.Second = static_cast<UINT8>(utc.tm_sec);
+    time.Nanosecond = static_cast<UINT32>(now.tv_nsec);
+    time.TimeZone = EFI_UNSPECIFIED_TIMEZONE;
+    return true;
+  }
+  void sleep_us(std::uint64_t microseconds) override {
+    timespec delay{static_cast<time_t>(microseconds / 1000000),
+                   static_cast<long>(microseconds % 1000000) * 1000};
+    while (nanosleep(&delay, &delay) != 0 && errno == EINTR) {
+    }
+  }
+};
+
+class LinuxRandom final : public efi::Random {
+ public:
+  bool fill(std::span<std::byte> out) override {
+    std::size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = getrandom(out.data() + done, out.size() - done, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+};
+
+class ReportConsole final : public efi::Console {
+ public:
+  void write(std::string_view utf8) override {
+    append(g_report->console, kConsoleSize, g_report->console_used, utf8);
+    if (g_echo) (void)!::write(STDERR_FILENO, utf8.data(), utf8.size());
+  }
+};
+
+class ReportTrace final : public efi::TraceSink {
+ public:
+  void line(std::string_view text) override {
+    append(g_report->trace, kTraceSize, g_report->trace_used, text);
+    append(g_report->trace, kTraceSize, g_report->trace_used, "\n");
+  }
+};
+
+class ArchRunner final : public efi::ImageRunner {
+ public:
+  EFI_STATUS call_entry(EFI_IMAGE_ENTRY_POINT entry, EFI_HANDLE handle,
+                        EFI_SYSTEM_TABLE* system_table, std::uint64_t stack_top,
+                        std::uint64_t* frame) override {
+    return efikexec_efi_call(reinterpret_cast<void*>(entry), handle, system_table, stack_top,
+                             frame);
+  }
+  [[noreturn]] void exit_to(std::uint64_t* frame, EFI_STATUS status) override {
+    efikexec_efi_exit(frame, status);
+  }
+};
+
+class ChildRunEnd final : public efi::RunEndSink {
+ public:
+  [[noreturn]] void boot_services_exited(EFI_HANDLE image) override {
+    SharedReport& report = *g_report;
+    report.context = efikexec_captured_context;
+    report.system_table = reinterpret_cast<std::uint64_t>(g_shim->system_table());
+    report.image_handle = reinterpret_cast<std::uint64_t>(image);
+    auto ranges = g_shim->memory().ranges();
+    report.range_count = static_cast<std::uint32_t>(ranges.size());
+    std::copy(ranges.begin(), ranges.end(), report.ranges);
+    finish(RunEnd::kExitBootServices, EFI_SUCCESS, "ExitBootServices() reached");
+  }
+  [[noreturn]] void end_run(const char* reason, EFI_STATUS status) override {
+    finish(RunEnd::kReset, status, reason);
+  }
+};
+
+// Where an address is, in words, for fault reports.
+std::string where(std::uint64_t address) {
+  efi::Text text;
+  if (g_shim != nullptr) g_shim->describe_address(text, address);
+  return std::string(text.view());
+}
+
+const int kGregOf[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                         REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+
+void on_fault(int signal, siginfo_t* info, void* raw_context) {
+  auto* context = static_cast<ucontext_t*>(raw_context);
+  greg_t* gregs = context->uc_mcontext.gregs;
+  const auto rip = static_cast<std::uint64_t>(gregs[REG_RIP]);
+  const bool in_image = g_shim != nullptr && g_shim->memory().is_allocated(rip, 1);
+  char text[512];
+
+  // Ring 3 realities: a privileged instruction arrives as a general protection fault, which the
+  // kernel reports as SIGSEGV from the kernel itself (not a page fault with an address).
+  const bool general_protection = signal == SIGSEGV && info->si_code == SI_KERNEL;
+  if (in_image && (general_protection || signal == SIGILL)) {
+    std::uint8_t code[15];
+    std::size_t available = 0;
+    while (available < sizeof code && g_shim->memory().is_allocated(rip + available, 1)) {
+      code[available] = *reinterpret_cast<const std::uint8_t*>(rip + available);
+      ++available;
+    }
+    arch::TrapRegisters registers{};
+    for (int i = 0; i < 16; ++i) registers.gpr[i] = static_cast<std::uint64_t>(gregs[kGregOf[i]]);
+    registers.rip = rip;
+    const arch::TrapResult trap = arch::emulate_privileged_instruction(registers, code, available);
+    if (trap.outcome == arch::TrapOutcome::kEmulated) {
+      for (int i = 0; i < 16; ++i) gregs[kGregOf[i]] = static_cast<greg_t>(registers.gpr[i]);
+      gregs[REG_RIP] = static_cast<greg_t>(registers.rip);
+      return;
+    }
+    if (trap.outcome == arch::TrapOutcome::kHalted) {
+      std::snprintf(text, sizeof text, "the image halted (hlt at %s): its own error path",
+                    where(rip).c_str());
+      finish(RunEnd::kHalted, 0, text);
+    }
+    std::snprintf(text, sizeof text,
+                  "the image executed an unsupported instruction at %s (%s; bytes %02x %02x %02x "
+                  "%02x)",
+                  where(rip).c_str(), trap.instruction, available > 0 ? code[0] : 0,
+                  available > 1 ? code[1] : 0, available > 2 ? code[2] : 0,
+                  available > 3 ? code[3] : 0);
+    finish(RunEnd::kFault, 0, text);
+  }
+  const char* service = g_shim != nullptr ? g_shim->current_service() : nullptr;
+  if (!in_image && service != nullptr) {
+    std::snprintf(text, sizeof text,
+                  "%s was handed a bad pointer: %s at address 0x%llx", service,
+                  strsignal(signal), static_cast<unsigned long long>(
+                                         reinterpret_cast<std::uintptr_t>(info->si_addr)));
+    finish(RunEnd::kFault, 0, text);
+  }
+  std::snprintf(text, sizeof text, "the image crashed at %s: %s accessing 0x%llx",
+                where(rip).c_str(), strsignal(signal),
+                static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(info->si_addr)));
+  finish(RunEnd::kFault, 0, text);
+}
+
+bool install_fault_handlers(std::string& error) {
+  constexpr std::size_t kAltStack = 256 * 1024;
+  void* memory = mmap(nullptr, kAltStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                      -1, 0);
+  stack_t alternate{};
+  alternate.ss_sp = memory;
+  alternate.ss_size = kAltStack;
+  if (memory == MAP_FAILED || sigaltstack(&alternate, nullptr) != 0) {
+    error = "cannot set up the fault handler stack";
+    return false;
+  }
+  struct sigaction action {};
+  action.sa_sigaction = on_fault;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP})
+    if (sigaction(signal, &action, nullptr) != 0) {
+      error = "cannot install the fault handlers";
+      return false;
+    }
+  return true;
+}
+
+std::u16string to_ucs2(std::string_view text) {
+  std::u16string out;
+  for (unsigned char c : text) out.push_back(c < 0x80 ? c : u'?');
+  return out;
+}
+
+[[noreturn]] void child_main(const RunRequest& request, IdentityMemory& memory) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  clock_gettime(CLOCK_MONOTONIC, &g_started);
+  g_echo = request.echo_console;
+  std::string error;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ram;
+  for (const MachineRange& range : request.machine->ranges)
+    if (range.kind == RangeKind::kRam) ram.emplace_back(range.start, range.end);
+  if (!memory.reserve(ram, error)) finish(RunEnd::kSetupFailed, 0, error);
+  for (const TableCopy& table : request.machine->tables)
+    if (!memory.place_read_only(table.address, table.bytes, error))
+      finish(RunEnd::kSetupFailed, 0, error);
+  if (!install_fault_handlers(error)) finish(RunEnd::kSetupFailed, 0, error);
+
+  static LinuxClock clock;
+  static LinuxRandom random;
+  static ReportConsole console;
+  static ReportTrace trace;
+  static ArchRunner runner;
+  static ChildRunEnd run_end;
+  static std::byte variable_storage[kVariableStorage];
+  auto* shim = new efi::Shim();
+  g_shim = shim;
+
+  std::vector<efi::ConfigurationTableEntry> tables;
+  const Machine& machine = *request.machine;
+  if (machine.acpi20_rsdp) tables.push_back({efi::guids::kAcpi20Table, *machine.acpi20_rsdp});
+  if (machine.acpi10_rsdp) tables.push_back({efi::guids::kAcpi10Table, *machine.acpi10_rsdp});
+  if (machine.smbios) tables.push_back({efi::guids::kSmbiosTable, *machine.smbios});
+  if (machine.smbios3) tables.push_back({efi::guids::kSmbios3Table, *machine.smbios3});
+  const std::vector<efi::MemoryRange> ranges = machine.efi_ranges();
+  efikexec_exit_boot_services_handler = reinterpret_cast<void*>(&efi::exit_boot_services_handler);
+
+  efi::ShimConfig config{};
+  config.machine = ranges;
+  config.runtime_stub_code = {reinterpret_cast<const std::byte*>(efikexec_runtime_stub_start),
+                              static_cast<std::size_t>(efikexec_runtime_stub_end -
+                                                       efikexec_runtime_stub_start)};
+  config.exit_boot_services_entry = efikexec_exit_boot_services_entry;
+  config.firmware_tables = tables;
+  config.variable_storage = variable_storage;
+  config.stack_pages = kStackPages;
+  efi::ShimHost host{&memory, &clock, &random, &console, request.trace ? &trace : nullptr,
+                     &runner, &run_end};
+  if (auto ready = shim->init(config, host); !ready)
+    finish(RunEnd::kSetupFailed, 0, std::string("cannot build the EFI environment: ") +
+                                        ready.error().message);
+  // The handoff's own pages, before the image can take the memory map apart.
+  for (auto [pages, type, slot] :
+       {std::tuple{request.handoff_code_pages, EfiLoaderCode, &g_report->handoff_code},
+        std::tuple{request.handoff_data_pages, EfiLoaderData, &g_report->handoff_data}}) {
+    if (pages == 0) continue;
+    EFI_PHYSICAL_ADDRESS address = 0;
+    if (shim->memory().allocate_pages(AllocateAnyPages, type, pages, &address) != EFI_SUCCESS)
+      finish(RunEnd::kSetupFailed, 0, "no memory for the handoff's pages");
+    *slot = address;
+  }
+  for (const FirmwareVariable& variable : machine.variables)
+    (void)shim->variables().load_snapshot_variable(
+        {reinterpret_cast<const CHAR16*>(variable.name.data()), variable.name.size()},
+        variable.guid, variable.attributes, {reinterpret_cast<const std::byte*>(
+                                                 variable.data.data()), variable.data.size()});
+
+  for (const RunRequest::BootFile& file : request.boot_files) {
+    const std::u16string name = to_ucs2(file.name);
+    if (!shim->add_boot_volume_file(reinterpret_cast<const CHAR16*>(name.c_str()), file.data))
+      finish(RunEnd::kSetupFailed, 0, "too many files for the boot volume");
+  }
+  const std::u16string path = to_ucs2(request.image_path.empty()
+                                          ? "\\EFI\\Linux\\" + request.image_name
+                                          : request.image_path);
+  EFI_HANDLE handle = nullptr;
+  EFI_STATUS status = shim->load_image(request.image,
+                                       reinterpret_cast<const CHAR16*>(path.c_str()),
+                                       request.label, &handle);
+  if (status != EFI_SUCCESS)
+    finish(RunEnd::kSetupFailed, status, "LoadImage() of the image failed");
+  if (request.load_options) {
+    const std::u16string options = to_ucs2(*request.load_options);
+    status = shim->set_load_options(handle, reinterpret_cast<const CHAR16*>(options.c_str()),
+                                    options.size());
+    if (status != EFI_SUCCESS) finish(RunEnd::kSetupFailed, status, "cannot set LoadOptions");
+  }
+  if (request.initrd && shim->install_initrd(*request.initrd) != EFI_SUCCESS)
+    finish(RunEnd::kSetupFailed, 0, "cannot install the initrd");
+
+  UINTN exit_data_size = 0;
+  CHAR16* exit_data = nullptr;
+  status = shim->start_image(handle, &exit_data_size, &exit_data);
+  const bool exited = shim->images().last_start_exited();
+  char text[128];
+  std::snprintf(text, sizeof text, "the image %s with status 0x%llx",
+                exited ? "called Exit()" : "returned",
+                static_cast<unsigned long long>(status));
+  finish(exited ? RunEnd::kExited : RunEnd::kReturned, status, text);
+}
+
+std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> lines;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    lines.emplace_back(text.substr(0, end));
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+  return lines;
+}
+
+std::optional<BootParamsFacts> find_boot_params(const IdentityMemory& memory,
+                                                const std::vector<efi::MemoryRange>& map,
+                                                std::uint64_t system_table) {
+  // The Linux stub allocates boot_params as LoaderData pages and, just before
+  // ExitBootServices(), fills efi_info (0x1c0): the "EL64" signature and our system table.
+  std::byte page[efi::kPageSize];
+  for (const efi::MemoryRange& range : map) {
+    if (range.type != EfiLoaderData) continue;
+    for (std::uint64_t at = range.start; at < range.end(); at += efi::kPageSize) {
+      if (!memory.read(at, page)) break;
+      auto u32 = [&](std::size_t offset) {
+        std::uint32_t value;
+        std::memcpy(&value, page + offset, 4);
+        return std::uint64_t{value};
+      };
+      if (std::memcmp(page + 0x1c0, "EL64", 4) != 0 ||
+          (u32(0x1c4) | (u32(0x1d8) << 32)) != system_table)
+        continue;
+      BootParamsFacts facts;
+      facts.address = at;
+      facts.initrd_address = u32(0x218) | (u32(0x0c0) << 32);
+      facts.initrd_size = u32(0x21c) | (u32(0x0c4) << 32);
+      facts.efi_system_table = u32(0x1c4) | (u32(0x1d8) << 32);
+      facts.efi_memory_map = u32(0x1d0) | (u32(0x1dc) << 32);
+      facts.efi_memory_map_size = u32(0x1d4);
+      const std::uint64_t cmdline = u32(0x228) | (u32(0x0c8) << 32);
+      if (cmdline != 0) {
+        std::vector<char> text(4096);
+        if (memory.read(cmdline, std::as_writable_bytes(std::span(text))))
+          facts.command_line.assign(text.data(), strnlen(text.data(), text.size()));
+      }
+      return facts;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+const char* run_end_name(RunEnd end) {
+  switch (end) {
+    case RunEnd::kExitBootServices: return "exit-boot-services";
+    case RunEnd::kReturned: return "returned";
+    case RunEnd::kExited: return "exit";
+    case RunEnd::kReset: return "reset";
+    case RunEnd::kHalted: return "halted";
+    case RunEnd::kFault: return "crash";
+    case RunEnd::kTimeout: return "timeout";
+    case RunEnd::kSetupFailed: return "setup-failed";
+  }
+  return "unknown";
+}
+
+std::vector<E820Entry> e820_from_efi_map(const std::vector<efi::MemoryRange>& map) {
+  std::vector<E820Entry> out;
+  for (const efi::MemoryRange& range : map) {
+    std::uint32_t type;
+    switch (range.type) {
+      case EfiACPIReclaimMemory: type = 3; break;
+      case EfiACPIMemoryNVS: type = 4; break;
+      case EfiUnusableMemory: type = 5; break;
+      case 14: type = 7; break;  // EfiPersistentMemory
+      case EfiLoaderCode:
+      case EfiLoaderData:
+      case EfiBootServicesCode:
+      case EfiBootServicesData:
+      case EfiConventionalMemory:
+      case 15: type = 1; break;  // EfiUnacceptedMemory is accepted RAM to e820
+      default: type = 2; break;
+    }
+    if (!out.empty() && out.back().type == type &&
+        out.back().start + out.back().size == range.start) {
+      out.back().size += efi::pages_to_bytes(range.pages);
+      continue;
+    }
+    out.push_back({range.start, efi::pages_to_bytes(range.pages), type});
+  }
+  return out;
+}
+
+bool run_efi_image(const RunRequest& request, RunOutcome& outcome, std::string& error) {
+  outcome = RunOutcome{};
+  auto memory = std::make_unique<IdentityMemory>();
+  const std::uint64_t top = std::max<std::uint64_t>(request.machine->top_of_address_space(),
+                                                    std::uint64_t{1} << 32);
+  if (!memory->create(top, error)) return false;
+  void* shared = mmap(nullptr, sizeof(SharedReport), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED) {
+    error = "cannot create the run report";
+    return false;
+  }
+  auto* report = new (shared) SharedReport{};
+  std::fflush(nullptr);
+  const pid_t child = fork();
+  if (child < 0) {
+    munmap(shared, sizeof(SharedReport));
+    error = std::string("cannot start the run: ") + std::strerror(errno);
+    return false;
+  }
+  if (child == 0) {
+    g_report = report;
+    child_main(request, *memory);
+  }
+
+  // The parent only waits: the time limit is kept here, where the image cannot interfere.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(request.timeout_seconds);
+  int wait_status = 0;
+  bool timed_out = false;
+  for (;;) {
+    const pid_t done = waitpid(child, &wait_status, WNOHANG);
+    if (done == child) break;
+    if (done < 0 && errno != EINTR) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill(child, SIGKILL);
+      waitpid(child, &wait_status, 0);
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  outcome.console.assign(report->console, std::min<std::uint64_t>(report->console_used,
+                                                                    kConsoleSize));
+  outcome.trace = split_lines({report->trace, std::min<std::uint64_t>(report->trace_used,
+                                                                       kTraceSize)});
+  if (timed_out) {
+    outcome.end = RunEnd::kTimeout;
+    outcome.message = "the image did not finish within " +
+                      std::to_string(request.timeout_seconds) + " s and was stopped";
+  } else if (__atomic_load_n(&report->ended, __ATOMIC_ACQUIRE) == 0) {
+    outcome.end = RunEnd::kFault;
+    outcome.message = WIFSIGNALED(wait_status)
+                          ? std::string("the run was killed by ") + strsignal(WTERMSIG(wait_status))
+                          : "the run ended without a report";
+  } else {
+    outcome.end = report->end;
+    outcome.status = report->status;
+    outcome.message = report->message;
+    outcome.seconds_in_image = report->seconds;
+  }
+  if (outcome.end == RunEnd::kExitBootServices) {
+    outcome.context = report->context;
+    outcome.system_table = report->system_table;
+    outcome.image_handle = report->image_handle;
+    outcome.handoff_code = report->handoff_code;
+    outcome.handoff_data = report->handoff_data;
+    const std::uint32_t count =
+        std::min<std::uint32_t>(report->range_count, efi::MemoryManager::kMaxRanges);
+    outcome.final_map.assign(report->ranges, report->ranges + count);
+    outcome.e820 = e820_from_efi_map(outcome.final_map);
+    outcome.boot_params = find_boot_params(*memory, outcome.final_map,
+                                             outcome.system_table);
+    outcome.memory = std::move(memory);
+  }
+  munmap(shared, sizeof(SharedReport));
+  return true;
+}
+
+}  // namespace efikexec::kexec

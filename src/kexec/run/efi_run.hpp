@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+// Running an EFI image in the shim, isolated in a forked child: the child reserves the machine's
+// physical address range, identity-maps the memory the image is given, answers the privileged
+// instructions real stubs execute in ring 3, and ends by writing a report the parent reads. A
+// crash, a hang or a wild write ends the child only; the parent and anything loaded before are
+// untouched, and nothing of the run is used unless it reached ExitBootServices() cleanly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cpu_context.h"
+#include "efi_shim/memory.hpp"
+#include "kexec/machine/identity_memory.hpp"
+#include "kexec/machine/machine.hpp"
+#include "pe_loader/byte_view.hpp"
+
+namespace efikexec::kexec {
+
+struct RunRequest {
+  ByteView image;                     // the (verified) image file
+  std::string image_name = "image.efi";  // its file name on the shim's boot volume
+  // Its full path on the boot volume ("\\EFI\\Linux\\NAME" when empty): what the image
+  // sees as its LoadedImage FilePath (systemd-stub derives NAME.extra.d from it).
+  std::string image_path;
+  // Further files on the boot volume (e.g. for a kernel's initrd=); the bytes stay the caller's.
+  struct BootFile {
+    std::string name;
+    ByteView data;
+  };
+  std::vector<BootFile> boot_files;
+  const char* label = nullptr;        // its name in traces (null: after what it is)
+  std::optional<std::string> load_options;  // becomes LoadOptions (UCS-2)
+  std::optional<ByteView> initrd;     // served through LoadFile2 on the initrd media path
+  const Machine* machine = nullptr;
+  bool trace = false;                 // record every service call
+  bool echo_console = false;          // copy the image's console output to stderr as it comes
+  unsigned timeout_seconds = 30;
+  // Pages to set aside before the image runs, so the map it hands over already accounts for
+  // them: the trampoline (loader code) and its page tables (loader data). 0: none.
+  std::uint64_t handoff_code_pages = 0;
+  std::uint64_t handoff_data_pages = 0;
+};
+
+enum class RunEnd {
+  kExitBootServices,  // reached the handoff: the context and the final map are valid
+  kReturned,          // the image's entry point returned
+  kExited,            // the image called Exit()
+  kReset,             // the image called ResetSystem()
+  kHalted,            // the image executed HLT (the Linux stub's error path)
+  kFault,             // a crash, an unsupported instruction, a bad pointer
+  kTimeout,           // the time limit ran out
+  kSetupFailed,       // the child could not build the environment
+};
+const char* run_end_name(RunEnd end);
+
+// What the Linux EFI stub left in boot_params for the kernel (found in the run's memory).
+struct BootParamsFacts {
+  std::uint64_t address = 0;
+  std::string command_line;
+  std::uint64_t initrd_address = 0;
+  std::uint64_t initrd_size = 0;
+  std::uint64_t efi_system_table = 0;
+  std::uint64_t efi_memory_map = 0;
+  std::uint64_t efi_memory_map_size = 0;
+};
+
+struct E820Entry {
+  std::uint64_t start;
+  std::uint64_t size;
+  std::uint32_t type;  // E820_TYPE_*: 1 RAM, 2 reserved, 3 ACPI, 4 NVS, 5 unusable, 7 PMEM
+};
+
+struct RunOutcome {
+  RunEnd end = RunEnd::kSetupFailed;
+  std::uint64_t status = 0;        // EFI status returned, passed to Exit or ResetSystem
+  std::string message;             // how it ended, in words
+  std::string console;             // the image's console output
+  std::vector<std::string> trace;  // one line per call with --trace
+  double seconds_in_image = 0;     // wall time of the run in the child
+
+  // Valid for kExitBootServices:
+  efikexec_cpu_context context{};
+  std::vector<efi::MemoryRange> final_map;
+  std::uint64_t system_table = 0;
+  std::uint64_t image_handle = 0;
+  std::optional<BootParamsFacts> boot_params;
+  std::uint64_t handoff_code = 0;  // where the pages set aside for the handoff are
+  std::uint64_t handoff_data = 0;
+  std::vector<E820Entry> e820;     // the map as the Linux stub turns it into e820
+  // The physical memory the image wrote (read it for kexec segments).
+  std::unique_ptr<IdentityMemory> memory;
+};
+
+// Runs the image; false (with `error`) only when the run could not be started at all. How the
+// image itself ended is in `outcome`.
+bool run_efi_image(const RunRequest& request, RunOutcome& outcome, std::string& error);
+
+// The Linux stub's EFI-to-e820 translation (arch/x86/boot/compressed... setup_e820).
+std::vector<E820Entry> e820_from_efi_map(const std::vector<efi::MemoryRange>& map);
+
+}  // namespace efikexec::kexec

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+#include <nlohmann/json.hpp>
+
+#include "kexec/run/run_report.hpp"
+
+#include "kexec/common/report.hpp"
+
+namespace efikexec::kexec {
+
+namespace {
+
+using nlohmann::json;
+
+const char* e820_type_name(std::uint32_t type) {
+  switch (type) {
+    case 1: return "ram";
+    case 2: return "reserved";
+    case 3: return "acpi";
+    case 4: return "nvs";
+    case 5: return "unusable";
+    case 7: return "pmem";
+    default: return "other";
+  }
+}
+
+json context_json(const efikexec_cpu_context& c) {
+  return {{"rip", hex_u64(c.rip)},       {"rsp", hex_u64(c.rsp)},
+          {"rflags", hex_u64(c.rflags)}, {"rbx", hex_u64(c.rbx)},
+          {"rbp", hex_u64(c.rbp)},       {"rdi", hex_u64(c.rdi)},
+          {"rsi", hex_u64(c.rsi)},       {"r12", hex_u64(c.r12)},
+          {"r13", hex_u64(c.r13)},       {"r14", hex_u64(c.r14)},
+          {"r15", hex_u64(c.r15)},       {"mxcsr", hex_u64(c.mxcsr)},
+          {"fcw", hex_u64(c.fcw)}};
+}
+
+}  // namespace
+
+json run_outcome_json(const RunOutcome& outcome) {
+  json out = {{"end", run_end_name(outcome.end)},
+              {"status", hex_u64(outcome.status)},
+              {"message", outcome.message},
+              {"seconds", outcome.seconds_in_image},
+              {"console", outcome.console}};
+  if (!outcome.trace.empty()) out["trace"] = outcome.trace;
+  if (outcome.end != RunEnd::kExitBootServices) return out;
+  out["context"] = context_json(outcome.context);
+  out["system_table"] = hex_u64(outcome.system_table);
+  json e820 = json::array();
+  for (const E820Entry& entry : outcome.e820)
+    e820.push_back({{"start", hex_u64(entry.start)},
+                    {"size", hex_u64(entry.size)},
+                    {"type", e820_type_name(entry.type)}});
+  out["e820"] = e820;
+  if (outcome.boot_params) {
+    const BootParamsFacts& facts = *outcome.boot_params;
+    out["boot_params"] = {{"address", hex_u64(facts.address)},
+                          {"command_line", facts.command_line},
+                          {"initrd_address", hex_u64(facts.initrd_address)},
+                          {"initrd_size", facts.initrd_size},
+                          {"efi_system_table", hex_u64(facts.efi_system_table)},
+                          {"efi_memory_map", hex_u64(facts.efi_memory_map)},
+                          {"efi_memory_map_size", facts.efi_memory_map_size}};
+  } else {
+    out["boot_params"] = nullptr;
+  }
+  return out;
+}
+
+std::string render_run_outcome(const RunOutcome& outcome) {
+  std::string out = outcome.console;
+  if (!out.empty() && out.back() != '\n') out += "\n";
+  if (!outcome.trace.empty()) {
+    out += "== trace ==\n";
+    for (const std::string& line : outcome.trace) out += line + "\n";
+  }
+  if (outcome.end == RunEnd::kExitBootServices) {
+    const efikexec_cpu_context& c = outcome.context;
+    out += "== ExitBootServices() reached: captured context ==\n";
+    out += "  rip " + hex_u64(c.rip) + "  rsp " + hex_u64(c.rsp) + "  rflags " +
+           hex_u64(c.rflags) + "\n";
+    out += "  rbx " + hex_u64(c.rbx) + "  rbp " + hex_u64(c.rbp) + "  rdi " + hex_u64(c.rdi) +
+           "  rsi " + hex_u64(c.rsi) + "\n";
+    out += "  r12 " + hex_u64(c.r12) + "  r13 " + hex_u64(c.r13) + "  r14 " + hex_u64(c.r14) +
+           "  r15 " + hex_u64(c.r15) + "\n";
+    out += "  mxcsr " + hex_u64(c.mxcsr) + "  fcw " + hex_u64(c.fcw) + "  system table " +
+           hex_u64(outcome.system_table) + "\n";
+    if (outcome.boot_params) {
+      const BootParamsFacts& facts = *outcome.boot_params;
+      out += "== boot_params left by the Linux stub (at " + hex_u64(facts.address) + ") ==\n";
+      out += "  command line: " + facts.command_line + "\n";
+      out += "  initrd: " + std::to_string(facts.initrd_size) + " bytes at " +
+             hex_u64(facts.initrd_address) + "\n";
+      out += "  EFI system table " + hex_u64(facts.efi_system_table) + ", memory map " +
+             hex_u64(facts.efi_memory_map) + " (" + std::to_string(facts.efi_memory_map_size) +
+             " bytes)\n";
+    }
+    out += "== e820 (from the final memory map) ==\n";
+    for (const E820Entry& entry : outcome.e820)
+      out += "  " + hex_u64(entry.start) + "-" + hex_u64(entry.start + entry.size - 1) + " " +
+             e820_type_name(entry.type) + "\n";
+  }
+  out += std::string("ended: ") + run_end_name(outcome.end) + " (" + outcome.message + ")\n";
+  return out;
+}
+
+}  // namespace efikexec::kexec

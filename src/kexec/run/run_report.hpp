@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: MIT
+// A run of an image in the shim, for people and as JSON (run-efi, and load's dry-run plan).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "kexec/run/efi_run.hpp"
+
+namespace efikexec::kexec {
+
+nlohmann::json run_outcome_json(const RunOutcome& outcome);
+// Console output, then (with --trace) the calls, the handoff facts, and a last line
+// "ended: <how> (<message>)".
+std::string render_run_outcome(const RunOutcome& outcome);
+
+}  // namespace efikexec::kexec

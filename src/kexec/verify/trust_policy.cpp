@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+#include "kexec/verify/trust_policy.hpp"
+
+#include <sys/stat.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "kexec/image/file_bytes.hpp"
+#include "kexec/common/report.hpp"
+#include "pe_loader/signature_list.hpp"
+
+namespace efikexec::kexec {
+
+namespace {
+
+std::string entry_source(const std::string& source, std::size_t index, std::uint64_t offset) {
+  return source + " entry " + std::to_string(index) + " (offset " + hex_u64(offset) + ")";
+}
+
+OsslPtr<X509> parse_der_certificate(ByteView bytes) {
+  const auto* start = reinterpret_cast<const unsigned char*>(bytes.data());
+  const unsigned char* p = start;
+  OsslPtr<X509> certificate(d2i_X509(nullptr, &p, static_cast<long>(bytes.size())));
+  if (certificate && p != start + bytes.size()) certificate.reset();
+  ERR_clear_error();
+  return certificate;
+}
+
+std::vector<OsslPtr<X509>> parse_pem_certificates(ByteView bytes) {
+  std::vector<OsslPtr<X509>> certificates;
+  OsslPtr<BIO> bio(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+  while (bio) {
+    OsslPtr<X509> certificate(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!certificate) break;
+    certificates.push_back(std::move(certificate));
+  }
+  ERR_clear_error();
+  return certificates;
+}
+
+std::vector<TrustedCertificate>& certificates_of(TrustPolicy& policy, Database database) {
+  return database == Database::kDb ? policy.db_certificates : policy.dbx_certificates;
+}
+
+std::vector<TrustedHash>& hashes_of(TrustPolicy& policy, Database database) {
+  return database == Database::kDb ? policy.db_hashes : policy.dbx_hashes;
+}
+
+template <class T>
+void append(std::vector<T>& to, std::vector<T>& from) {
+  for (T& item : from) to.push_back(std::move(item));
+}
+
+bool file_exists(const std::string& path, std::string& error) {
+  struct stat st{};
+  if (stat(path.c_str(), &st) == 0) return true;
+  if (errno != ENOENT) error = path + ": cannot stat: " + std::strerror(errno);
+  return false;
+}
+
+// An efivarfs file: a 32-bit attributes word, then the variable's data.
+bool read_variable(const std::string& path, FileBytes& bytes, ByteView& data,
+                   std::string& error) {
+  if (!FileBytes::read(path, bytes, error)) return false;
+  if (bytes.size() < 4) {
+    error = path + ": shorter than the efivarfs attributes word";
+    return false;
+  }
+  data = ByteView(bytes.view().data() + 4, bytes.size() - 4);
+  return true;
+}
+
+}  // namespace
+
+bool add_signature_lists(TrustPolicy& policy, Database database, ByteView lists,
+                         const std::string& source, std::string& error) {
+  if (auto valid = pe::validate_signature_lists(lists); !valid) {
+    error = format_error(source, valid.error());
+    return false;
+  }
+  std::vector<TrustedCertificate> certificates;
+  std::vector<TrustedHash> hashes;
+  std::vector<TrustedHash> certificate_hashes;
+  pe::SignatureListReader reader(lists);
+  for (std::size_t index = 0;; ++index) {
+    auto next = reader.next();
+    if (!next || !*next) break;  // validated above: no error can appear now
+    const pe::SignatureEntry& entry = **next;
+    const std::string where = entry_source(source, index, entry.offset);
+    const auto* data = reinterpret_cast<const std::uint8_t*>(entry.data.data());
+    switch (entry.type.kind) {
+      case pe::SignatureKind::kImageHash:
+        hashes.push_back({entry.type.algorithm, Bytes(data, data + entry.data.size()), where});
+        break;
+      case pe::SignatureKind::kCertificate: {
+        OsslPtr<X509> certificate = parse_der_certificate(entry.data);
+        if (!certificate) {
+          error = where + ": EFI_CERT_X509 data is not a DER certificate";
+          return false;
+        }
+        certificates.push_back({std::move(certificate), where});
+        break;
+      }
+      case pe::SignatureKind::kCertificateHash:
+        // Only dbx revokes by TBS hash (UEFI 2.10 §32.5.3.3); the revocation time is ignored
+        // because efikexec sees no timestamp countersignature, as EDK2 does without one.
+        if (database == Database::kDbx)
+          certificate_hashes.push_back(
+              {entry.type.algorithm,
+               Bytes(data, data + pe::digest_size(entry.type.algorithm)), where});
+        break;
+      case pe::SignatureKind::kOther: break;
+    }
+  }
+  append(certificates_of(policy, database), certificates);
+  append(hashes_of(policy, database), hashes);
+  append(policy.dbx_certificate_hashes, certificate_hashes);
+  policy.sources.push_back((database == Database::kDb ? "db: " : "dbx: ") + source);
+  return true;
+}
+
+bool add_trust_file(TrustPolicy& policy, Database database, const std::string& path,
+                    std::string& error) {
+  FileBytes bytes;
+  if (!FileBytes::read(path, bytes, error)) return false;
+  const ByteView view = bytes.view();
+  const char* which = database == Database::kDb ? "db: " : "dbx: ";
+
+  if (view.chars().find("-----BEGIN") != std::string_view::npos) {
+    auto certificates = parse_pem_certificates(view);
+    if (certificates.empty()) {
+      error = path + ": PEM file without a certificate";
+      return false;
+    }
+    for (std::size_t i = 0; i < certificates.size(); ++i)
+      certificates_of(policy, database)
+          .push_back({std::move(certificates[i]),
+                      certificates.size() == 1 ? path : path + " certificate " + std::to_string(i)});
+    policy.sources.push_back(which + path);
+    return true;
+  }
+  if (OsslPtr<X509> certificate = parse_der_certificate(view)) {
+    certificates_of(policy, database).push_back({std::move(certificate), path});
+    policy.sources.push_back(which + path);
+    return true;
+  }
+  auto payload = pe::authenticated_variable_payload(view);
+  if (payload) return add_signature_lists(policy, database, *payload, path, error);
+  if (payload.error().code != ErrorCode::kNotFound) {
+    error = format_error(path, payload.error());
+    return false;
+  }
+  if (!add_signature_lists(policy, database, view, path, error)) {
+    error += " (not a certificate, signature list or authenticated variable)";
+    return false;
+  }
+  return true;
+}
+
+bool set_sbat_level(TrustPolicy& policy, ByteView text, const std::string& source,
+                    std::string& error) {
+  SbatLevelPolicy level;
+  const auto* chars = reinterpret_cast<const char*>(text.data());
+  level.text.assign(chars, chars + text.size());
+  std::array<pe::SbatLevelEntry, pe::kMaxSbatEntries> entries;
+  auto parsed = pe::parse_sbat_level(
+      ByteView(reinterpret_cast<const std::byte*>(level.text.data()), level.text.size()), entries);
+  if (!parsed) {
+    error = format_error(source, parsed.error());
+    return false;
+  }
+  level.entries.assign(parsed->entries.begin(), parsed->entries.end());
+  level.datestamp = std::string(parsed->datestamp);
+  level.source = source;
+  policy.sbat_level = std::move(level);
+  policy.sources.push_back("sbat-level: " + source);
+  return true;
+}
+
+bool set_sbat_level_file(TrustPolicy& policy, const std::string& path, std::string& error) {
+  FileBytes bytes;
+  if (!FileBytes::read(path, bytes, error)) return false;
+  return set_sbat_level(policy, bytes.view(), path, error);
+}
+
+bool add_machine_variables(TrustPolicy& policy, const std::string& efivars_directory,
+                           MachineSources which, std::string& error) {
+  struct Variable {
+    bool wanted;
+    const char* name;
+    const char* label;
+  };
+  const Variable variables[] = {{which.db, kDbVariable, "efivarfs db"},
+                                {which.dbx, kDbxVariable, "efivarfs dbx"},
+                                {which.sbat_level, kSbatLevelRtVariable, "efivarfs SbatLevelRT"}};
+  for (const Variable& variable : variables) {
+    if (!variable.wanted) continue;
+    const std::string path = efivars_directory + "/" + variable.name;
+    if (!file_exists(path, error)) {
+      if (!error.empty()) return false;
+      continue;
+    }
+    FileBytes bytes;
+    ByteView data;
+    if (!read_variable(path, bytes, data, error)) return false;
+    const std::string label = std::string(variable.label) + " (" + path + ")";
+    const bool ok = variable.name == kSbatLevelRtVariable
+                        ? set_sbat_level(policy, data, label, error)
+                        : add_signature_lists(policy,
+                                              variable.name == kDbVariable ? Database::kDb
+                                                                           : Database::kDbx,
+                                              data, label, error);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace efikexec::kexec
+
+namespace efikexec::kexec {
+
+bool build_trust_policy(const TrustOptions& options, TrustPolicy& policy, std::string& error) {
+  policy = TrustPolicy{};
+  policy.no_verify = options.no_verify;
+  if (options.no_verify) return true;
+  for (const std::string& path : options.db_files)
+    if (!add_trust_file(policy, Database::kDb, path, error)) return false;
+  for (const std::string& path : options.dbx_files)
+    if (!add_trust_file(policy, Database::kDbx, path, error)) return false;
+  if (!options.sbat_level_file.empty() && !set_sbat_level_file(policy, options.sbat_level_file, error))
+    return false;
+  const MachineSources machine{options.db_files.empty(), options.dbx_files.empty(),
+                               options.sbat_level_file.empty()};
+  return add_machine_variables(policy, options.efivars_directory, machine, error);
+}
+
+}  // namespace efikexec::kexec
