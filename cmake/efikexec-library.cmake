@@ -12,14 +12,15 @@ add_library(efikexec_c_api OBJECT
     ${PROJECT_SOURCE_DIR}/src/kexec/api/c_api.cpp
     ${PROJECT_SOURCE_DIR}/src/kexec/api/kexec_tools_entry.cpp)
 target_compile_definitions(efikexec_c_api PRIVATE EFIKEXEC_VERSION="${PROJECT_VERSION}")
-target_link_libraries(efikexec_c_api PUBLIC efikexec_host_shared)
+target_link_libraries(efikexec_c_api PUBLIC efikexec_api_status efikexec_host_shared)
 
 set(EFIKEXEC_INSTALL_INCLUDES $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>)
 
 # The target `efikexec` is the CLI; the libraries are efikexec_shared and efikexec_static, both
 # named efikexec on disk and in the package (efikexec::efikexec, efikexec::efikexec_static).
-add_library(efikexec_shared SHARED $<TARGET_OBJECTS:efikexec_c_api>)
+add_library(efikexec_shared SHARED $<TARGET_OBJECTS:efikexec_c_api>
+    $<TARGET_OBJECTS:efikexec_api_status>)
 target_link_libraries(efikexec_shared PRIVATE efikexec_host OpenSSL::Crypto ${EFIKEXEC_LIBELF})
 target_include_directories(efikexec_shared INTERFACE ${EFIKEXEC_INSTALL_INCLUDES})
 # The version script keeps the C++ host layer (and its copies of nlohmann code) private,
@@ -35,6 +36,7 @@ set_target_properties(efikexec_shared PROPERTIES
 # host layer, the core and the arch code. Its other needs (libcrypto, libelf, libstdc++) are
 # the consumer's link line (efikexec.pc Libs.private; the CMake target's interface).
 add_library(efikexec_static STATIC $<TARGET_OBJECTS:efikexec_c_api>
+    $<TARGET_OBJECTS:efikexec_api_status>
     $<TARGET_OBJECTS:efikexec_host> $<TARGET_OBJECTS:efikexec_core>)
 set_target_properties(efikexec_static PROPERTIES OUTPUT_NAME efikexec EXPORT_NAME efikexec_static)
 target_include_directories(efikexec_static INTERFACE ${EFIKEXEC_INSTALL_INCLUDES})

@@ -4,7 +4,9 @@
 set(EFIKEXEC_HOST_DIR ${CMAKE_CURRENT_LIST_DIR})
 add_library(efikexec_host STATIC
     ${EFIKEXEC_HOST_DIR}/common/digest.cpp
-    ${EFIKEXEC_HOST_DIR}/common/report.cpp
+    ${EFIKEXEC_HOST_DIR}/common/host_error.cpp
+    ${EFIKEXEC_HOST_DIR}/common/hex.cpp
+    ${EFIKEXEC_HOST_DIR}/image/opened_image.cpp
     ${EFIKEXEC_HOST_DIR}/image/file_bytes.cpp
     ${EFIKEXEC_HOST_DIR}/inspect/inspect.cpp
     ${EFIKEXEC_HOST_DIR}/verify/crypto_openssl.cpp
@@ -36,6 +38,13 @@ target_link_libraries(efikexec_host_shared INTERFACE efikexec_host OpenSSL::Cryp
                       ${EFIKEXEC_LIBELF})
 find_library(EFIKEXEC_LIBCRYPTO_ARCHIVE libcrypto.a)
 
+# What a failed stage means to a caller (a C API status, an exit status): shared by the C API,
+# the libraries and the programs.
+add_library(efikexec_api_status OBJECT ${EFIKEXEC_HOST_DIR}/api/status.cpp)
+# Headers only: it needs none of the host layer's code.
+target_include_directories(efikexec_api_status PRIVATE ${PROJECT_SOURCE_DIR}/include
+                           ${PROJECT_SOURCE_DIR}/src)
+
 # The commands: the only code that parses arguments (CLI11) and turns errors into exit statuses.
 add_library(efikexec_cli_commands STATIC
     ${EFIKEXEC_HOST_DIR}/cli/cli_commands.cpp
@@ -49,7 +58,7 @@ target_link_libraries(efikexec_cli_commands PUBLIC efikexec_host CLI11::CLI11)
 function(efikexec_cli name)
   add_executable(${name} ${EFIKEXEC_HOST_DIR}/cli/cli_main.cpp)
   target_compile_definitions(${name} PRIVATE EFIKEXEC_VERSION="${PROJECT_VERSION}")
-  target_link_libraries(${name} PRIVATE efikexec_cli_commands ${ARGN})
+  target_link_libraries(${name} PRIVATE efikexec_cli_commands efikexec_api_status ${ARGN})
 endfunction()
 
 efikexec_cli(efikexec efikexec_host_shared)

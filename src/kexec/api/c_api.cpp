@@ -19,10 +19,10 @@
 #include <nlohmann/json.hpp>
 
 #include "kexec/api/c_api_internal.hpp"
-#include "kexec/image/file_bytes.hpp"
+#include "kexec/api/status.hpp"
+#include "kexec/image/opened_image.hpp"
 #include "kexec/inspect/inspect.hpp"
 #include "kexec/load/loader.hpp"
-#include "kexec/common/report.hpp"
 #include "kexec/verify/verified_image.hpp"
 #include "uki/uki.hpp"
 
@@ -66,6 +66,11 @@ KexecSyscalls& context_syscalls(efikexec_context& ctx) {
 efikexec_status fail(efikexec_context& ctx, efikexec_status status, std::string message) {
   ctx.last_error = std::move(message);
   return status;
+}
+
+// A stage's failure: its status, and its message for efikexec_last_error().
+efikexec_status fail(efikexec_context& ctx, const HostError& error) {
+  return fail(ctx, status_for(error), error.message());
 }
 
 // Runs one entry point: clears the context's message, and turns anything thrown into a status
@@ -132,24 +137,13 @@ efikexec_status check_request(efikexec_context& ctx, const efikexec_options* opt
   return EFIKEXEC_OK;
 }
 
-// prepare_kexec's exit status, told apart by stage: a refusal before anything ran is the trust
-// policy's, one after is the run's.
-efikexec_status prepare_status(int exit_status, const LoadRequest& request,
-                               const LoadResult& result) {
-  if (exit_status == kExitOk) return EFIKEXEC_OK;
-  if (exit_status == kExitBadInput) return EFIKEXEC_ERR_BAD_INPUT;
-  if (!request.trust.no_verify && !result.image.verified) return EFIKEXEC_ERR_REFUSED;
-  return EFIKEXEC_ERR_RUN;
-}
-
 efikexec_status prepare(efikexec_context& ctx, const efikexec_options* options,
                         LoadResult& result) {
   if (efikexec_status status = check_request(ctx, options); status != EFIKEXEC_OK)
     return status;
-  const int exit_status = prepare_kexec(options->request, result);
-  const efikexec_status status = prepare_status(exit_status, options->request, result);
-  if (status != EFIKEXEC_OK) ctx.last_error = result.error;
-  return status;
+  if (auto prepared = prepare_kexec(options->request, result); !prepared)
+    return fail(ctx, prepared.error());
+  return EFIKEXEC_OK;
 }
 
 // A setter that cannot fail once `valid` holds.
@@ -193,15 +187,6 @@ const char* efikexec_strerror(efikexec_status status) {
     case EFIKEXEC_ERR_INTERNAL: return "internal error";
   }
   return "unknown status";
-}
-
-int efikexec_status_exit_code(efikexec_status status) {
-  switch (status) {
-    case EFIKEXEC_OK: return kExitOk;
-    case EFIKEXEC_ERR_INVALID_ARGUMENT:
-    case EFIKEXEC_ERR_BAD_INPUT: return kExitBadInput;
-    default: return kExitRefused;
-  }
 }
 
 const char* efikexec_version(void) { return EFIKEXEC_VERSION; }
@@ -324,13 +309,9 @@ efikexec_status efikexec_inspect(efikexec_context* ctx, const efikexec_options* 
     if (efikexec_status status = check_request(c, options); status != EFIKEXEC_OK)
       return status;
     const LoadRequest& r = options->request;
-    FileBytes bytes;
-    std::string error;
-    if (!FileBytes::read(r.image_path, bytes, error))
-      return fail(c, EFIKEXEC_ERR_BAD_INPUT, error);
-    auto image = efikexec::pe::Image::parse(bytes.view());
-    if (!image) return fail(c, EFIKEXEC_ERR_BAD_INPUT, format_error(r.image_path, image.error()));
-    const efikexec::uki::Uki uki = efikexec::uki::Uki::from_image(*image);
+    auto opened = open_image(r.image_path);
+    if (!opened) return fail(c, opened.error());
+    const efikexec::uki::Uki uki = efikexec::uki::Uki::from_image(opened->image);
     if (r.profile && !uki.check_profile(*r.profile))
       return fail(c, EFIKEXEC_ERR_BAD_INPUT,
                   r.image_path + ": no profile " + std::to_string(*r.profile));
@@ -344,14 +325,9 @@ efikexec_status efikexec_verify(efikexec_context* ctx, const efikexec_options* o
       return status;
     if (options->request.trust.no_verify)
       return fail(c, EFIKEXEC_ERR_INVALID_ARGUMENT, "verify with no-verify set");
-    VerifiedImage image;
-    std::string error;
-    switch (open_verified_image(options->request.image_path, options->request.trust, image,
-                                error)) {
-      case kExitOk: return EFIKEXEC_OK;
-      case kExitBadInput: return fail(c, EFIKEXEC_ERR_BAD_INPUT, error);
-      default: return fail(c, EFIKEXEC_ERR_REFUSED, error);
-    }
+    auto image = open_verified_image(options->request.image_path, options->request.trust);
+    if (!image) return fail(c, image.error());
+    return EFIKEXEC_OK;
   });
 }
 
@@ -372,24 +348,22 @@ efikexec_status efikexec_load(efikexec_context* ctx, const efikexec_options* opt
     LoadResult result;
     if (efikexec_status status = prepare(c, options, result); status != EFIKEXEC_OK)
       return status;
-    if (commit_kexec(result, context_syscalls(c)) != kExitOk)
-      return fail(c, EFIKEXEC_ERR_KEXEC, result.error);
+    if (auto committed = commit_kexec(result, context_syscalls(c)); !committed)
+      return fail(c, committed.error());
     return EFIKEXEC_OK;
   });
 }
 
 efikexec_status efikexec_exec(efikexec_context* ctx) {
   return guarded(ctx, [&](efikexec_context& c) {
-    std::string error;
-    context_syscalls(c).execute(error);  // returns only on failure
-    return fail(c, EFIKEXEC_ERR_KEXEC, error);
+    return fail(c, context_syscalls(c).execute());  // returns only on failure
   });
 }
 
 efikexec_status efikexec_unload(efikexec_context* ctx) {
   return guarded(ctx, [&](efikexec_context& c) {
-    std::string error;
-    if (!context_syscalls(c).unload(error)) return fail(c, EFIKEXEC_ERR_KEXEC, error);
+    if (auto unloaded = context_syscalls(c).unload(); !unloaded)
+      return fail(c, unloaded.error());
     return EFIKEXEC_OK;
   });
 }

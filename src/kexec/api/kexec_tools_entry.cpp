@@ -16,10 +16,15 @@
 #include <string_view>
 #include <vector>
 
+#include "kexec/common/host_error.hpp"
 #include "pe_loader/pe_format.hpp"
 #include "pe_loader/pe_image.hpp"
 
 namespace {
+
+using efikexec::kexec::HostResult;
+using efikexec::kexec::Stage;
+using efikexec::kexec::host_fail;
 
 constexpr int kFailed = -1;  // kexec-tools' EFAILED
 
@@ -49,16 +54,16 @@ bool parse_number(const std::string& text, unsigned long max, unsigned long& out
 // it was. Options this type does not know are skipped, as kexec-tools' own loaders skip the
 // generic ones; a short-option cluster is scanned only for -p (crash kernels are not supported)
 // and for -t, whose value is the next word when not attached.
-bool parse_arguments(int argc, char** argv, KtArguments& args, std::string& error) {
+HostResult<KtArguments> parse_arguments(int argc, char** argv) {
+  KtArguments args;
   for (int i = 1; i < argc; ++i) {
     const std::string_view word = argv[i] == nullptr ? std::string_view() : argv[i];
     if (word == "--") break;
     if (word.size() > 1 && word[0] == '-' && word[1] != '-') {
       for (std::size_t k = 1; k < word.size(); ++k) {
-        if (word[k] == 'p') {
-          error = "crash kernels (-p/--load-panic) are not supported for EFI images";
-          return false;
-        }
+        if (word[k] == 'p')
+          return host_fail(Stage::kRequest,
+                           "crash kernels (-p/--load-panic) are not supported for EFI images");
         if (word[k] == 't') {
           if (k + 1 == word.size()) ++i;
           break;
@@ -81,10 +86,8 @@ bool parse_arguments(int argc, char** argv, KtArguments& args, std::string& erro
         value = std::string(word.substr(equals + 1));
       } else if (i + 1 < argc && argv[i + 1] != nullptr) {
         value = argv[++i];
-      } else {
-        error = "--" + name + " needs a value";
-        return false;
-      }
+      } else
+        return host_fail(Stage::kRequest, "--" + name + " needs a value");
     }
     unsigned long number = 0;
     if (name == "command-line" || name == "append") {
@@ -106,23 +109,19 @@ bool parse_arguments(int argc, char** argv, KtArguments& args, std::string& erro
     } else if (name == "efi-no-verify") {
       args.no_verify = true;
     } else if (name == "efi-profile") {
-      if (!parse_number(value, 0xffff, number)) {
-        error = "--efi-profile wants a profile number, got '" + value + "'";
-        return false;
-      }
+      if (!parse_number(value, 0xffff, number))
+        return host_fail(Stage::kRequest,
+                         "--efi-profile wants a profile number, got '" + value + "'");
       args.profile = static_cast<long>(number);
     } else if (name == "efi-timeout") {
-      if (!parse_number(value, 3600, number) || number == 0) {
-        error = "--efi-timeout wants 1 to 3600 seconds, got '" + value + "'";
-        return false;
-      }
+      if (!parse_number(value, 3600, number) || number == 0)
+        return host_fail(Stage::kRequest,
+                         "--efi-timeout wants 1 to 3600 seconds, got '" + value + "'");
       args.timeout = number;
-    } else if (name == "load-panic" || name == "load-preserve-context") {
-      error = "--" + name + " is not supported for EFI images";
-      return false;
-    }
+    } else if (name == "load-panic" || name == "load-preserve-context")
+      return host_fail(Stage::kRequest, "--" + name + " is not supported for EFI images");
   }
-  return true;
+  return args;
 }
 
 struct ContextFree {
@@ -157,12 +156,12 @@ efikexec_status apply(const KtArguments& args, efikexec_options* o) {
 }
 
 int load(int argc, char** argv, const char* kernel_buf, off_t kernel_size) {
-  KtArguments args;
-  std::string error;
-  if (!parse_arguments(argc, argv, args, error)) {
-    std::fprintf(stderr, "efikexec: %s\n", error.c_str());
+  auto parsed = parse_arguments(argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "efikexec: %s\n", parsed.error().message().c_str());
     return kFailed;
   }
+  const KtArguments& args = *parsed;
   std::unique_ptr<efikexec_context, ContextFree> ctx(efikexec_context_new());
   std::unique_ptr<efikexec_options, OptionsFree> options(efikexec_options_new());
   if (!ctx || !options) {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "kexec/cli/cli_commands.hpp"
 
-#include "kexec/common/report.hpp"
+#include <iostream>
+
+#include "kexec/api/status.hpp"
 
 namespace efikexec::kexec {
 
@@ -10,6 +12,11 @@ void register_commands(CLI::App& app, CommandLine& command) {
   register_verify_command(app, command);
   register_run_efi_command(app, command);
   register_load_commands(app, command);
+}
+
+int report_failure(const HostError& error) {
+  std::cerr << "efikexec: " << error.message() << "\n";
+  return efikexec_status_exit_code(status_for(error));
 }
 
 int run_command(const CommandLine& command) {

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "kexec/common/host_error.hpp"
 #include "kexec/verify/trust_policy.hpp"
 
 namespace efikexec::kexec {
@@ -22,6 +23,9 @@ void register_inspect_command(CLI::App& app, CommandLine& command);
 void register_run_efi_command(CLI::App& app, CommandLine& command);
 void register_load_commands(CLI::App& app, CommandLine& command);
 void register_verify_command(CLI::App& app, CommandLine& command);
+
+// Prints "efikexec: MESSAGE" on stderr and returns the error's exit status (api/status.hpp).
+int report_failure(const HostError& error);
 
 // --db, --dbx, --sbat-level, --efivars and --no-verify, for every command that verifies.
 void add_trust_options(CLI::App& sub, TrustOptions& trust);

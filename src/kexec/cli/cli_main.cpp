@@ -8,7 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "kexec/cli/cli_commands.hpp"
-#include "kexec/common/report.hpp"
+#include "kexec/api/status.hpp"
 
 int main(int argc, char** argv) {
   using namespace efikexec::kexec;

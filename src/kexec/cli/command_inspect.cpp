@@ -7,10 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "kexec/cli/cli_commands.hpp"
-#include "kexec/image/file_bytes.hpp"
 #include "kexec/inspect/inspect.hpp"
-#include "kexec/common/report.hpp"
-#include "kexec/verify/verified_image.hpp"
+#include "kexec/api/status.hpp"
+#include "kexec/image/opened_image.hpp"
 
 namespace efikexec::kexec {
 
@@ -37,23 +36,17 @@ int extract_sections(const InspectArguments& args, const uki::Uki& uki) {
       std::cerr << "efikexec: " << args.path << ": no section '" << name << "'\n";
       return kExitBadInput;
     }
-    std::string error;
-    if (!write_file_atomically(out, uki.image().section_data(*section), args.path, error)) {
-      std::cerr << "efikexec: " << error << "\n";
-      return kExitBadInput;
-    }
+    if (auto written = write_file_atomically(out, uki.image().section_data(*section), args.path);
+        !written)
+      return report_failure(written.error());
   }
   return kExitOk;
 }
 
 int run_inspect(const InspectArguments& args) {
-  VerifiedImage image;
-  std::string error;
-  if (int status = open_image(args.path, image, error); status != kExitOk) {
-    std::cerr << "efikexec: " << error << "\n";
-    return status;
-  }
-  const uki::Uki uki = uki::Uki::from_image(*image.image);
+  auto opened = open_image(args.path);
+  if (!opened) return report_failure(opened.error());
+  const uki::Uki uki = uki::Uki::from_image(opened->image);
   if (args.profile) {
     if (const std::string problem = profile_problem(uki, *args.profile); !problem.empty()) {
       std::cerr << "efikexec: " << args.path << ": " << problem << "\n";

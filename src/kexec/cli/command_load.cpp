@@ -13,7 +13,8 @@
 
 #include "kexec/cli/cli_commands.hpp"
 #include "kexec/load/loader.hpp"
-#include "kexec/common/report.hpp"
+#include "kexec/api/status.hpp"
+#include "kexec/common/hex.hpp"
 #include "kexec/run/run_report.hpp"
 
 namespace efikexec::kexec {
@@ -35,9 +36,10 @@ std::string mib(std::uint64_t bytes) {
 }
 
 void print_transcript(const LoadResult& result) {
-  const std::string& path = result.image.path;
-  if (result.image.verified)
-    std::cout << "efikexec: verified " << path << ": " << result.image.verdict.reason << "\n";
+  const VerifiedImage& image = *result.image;
+  const std::string& path = image.opened.path;
+  if (image.verified)
+    std::cout << "efikexec: verified " << path << ": " << image.verdict.reason << "\n";
   else
     std::cout << "efikexec: " << path << ": NOT verified (--no-verify)\n";
   const RunOutcome& run = result.run;
@@ -77,31 +79,31 @@ void print_timings(const LoadResult& result, double commit, double total) {
                self.ru_maxrss, children.ru_maxrss);
 }
 
-int load_and_report(const LoadArguments& args, LoadResult& result, int status);
+int load_and_report(const LoadArguments& args, LoadResult& result, const HostStatus& prepared);
 
 int run_load(const LoadArguments& args) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
   LoadResult result;
-  int status = prepare_kexec(args.request, result);
-  const Clock::time_point prepared = Clock::now();
-  status = load_and_report(args, result, status);
+  const HostStatus prepared = prepare_kexec(args.request, result);
+  const Clock::time_point prepared_at = Clock::now();
+  const int status = load_and_report(args, result, prepared);
   if (args.timings) {
     const Clock::time_point end = Clock::now();
-    print_timings(result, std::chrono::duration<double>(end - prepared).count(),
+    print_timings(result, std::chrono::duration<double>(end - prepared_at).count(),
                   std::chrono::duration<double>(end - start).count());
   }
   return status;
 }
 
-// After prepare_kexec (its exit status in `status`): why it stopped, or the transcript and then
-// the plan (dry run) or the one kexec_load.
-int load_and_report(const LoadArguments& args, LoadResult& result, int status) {
+// After prepare_kexec (`prepared`): why it stopped, or the transcript and then the plan (dry
+// run) or the one kexec_load.
+int load_and_report(const LoadArguments& args, LoadResult& result, const HostStatus& prepared) {
   if (args.verbose && !result.run.console.empty()) std::cerr << result.run.console;
   if (args.verbose)
     for (const std::string& line : result.run.trace) std::cerr << line << "\n";
-  if (status != kExitOk) {
-    std::cerr << "efikexec: " << result.error << "\n";
+  if (!prepared) {
+    const int status = report_failure(prepared.error());
     if (!result.run.console.empty() && !args.verbose)
       std::cerr << "efikexec: the image's last console output:\n" << result.run.console
                 << (result.run.console.back() == '\n' ? "" : "\n");
@@ -117,40 +119,26 @@ int load_and_report(const LoadArguments& args, LoadResult& result, int status) {
     } else {
       std::ofstream out(*args.dry_run);
       out << plan << "\n";
-      if (!out) {
-        std::cerr << "efikexec: cannot write " << *args.dry_run << "\n";
-        return kExitBadInput;
-      }
+      if (!out) return report_failure({Stage::kWrite, "cannot write the plan", *args.dry_run});
       if (!args.json) std::cout << "efikexec: dry run: plan written to " << *args.dry_run << "\n";
     }
     return kExitOk;
   }
   auto syscalls = linux_kexec_syscalls();
-  status = commit_kexec(result, *syscalls);
-  if (status != kExitOk) {
-    std::cerr << "efikexec: " << result.error << "\nefikexec: nothing was loaded; a previously "
-                 "loaded image stays in place\n";
+  if (auto committed = commit_kexec(result, *syscalls); !committed) {
+    const int status = report_failure(committed.error());
+    std::cerr << "efikexec: nothing was loaded; a previously loaded image stays in place\n";
     return status;
   }
   std::cout << "efikexec: loaded: 'efikexec exec' boots it\n";
   return kExitOk;
 }
 
-int run_exec() {
-  std::string error;
-  auto syscalls = linux_kexec_syscalls();
-  syscalls->execute(error);
-  std::cerr << "efikexec: " << error << "\n";
-  return kExitRefused;
-}
+int run_exec() { return report_failure(linux_kexec_syscalls()->execute()); }
 
 int run_unload() {
-  std::string error;
-  auto syscalls = linux_kexec_syscalls();
-  if (!syscalls->unload(error)) {
-    std::cerr << "efikexec: " << error << "\n";
-    return kExitRefused;
-  }
+  if (auto unloaded = linux_kexec_syscalls()->unload(); !unloaded)
+    return report_failure(unloaded.error());
   return kExitOk;
 }
 

@@ -14,7 +14,7 @@
 
 #include "kexec/cli/cli_commands.hpp"
 #include "kexec/run/efi_run.hpp"
-#include "kexec/common/report.hpp"
+#include "kexec/api/status.hpp"
 #include "kexec/run/run_report.hpp"
 #include "kexec/verify/verified_image.hpp"
 #include "uki/uki.hpp"
@@ -38,21 +38,15 @@ struct RunEfiArguments {
 };
 
 int run_efi(const RunEfiArguments& args) {
-  VerifiedImage image;
-  std::string error;
-  if (int status = open_verified_image(args.path, args.trust, image, error); status != kExitOk) {
-    std::cerr << "efikexec: " << error << "\n";
-    return status;
-  }
-  Machine machine;
-  if (!resolve_machine(args.machine, machine, error)) {
-    std::cerr << "efikexec: " << error << "\n";
-    return kExitBadInput;
-  }
+  auto image = open_verified_image(args.path, args.trust);
+  if (!image) return report_failure(image.error());
+  auto machine = resolve_machine(args.machine);
+  if (!machine) return report_failure(machine.error());
   FileBytes initrd;
-  if (!args.initrd.empty() && !FileBytes::read(args.initrd, initrd, error)) {
-    std::cerr << "efikexec: " << error << "\n";
-    return kExitBadInput;
+  if (!args.initrd.empty()) {
+    auto read = FileBytes::read(args.initrd);
+    if (!read) return report_failure(read.error());
+    initrd = std::move(*read);
   }
   std::vector<FileBytes> boot_file_bytes(args.boot_files.size());
   std::vector<RunRequest::BootFile> boot_files;
@@ -63,31 +57,28 @@ int run_efi(const RunEfiArguments& args) {
       std::cerr << "efikexec: --boot-file takes NAME=FILE, not '" << spec << "'\n";
       return kExitBadInput;
     }
-    if (!FileBytes::read(spec.substr(equals + 1), boot_file_bytes[i], error)) {
-      std::cerr << "efikexec: " << error << "\n";
-      return kExitBadInput;
-    }
+    auto read = FileBytes::read(spec.substr(equals + 1));
+    if (!read) return report_failure(read.error());
+    boot_file_bytes[i] = std::move(*read);
     boot_files.push_back({spec.substr(0, equals), boot_file_bytes[i].view()});
   }
 
   RunRequest request;
-  request.image = image.bytes.view();
+  request.image = image->opened.bytes.view();
   request.image_name = args.path.substr(args.path.find_last_of('/') + 1);
   request.image_path = args.image_path;
   request.boot_files = boot_files;
-  request.label = uki::Uki::from_image(*image.image).kind() == uki::ImageKind::kUki ? "sdstub"
-                                                                                 : nullptr;
+  request.label =
+      uki::Uki::from_image(image->opened.image).kind() == uki::ImageKind::kUki ? "sdstub" : nullptr;
   request.load_options = args.cmdline;
   if (!args.initrd.empty()) request.initrd = initrd.view();
-  request.machine = &machine;
+  request.machine = &*machine;
   request.trace = args.trace;
   request.echo_console = args.echo;
   request.timeout_seconds = args.timeout;
   RunOutcome outcome;
-  if (!run_efi_image(request, outcome, error)) {
-    std::cerr << "efikexec: " << error << "\n";
-    return kExitRefused;
-  }
+  if (auto started = run_efi_image(request, outcome); !started)
+    return report_failure(started.error());
   if (args.json) {
     std::cout << run_outcome_json(outcome).dump(2, ' ', false,
                                                 nlohmann::json::error_handler_t::replace)

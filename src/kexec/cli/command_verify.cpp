@@ -8,9 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "kexec/cli/cli_commands.hpp"
-#include "kexec/image/file_bytes.hpp"
-#include "kexec/common/report.hpp"
-#include "kexec/verify/verified_image.hpp"
+#include "kexec/api/status.hpp"
+#include "kexec/image/opened_image.hpp"
 #include "kexec/verify/verify.hpp"
 
 namespace efikexec::kexec {
@@ -59,20 +58,14 @@ void print_text(const std::string& path, const VerifyVerdict& verdict) {
 }
 
 int run_verify(const VerifyArguments& args) {
-  TrustPolicy policy;
-  std::string error;
-  if (!build_trust_policy(args.trust, policy, error)) {
-    std::cerr << "efikexec: " << error << "\n";
-    return kExitBadInput;
-  }
-  VerifiedImage image;
-  if (int status = open_image(args.path, image, error); status != kExitOk) {
-    std::cerr << "efikexec: " << error << "\n";
-    return status;
-  }
-  const VerifyVerdict verdict = verify_image(*image.image, policy);
+  // Not verify_opened_image: the verdict is the report here, refused or not.
+  auto policy = build_trust_policy(args.trust);
+  if (!policy) return report_failure(policy.error());
+  auto opened = open_image(args.path);
+  if (!opened) return report_failure(opened.error());
+  const VerifyVerdict verdict = verify_image(opened->image, *policy);
   if (args.json)
-    std::cout << verdict_json(args.path, verdict, policy)
+    std::cout << verdict_json(args.path, verdict, *policy)
                      .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
               << "\n";
   else

@@ -10,7 +10,7 @@
 
 #include "handoff_tables.hpp"
 #include "kexec/common/digest.hpp"
-#include "kexec/common/report.hpp"
+#include "kexec/common/hex.hpp"
 #include "kexec/run/run_report.hpp"
 
 namespace efikexec::kexec {
@@ -58,13 +58,11 @@ HandoffLayout handoff_layout(const Machine& machine, const Trampoline& trampolin
   return {efi::bytes_to_pages(trampoline.size()), arch::identity_table_pages(top), top};
 }
 
-bool plan_kexec(const Machine& machine, const Trampoline& trampoline, const HandoffLayout& layout,
-                RunOutcome& run, KexecPlan& plan, std::string& error) {
-  plan = KexecPlan{};
-  if (run.memory == nullptr || run.handoff_code == 0 || run.handoff_data == 0) {
-    error = "the run did not set aside pages for the handoff";
-    return false;
-  }
+HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& trampoline,
+                                 const HandoffLayout& layout, RunOutcome& run) {
+  KexecPlan plan;
+  if (run.memory == nullptr || run.handoff_code == 0 || run.handoff_data == 0)
+    return host_fail(Stage::kPlan, "the run did not set aside pages for the handoff");
   // The page tables cover all RAM (write-back) and everything below the top (uncached).
   std::vector<arch::PhysicalRange> ram;
   for (const MachineRange& range : machine.ranges)
@@ -72,19 +70,14 @@ bool plan_kexec(const Machine& machine, const Trampoline& trampoline, const Hand
   std::vector<std::byte> tables(efi::pages_to_bytes(layout.data_pages));
   const arch::TableRoots roots =
       arch::build_identity_tables(tables, run.handoff_data, layout.map_top, ram);
-  std::vector<std::uint8_t> blob;
-  if (!trampoline.place(run.handoff_code, {roots.pml4, roots.pml5, run.context}, blob, error))
-    return false;
+  auto blob = trampoline.place(run.handoff_code, {roots.pml4, roots.pml5, run.context});
+  if (!blob) return std::unexpected(std::move(blob.error()));
   std::uint64_t entry_offset = 0;
-  if (!trampoline.symbol("efikexec_trampoline_entry", entry_offset)) {
-    error = "the trampoline object has no entry symbol";
-    return false;
-  }
+  if (!trampoline.symbol("efikexec_trampoline_entry", entry_offset))
+    return host_fail(Stage::kPlan, "the trampoline object has no entry symbol");
   if (!run.memory->write(run.handoff_data, tables) ||
-      !run.memory->write(run.handoff_code, std::as_bytes(std::span(blob)))) {
-    error = "cannot write the handoff into the run's memory";
-    return false;
-  }
+      !run.memory->write(run.handoff_code, std::as_bytes(std::span(*blob))))
+    return host_fail(Stage::kPlan, "cannot write the handoff into the run's memory");
   plan.entry = run.handoff_code + entry_offset;
   plan.trampoline = run.handoff_code;
   plan.page_tables = run.handoff_data;
@@ -110,10 +103,9 @@ bool plan_kexec(const Machine& machine, const Trampoline& trampoline, const Hand
                                         extents[best + 1].start - extents[best].end)
         best = i;
     }
-    if (best == extents.size()) {
-      error = "the image's memory lies in more than 16 places separated by firmware ranges";
-      return false;
-    }
+    if (best == extents.size())
+      return host_fail(Stage::kPlan, "the image's memory lies in more than 16 places separated "
+                                     "by firmware ranges");
     extents[best].end = extents[best + 1].end;
     extents[best].types.insert(extents[best + 1].types.begin(), extents[best + 1].types.end());
     extents.erase(extents.begin() + static_cast<std::ptrdiff_t>(best) + 1);
@@ -131,13 +123,35 @@ bool plan_kexec(const Machine& machine, const Trampoline& trampoline, const Hand
     plan.bufsz_total += segment.bufsz;
     plan.segments.push_back(std::move(segment));
   }
-  // kernel/kexec_core.c: the segments' pages may not exceed half of RAM.
-  if (plan.memsz_total > machine.ram_bytes() / 2) {
-    error = "the image used " + std::to_string(plan.memsz_total >> 20) +
-            " MiB, more than half of this machine's RAM, which kexec_load refuses";
-    return false;
+  if (auto sane = check_segments_as_the_kernel_does(plan, machine); !sane)
+    return std::unexpected(std::move(sane.error()));
+  return plan;
+}
+
+HostStatus check_segments_as_the_kernel_does(const KexecPlan& plan, const Machine& machine) {
+  // kernel/kexec_core.c, sanity_check_segment_list(), in its order.
+  if (plan.segments.size() > kMaxKexecSegments)
+    return host_fail(Stage::kPlan, "more than 16 kexec segments");
+  std::uint64_t previous_end = 0;
+  for (const PlannedSegment& segment : plan.segments) {
+    if (segment.destination % kPage != 0 || segment.memsz % kPage != 0)
+      return host_fail(Stage::kPlan, "a kexec segment is not page-aligned at " +
+                                         hex_u64(segment.destination));
+    if (segment.memsz > ~std::uint64_t{0} - segment.destination)
+      return host_fail(Stage::kPlan, "a kexec segment wraps around the address space");
+    // The segments are planned in address order, so overlap is a start below the previous end.
+    if (segment.destination < previous_end)
+      return host_fail(Stage::kPlan, "kexec segments overlap at " + hex_u64(segment.destination));
+    previous_end = segment.destination + segment.memsz;
+    if (segment.bufsz > segment.memsz)
+      return host_fail(Stage::kPlan, "a kexec segment has more data than memory at " +
+                                         hex_u64(segment.destination));
   }
-  return true;
+  if (plan.memsz_total > machine.ram_bytes() / 2)
+    return host_fail(Stage::kPlan, "the image used " + std::to_string(plan.memsz_total >> 20) +
+                                       " MiB, more than half of this machine's RAM, which "
+                                       "kexec_load refuses");
+  return {};
 }
 
 nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run) {

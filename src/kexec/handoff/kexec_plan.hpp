@@ -41,10 +41,17 @@ struct KexecPlan {
   std::uint64_t bufsz_total = 0;
 };
 
-// Writes the trampoline and the tables into the run's memory and plans the segments. Checks what
-// kexec_load itself checks (kernel/kexec_core.c sanity_check_segment_list) before any syscall.
-bool plan_kexec(const Machine& machine, const Trampoline& trampoline, const HandoffLayout& layout,
-                RunOutcome& run, KexecPlan& plan, std::string& error);
+// Writes the trampoline and the tables into the run's memory and plans the segments, checked as
+// below. Failures are Stage::kPlan.
+HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& trampoline,
+                                 const HandoffLayout& layout, RunOutcome& run);
+
+// What kexec_load(2) itself checks of the segments (kernel/kexec_core.c,
+// sanity_check_segment_list: count, page alignment, no wrap, no overlap, bufsz <= memsz, at most
+// half of RAM), so that a plan the kernel would refuse is refused before any system call. The
+// kernel's further checks are not repeated: destinations below KEXEC_DESTINATION_MEMORY_LIMIT
+// (all of x86_64's address space) and, for crash kernels, inside the reservation (not planned).
+HostStatus check_segments_as_the_kernel_does(const KexecPlan& plan, const Machine& machine);
 
 nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run);
 

@@ -34,25 +34,19 @@ class ElfHandle {
 
 }  // namespace
 
-bool Trampoline::load(std::string& error) {
-  if (elf_version(EV_CURRENT) == EV_NONE) {
-    error = "libelf is unusable";
-    return false;
-  }
+HostStatus Trampoline::load() {
+  if (elf_version(EV_CURRENT) == EV_NONE)
+    return host_fail(Stage::kPlan, "libelf is unusable");
   std::vector<char> bytes(efikexec_trampoline_object, efikexec_trampoline_object_end);
   ElfHandle elf(bytes);
-  if (elf.get() == nullptr || elf_kind(elf.get()) != ELF_K_ELF) {
-    error = "the embedded trampoline is not an ELF object";
-    return false;
-  }
+  if (elf.get() == nullptr || elf_kind(elf.get()) != ELF_K_ELF)
+    return host_fail(Stage::kPlan, "the embedded trampoline is not an ELF object");
   std::size_t text_index = 0;
   Elf_Scn* symbols = nullptr;
   Elf_Scn* relocations = nullptr;
   std::size_t string_index = 0;
-  if (elf_getshdrstrndx(elf.get(), &string_index) != 0) {
-    error = "the trampoline object has no section names";
-    return false;
-  }
+  if (elf_getshdrstrndx(elf.get(), &string_index) != 0)
+    return host_fail(Stage::kPlan, "the trampoline object has no section names");
   for (Elf_Scn* section = nullptr; (section = elf_nextscn(elf.get(), section)) != nullptr;) {
     GElf_Shdr header;
     if (gelf_getshdr(section, &header) == nullptr) continue;
@@ -73,10 +67,8 @@ bool Trampoline::load(std::string& error) {
         header.sh_info == text_index)
       relocations = section;
   }
-  if (code_.empty() || symbols == nullptr) {
-    error = "the trampoline object lacks its code or symbols";
-    return false;
-  }
+  if (code_.empty() || symbols == nullptr)
+    return host_fail(Stage::kPlan, "the trampoline object lacks its code or symbols");
   GElf_Shdr symbol_header;
   gelf_getshdr(symbols, &symbol_header);
   Elf_Data* symbol_data = elf_getdata(symbols, nullptr);
@@ -97,15 +89,13 @@ bool Trampoline::load(std::string& error) {
       gelf_getrela(data, static_cast<int>(i), &rela);
       const std::size_t symbol = GELF_R_SYM(rela.r_info);
       if (symbol >= table.size() || (table[symbol].st_shndx != text_index &&
-                                     GELF_ST_TYPE(table[symbol].st_info) != STT_SECTION)) {
-        error = "the trampoline refers to something outside itself";
-        return false;
-      }
+                                     GELF_ST_TYPE(table[symbol].st_info) != STT_SECTION))
+        return host_fail(Stage::kPlan, "the trampoline refers to something outside itself");
       relocations_.push_back({rela.r_offset, static_cast<std::uint32_t>(GELF_R_TYPE(rela.r_info)),
                               table[symbol].st_value, rela.r_addend});
     }
   }
-  return true;
+  return {};
 }
 
 bool Trampoline::symbol(const std::string& name, std::uint64_t& offset) const {
@@ -115,15 +105,13 @@ bool Trampoline::symbol(const std::string& name, std::uint64_t& offset) const {
   return true;
 }
 
-bool Trampoline::place(std::uint64_t base, const Parameters& parameters,
-                       std::vector<std::uint8_t>& out, std::string& error) const {
-  out = code_;
+HostResult<std::vector<std::uint8_t>> Trampoline::place(std::uint64_t base,
+                                                        const Parameters& parameters) const {
+  std::vector<std::uint8_t> out = code_;
   for (const Relocation& relocation : relocations_) {
     const std::uint64_t target = base + relocation.symbol_value + relocation.addend;
-    if (relocation.offset + 8 > out.size()) {
-      error = "trampoline relocation outside its code";
-      return false;
-    }
+    if (relocation.offset + 8 > out.size())
+      return host_fail(Stage::kPlan, "trampoline relocation outside its code");
     if (relocation.type == R_X86_64_64) {
       std::memcpy(out.data() + relocation.offset, &target, 8);
     } else if (relocation.type == R_X86_64_PC32 || relocation.type == R_X86_64_PLT32) {
@@ -131,25 +119,21 @@ bool Trampoline::place(std::uint64_t base, const Parameters& parameters,
           static_cast<std::int64_t>(target - (base + relocation.offset));
       const auto value = static_cast<std::int32_t>(displacement);
       std::memcpy(out.data() + relocation.offset, &value, 4);
-    } else {
-      error = "unsupported relocation type in the trampoline object";
-      return false;
-    }
+    } else
+      return host_fail(Stage::kPlan, "unsupported relocation type in the trampoline object");
   }
   std::uint64_t pml4, pml5, context, idt, idt_end, fault;
   if (!symbol("efikexec_trampoline_pml4", pml4) || !symbol("efikexec_trampoline_pml5", pml5) ||
       !symbol("efikexec_trampoline_context", context) ||
       !symbol("efikexec_trampoline_idt", idt) || !symbol("efikexec_trampoline_end", idt_end) ||
-      !symbol("efikexec_trampoline_fault", fault)) {
-    error = "the trampoline object lacks a symbol the loader fills";
-    return false;
-  }
+      !symbol("efikexec_trampoline_fault", fault))
+    return host_fail(Stage::kPlan, "the trampoline object lacks a symbol the loader fills");
   std::memcpy(out.data() + pml4, &parameters.pml4, 8);
   std::memcpy(out.data() + pml5, &parameters.pml5, 8);
   std::memcpy(out.data() + context, &parameters.context, sizeof parameters.context);
   arch::write_idt_gates({reinterpret_cast<std::byte*>(out.data()) + idt, idt_end - idt},
                         base + fault, kCodeSelector);
-  return true;
+  return out;
 }
 
 }  // namespace efikexec::kexec

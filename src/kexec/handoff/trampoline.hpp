@@ -10,13 +10,14 @@
 #include <vector>
 
 #include "cpu_context.h"
+#include "kexec/common/host_error.hpp"
 
 namespace efikexec::kexec {
 
 class Trampoline {
  public:
   // Reads the embedded object: its one code section, symbols and relocations.
-  bool load(std::string& error);
+  HostStatus load();
 
   std::uint64_t size() const { return code_.size(); }
   // Offset of a symbol of the object; false if it has no such symbol.
@@ -28,8 +29,8 @@ class Trampoline {
     efikexec_cpu_context context;
   };
   // The blob for physical address `base`: relocated, with the parameters and the IDT filled in.
-  bool place(std::uint64_t base, const Parameters& parameters, std::vector<std::uint8_t>& out,
-             std::string& error) const;
+  HostResult<std::vector<std::uint8_t>> place(std::uint64_t base,
+                                              const Parameters& parameters) const;
 
  private:
   struct Relocation {

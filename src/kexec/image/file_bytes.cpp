@@ -15,10 +15,6 @@ namespace efikexec::kexec {
 
 namespace {
 
-std::string describe(const std::string& path, const char* what) {
-  return path + ": " + what + ": " + std::strerror(errno);
-}
-
 bool same_file(const std::string& a, const std::string& b) {
   struct stat sa{}, sb{};
   if (stat(a.c_str(), &sa) != 0 || stat(b.c_str(), &sb) != 0) return false;
@@ -51,43 +47,39 @@ namespace {
 // The snapshot: the kernel copies the file into a memory file (no page of ours is zeroed or
 // faulted for it), which is then sealed, so the bytes verified are the bytes run whatever
 // happens to the file on disk afterwards.
-int sealed_copy(int fd, std::size_t size, const std::string& path, std::string& error) {
+HostResult<int> sealed_copy(int fd, std::size_t size, const std::string& path) {
   int copy = memfd_create("efikexec-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (copy < 0) {
-    error = describe(path, "cannot create a memory file for");
-    return -1;
-  }
+  if (copy < 0) return host_fail_errno(Stage::kRead, "cannot create a memory file for it", path);
   off_t offset = 0;
   while (static_cast<std::size_t>(offset) < size) {
     ssize_t n = sendfile(copy, fd, &offset, size - static_cast<std::size_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      error = n == 0 ? path + ": file shrank while being read" : describe(path, "cannot read");
+      auto failure = n == 0 ? host_fail(Stage::kRead, "file shrank while being read", path)
+                            : host_fail_errno(Stage::kRead, "cannot read", path);
       close(copy);
-      return -1;
+      return failure;
     }
   }
   if (fcntl(copy, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
-    error = describe(path, "cannot seal the copy of");
+    auto failure = host_fail_errno(Stage::kRead, "cannot seal the copy", path);
     close(copy);
-    return -1;
+    return failure;
   }
   return copy;
 }
 
 }  // namespace
 
-bool FileBytes::read(const std::string& path, FileBytes& out, std::string& error) {
+HostResult<FileBytes> FileBytes::read(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    error = describe(path, "cannot open");
-    return false;
-  }
+  if (fd < 0) return host_fail_errno(Stage::kRead, "cannot open", path);
   struct stat st{};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    error = S_ISREG(st.st_mode) ? describe(path, "cannot stat") : path + ": not a regular file";
+    auto failure = S_ISREG(st.st_mode) ? host_fail_errno(Stage::kRead, "cannot stat", path)
+                                       : host_fail(Stage::kRead, "not a regular file", path);
     close(fd);
-    return false;
+    return failure;
   }
   FileBytes bytes;
   bytes.size_ = static_cast<std::size_t>(st.st_size);
@@ -95,54 +87,47 @@ bool FileBytes::read(const std::string& path, FileBytes& out, std::string& error
   if (bytes.size_ == 0) {
     bytes.data_ = mmap(nullptr, bytes.mapped_, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   } else {
-    int copy = sealed_copy(fd, bytes.size_, path, error);
-    if (copy < 0) {
+    auto copy = sealed_copy(fd, bytes.size_, path);
+    if (!copy) {
       close(fd);
-      return false;
+      return std::unexpected(std::move(copy.error()));
     }
-    bytes.data_ = mmap(nullptr, bytes.mapped_, PROT_READ, MAP_SHARED | MAP_POPULATE, copy, 0);
-    close(copy);
+    bytes.data_ = mmap(nullptr, bytes.mapped_, PROT_READ, MAP_SHARED | MAP_POPULATE, *copy, 0);
+    close(*copy);
   }
   close(fd);
   if (bytes.data_ == MAP_FAILED) {
     bytes.data_ = nullptr;
-    error = describe(path, "cannot map the copy of");
-    return false;
+    return host_fail_errno(Stage::kRead, "cannot map the copy", path);
   }
-  out = std::move(bytes);
-  return true;
+  return bytes;
 }
 
-bool write_file_atomically(const std::string& path, ByteView bytes, const std::string& protect,
-                           std::string& error) {
-  if (!protect.empty() && same_file(path, protect)) {
-    error = path + ": refusing to overwrite the input file";
-    return false;
-  }
+HostStatus write_file_atomically(const std::string& path, ByteView bytes,
+                                 const std::string& protect) {
+  if (!protect.empty() && same_file(path, protect))
+    return host_fail(Stage::kWrite, "refusing to overwrite the input file", path);
   std::string temporary = path + ".efikexec-tmp";
   int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = describe(temporary, "cannot create");
-    return false;
-  }
+  if (fd < 0) return host_fail_errno(Stage::kWrite, "cannot create", temporary);
   std::size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = write(fd, reinterpret_cast<const char*>(bytes.data()) + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      error = describe(temporary, "cannot write");
+      auto failure = host_fail_errno(Stage::kWrite, "cannot write", temporary);
       close(fd);
       unlink(temporary.c_str());
-      return false;
+      return failure;
     }
     done += static_cast<std::size_t>(n);
   }
   if (fsync(fd) != 0 || close(fd) != 0 || rename(temporary.c_str(), path.c_str()) != 0) {
-    error = describe(path, "cannot write");
+    auto failure = host_fail_errno(Stage::kWrite, "cannot write", path);
     unlink(temporary.c_str());
-    return false;
+    return failure;
   }
-  return true;
+  return {};
 }
 
 }  // namespace efikexec::kexec

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "kexec/common/host_error.hpp"
 #include "pe_loader/byte_view.hpp"
 
 namespace efikexec::kexec {
@@ -21,8 +22,8 @@ class FileBytes {
   FileBytes& operator=(const FileBytes&) = delete;
   ~FileBytes();
 
-  // On failure, `error` holds "PATH: reason".
-  static bool read(const std::string& path, FileBytes& out, std::string& error);
+  // A read failure is Stage::kRead, naming the path.
+  static HostResult<FileBytes> read(const std::string& path);
 
   ByteView view() const { return {static_cast<const std::byte*>(data_), size_}; }
   std::size_t size() const { return size_; }
@@ -34,8 +35,8 @@ class FileBytes {
 };
 
 // Writes `bytes` to `path` atomically (a temporary file renamed over it). Refuses to write to
-// `protect` (an input file) so no command can modify what it reads.
-bool write_file_atomically(const std::string& path, ByteView bytes, const std::string& protect,
-                           std::string& error);
+// `protect` (an input file) so no command can modify what it reads. Failures are Stage::kWrite.
+HostStatus write_file_atomically(const std::string& path, ByteView bytes,
+                                 const std::string& protect);
 
 }  // namespace efikexec::kexec

@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "kexec/common/digest.hpp"
-#include "kexec/common/report.hpp"
+#include "kexec/common/hex.hpp"
 #include "kexec/verify/verify.hpp"
 #include "kexec/verify/verify_signature.hpp"
 #include "pe_loader/authenticode.hpp"

@@ -16,42 +16,39 @@ namespace efikexec::kexec {
 
 namespace {
 
-bool forbidden(std::string& error) {
-  if (std::getenv("EFIKEXEC_FORBID_KEXEC") == nullptr) return false;
-  error = "kexec system calls are forbidden here (EFIKEXEC_FORBID_KEXEC is set)";
-  return true;
+// The tests set EFIKEXEC_FORBID_KEXEC so that no test can reach the real calls.
+bool forbidden() { return std::getenv("EFIKEXEC_FORBID_KEXEC") != nullptr; }
+
+std::unexpected<HostError> forbidden_here() {
+  return host_fail(Stage::kKexec,
+                   "kexec system calls are forbidden here (EFIKEXEC_FORBID_KEXEC is set)");
 }
 
-std::string describe(const char* call) {
+std::unexpected<HostError> call_failed(const char* call) {
   std::string text = std::string(call) + " failed: " + std::strerror(errno);
   if (errno == EPERM) text += " (needs root, and kexec not disabled by kernel.kexec_load_disabled)";
   if (errno == EBUSY) text += " (a kexec image is being loaded or executed)";
-  return text;
+  return host_fail(Stage::kKexec, std::move(text));
 }
 
 class LinuxKexecSyscalls final : public KexecSyscalls {
  public:
-  bool load(std::uint64_t entry, std::span<const KexecSegment> segments,
-            std::string& error) override {
-    if (forbidden(error)) return false;
+  HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments) override {
+    if (forbidden()) return forbidden_here();
     std::vector<kexec_segment> list;
     for (const KexecSegment& s : segments)
       list.push_back({s.buffer, s.buffer_size, reinterpret_cast<const void*>(s.destination),
                       static_cast<std::size_t>(s.memory_size)});
-    if (syscall(SYS_kexec_load, entry, list.size(), list.data(), KEXEC_ARCH_X86_64) != 0) {
-      error = describe("kexec_load");
-      return false;
-    }
-    return true;
+    if (syscall(SYS_kexec_load, entry, list.size(), list.data(), KEXEC_ARCH_X86_64) != 0)
+      return call_failed("kexec_load");
+    return {};
   }
 
-  bool unload(std::string& error) override {
-    if (forbidden(error)) return false;
-    if (syscall(SYS_kexec_load, 0, 0, nullptr, KEXEC_ARCH_X86_64) != 0) {
-      error = describe("kexec_load (unload)");
-      return false;
-    }
-    return true;
+  HostStatus unload() override {
+    if (forbidden()) return forbidden_here();
+    if (syscall(SYS_kexec_load, 0, 0, nullptr, KEXEC_ARCH_X86_64) != 0)
+      return call_failed("kexec_load (unload)");
+    return {};
   }
 
   bool loaded() override {
@@ -60,16 +57,13 @@ class LinuxKexecSyscalls final : public KexecSyscalls {
     return (in >> value) && value == 1;
   }
 
-  bool execute(std::string& error) override {
-    if (forbidden(error)) return false;
-    if (!loaded()) {
-      error = "no kexec image is loaded (run 'efikexec load' first)";
-      return false;
-    }
+  HostError execute() override {
+    if (forbidden()) return forbidden_here().error();
+    if (!loaded())
+      return HostError{Stage::kKexec, "no kexec image is loaded (run 'efikexec load' first)"};
     sync();
     syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_KEXEC, nullptr);
-    error = describe("reboot(LINUX_REBOOT_CMD_KEXEC)");
-    return false;
+    return call_failed("reboot(LINUX_REBOOT_CMD_KEXEC)").error();
   }
 };
 

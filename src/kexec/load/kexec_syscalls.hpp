@@ -9,6 +9,8 @@
 #include <span>
 #include <string>
 
+#include "kexec/common/host_error.hpp"
+
 namespace efikexec::kexec {
 
 struct KexecSegment {
@@ -22,12 +24,11 @@ class KexecSyscalls {
  public:
   virtual ~KexecSyscalls() = default;
   // Replaces the loaded image only if the whole load succeeds (the kernel's own rule).
-  virtual bool load(std::uint64_t entry, std::span<const KexecSegment> segments,
-                    std::string& error) = 0;
-  virtual bool unload(std::string& error) = 0;
+  virtual HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments) = 0;
+  virtual HostStatus unload() = 0;
   virtual bool loaded() = 0;
-  // Boots the loaded image; returns only on failure.
-  virtual bool execute(std::string& error) = 0;
+  // Boots the loaded image; returns only on failure, with why.
+  virtual HostError execute() = 0;
 };
 
 std::unique_ptr<KexecSyscalls> linux_kexec_syscalls();

@@ -9,33 +9,32 @@
 #include <utility>
 
 #include "kexec/inspect/inspect.hpp"
-#include "kexec/common/report.hpp"
+#include "kexec/common/hex.hpp"
 #include "uki/uki.hpp"
 
 namespace efikexec::kexec {
 
 namespace {
 
-bool read_proc_cmdline(std::string& out, std::string& error) {
+HostResult<std::string> read_proc_cmdline() {
   std::ifstream in("/proc/cmdline");
-  if (!std::getline(in, out)) {
-    error = "cannot read /proc/cmdline for --reuse-cmdline";
-    return false;
-  }
-  out = reusable_command_line(out);
-  return true;
+  std::string line;
+  if (!std::getline(in, line))
+    return host_fail(Stage::kRequest, "cannot read this kernel's command line for --reuse-cmdline",
+                     "/proc/cmdline");
+  return reusable_command_line(line);
 }
 
 // What the image gets as LoadOptions: systemd-stub takes them as the command line (when
 // Secure Boot does not lock it to .cmdline) and reads a leading "@N" as the profile; an EFI-stub
 // kernel takes them as its command line.
-bool build_load_options(const LoadRequest& request, const uki::Uki& uki,
-                        std::optional<std::string>& options, std::string& error) {
+HostResult<std::optional<std::string>> build_load_options(const LoadRequest& request,
+                                                          const uki::Uki& uki) {
   std::optional<std::string> line = request.command_line;
   if (request.reuse_cmdline) {
-    std::string reused;
-    if (!read_proc_cmdline(reused, error)) return false;
-    line = reused;
+    auto reused = read_proc_cmdline();
+    if (!reused) return std::unexpected(std::move(reused.error()));
+    line = std::move(*reused);
   }
   if (request.append) {
     std::string base;
@@ -47,10 +46,8 @@ bool build_load_options(const LoadRequest& request, const uki::Uki& uki,
     line = base.empty() ? *request.append : base + " " + *request.append;
   }
   if (request.profile) {
-    if (const std::string problem = profile_problem(uki, *request.profile); !problem.empty()) {
-      error = request.image_path + ": " + problem;
-      return false;
-    }
+    if (const std::string problem = profile_problem(uki, *request.profile); !problem.empty())
+      return host_fail(Stage::kRequest, problem, request.image_path);
     // "@N" only for a UKI that has profiles (systemd-stub >= 257 reads it). A UKI without
     // .profile sections is its own profile 0, and stubs before 257 would take "@0" for the
     // kernel's command line.
@@ -59,8 +56,7 @@ bool build_load_options(const LoadRequest& request, const uki::Uki& uki,
       line = line ? selector + " " + *line : selector;
     }
   }
-  options = line;
-  return true;
+  return line;
 }
 
 }  // namespace
@@ -75,7 +71,7 @@ std::string reusable_command_line(const std::string& proc_cmdline) {
   return out;
 }
 
-int prepare_kexec(const LoadRequest& request, LoadResult& result) {
+HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
   using Clock = std::chrono::steady_clock;
   Clock::time_point mark = Clock::now();
   auto lap = [&mark] {
@@ -84,40 +80,40 @@ int prepare_kexec(const LoadRequest& request, LoadResult& result) {
   };
   // Verify before execute: nothing of the image runs unless the policy accepted it. Read and
   // verify are two steps so that their times can be told apart.
-  TrustOptions read_only = request.trust;
-  read_only.no_verify = true;
-  if (int status = open_verified_image(request.image_path, read_only, result.image, result.error);
-      status != kExitOk)
-    return status;
+  auto opened = open_image(request.image_path);
+  if (!opened) return std::unexpected(std::move(opened.error()));
   result.timings.read = lap();
-  if (!request.trust.no_verify) {
-    if (int status = verify_opened_image(request.trust, result.image, result.error);
-        status != kExitOk)
-      return status;
-  }
+  auto image = verify_opened_image(request.trust, std::move(*opened));
+  if (!image) return std::unexpected(std::move(image.error()));
+  result.image = std::move(*image);
   result.timings.verify = lap();
-  const uki::Uki uki = uki::Uki::from_image(*result.image.image);
-  if (!result.image.image->is_x86_64()) {
-    result.error = request.image_path + ": not an x86_64 image";
-    return kExitBadInput;
-  }
+  const pe::Image& pe_image = result.image->opened.image;
+  const uki::Uki uki = uki::Uki::from_image(pe_image);
+  if (!pe_image.is_x86_64())
+    return host_fail(Stage::kRequest, "not an x86_64 image", request.image_path);
   if (!request.initrd_path.empty() && uki.kind() == uki::ImageKind::kUki &&
-      uki.find(".initrd", request.profile) != nullptr) {
-    result.error = request.image_path + ": the UKI carries its own initrd; --initrd is for "
-                   "EFI-stub kernels and UKIs without one";
-    return kExitBadInput;
+      uki.find(".initrd", request.profile) != nullptr)
+    return host_fail(Stage::kRequest,
+                     "the UKI carries its own initrd; --initrd is for EFI-stub kernels and UKIs "
+                     "without one",
+                     request.image_path);
+  auto load_options = build_load_options(request, uki);
+  if (!load_options) return std::unexpected(std::move(load_options.error()));
+  result.load_options = std::move(*load_options);
+  auto machine = resolve_machine(request.machine_spec);
+  if (!machine) return std::unexpected(std::move(machine.error()));
+  result.machine = std::move(*machine);
+  if (!request.initrd_path.empty()) {
+    auto initrd = FileBytes::read(request.initrd_path);
+    if (!initrd) return std::unexpected(std::move(initrd.error()));
+    result.initrd = std::move(*initrd);
   }
-  if (!build_load_options(request, uki, result.load_options, result.error)) return kExitBadInput;
-  if (!resolve_machine(request.machine_spec, result.machine, result.error)) return kExitBadInput;
-  if (!request.initrd_path.empty() &&
-      !FileBytes::read(request.initrd_path, result.initrd, result.error))
-    return kExitBadInput;
   Trampoline trampoline;
-  if (!trampoline.load(result.error)) return kExitRefused;
+  if (auto loaded = trampoline.load(); !loaded) return loaded;
   const HandoffLayout layout = handoff_layout(result.machine, trampoline);
 
   RunRequest run;
-  run.image = result.image.bytes.view();
+  run.image = result.image->opened.bytes.view();
   run.image_name = request.image_path.substr(request.image_path.find_last_of('/') + 1);
   run.label = uki.kind() == uki::ImageKind::kUki ? "sdstub" : nullptr;
   run.load_options = result.load_options;
@@ -129,42 +125,41 @@ int prepare_kexec(const LoadRequest& request, LoadResult& result) {
   run.handoff_code_pages = layout.code_pages;
   run.handoff_data_pages = layout.data_pages;
   result.timings.setup = lap();
-  const bool started = run_efi_image(run, result.run, result.error);
+  auto started = run_efi_image(run, result.run);
   result.timings.run = lap();
-  if (!started) return kExitRefused;
-  if (result.run.end != RunEnd::kExitBootServices) {
-    result.error = request.image_path + ": the image did not reach ExitBootServices(): " +
-                   result.run.message;
-    return kExitRefused;
-  }
-  const bool planned =
-      plan_kexec(result.machine, trampoline, layout, result.run, result.plan, result.error);
+  if (!started) return started;
+  if (result.run.end != RunEnd::kExitBootServices)
+    return host_fail(Stage::kRun,
+                     "the image did not reach ExitBootServices(): " + result.run.message,
+                     request.image_path);
+  auto plan = plan_kexec(result.machine, trampoline, layout, result.run);
   result.timings.plan = lap();
-  return planned ? kExitOk : kExitRefused;
+  if (!plan) return std::unexpected(std::move(plan.error()));
+  result.plan = std::move(*plan);
+  return {};
 }
 
-int commit_kexec(LoadResult& result, KexecSyscalls& syscalls) {
+HostStatus commit_kexec(LoadResult& result, KexecSyscalls& syscalls) {
   // The run's memory, read straight from its memory file: no copy before the kernel's own.
   std::vector<KexecSegment> segments;
   std::vector<std::pair<void*, std::size_t>> mappings;
-  bool mapped = true;
+  HostStatus loaded;
   for (const PlannedSegment& segment : result.plan.segments) {
     void* buffer = nullptr;
     if (segment.bufsz != 0) {
       buffer = mmap(nullptr, segment.bufsz, PROT_READ, MAP_SHARED, result.run.memory->fd(),
                     static_cast<off_t>(segment.destination));
       if (buffer == MAP_FAILED) {
-        mapped = false;
+        loaded = host_fail_errno(Stage::kKexec, "cannot map the run's memory for kexec_load", {});
         break;
       }
       mappings.emplace_back(buffer, segment.bufsz);
     }
     segments.push_back({buffer, segment.bufsz, segment.destination, segment.memsz});
   }
-  bool loaded = mapped && syscalls.load(result.plan.entry, segments, result.error);
-  if (!mapped) result.error = "cannot map the run's memory for kexec_load";
+  if (loaded) loaded = syscalls.load(result.plan.entry, segments);
   for (auto [address, size] : mappings) munmap(address, size);
-  return loaded ? kExitOk : kExitRefused;
+  return loaded;
 }
 
 }  // namespace efikexec::kexec

@@ -37,9 +37,9 @@ struct LoadTimings {
   double plan = 0;    // trampoline and page tables written, segments planned
 };
 
+// What prepare_kexec produced, as far as it got (the console of a failed run is in `run`).
 struct LoadResult {
-  std::string error;                 // why it stopped, when it did
-  VerifiedImage image;
+  std::optional<VerifiedImage> image;
   Machine machine;
   std::optional<std::string> load_options;  // what the image got as LoadOptions
   FileBytes initrd;
@@ -48,11 +48,10 @@ struct LoadResult {
   LoadTimings timings;
 };
 
-// Everything up to the plan; no kexec system call. Returns an exit status (kExitOk when the
-// plan is ready).
-int prepare_kexec(const LoadRequest& request, LoadResult& result);
+// Everything up to the plan; no kexec system call. The error names the stage that stopped.
+HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result);
 // The one kexec_load of a prepared plan.
-int commit_kexec(LoadResult& result, KexecSyscalls& syscalls);
+HostStatus commit_kexec(LoadResult& result, KexecSyscalls& syscalls);
 
 // This kernel's command line without what belonged to its own boot (initrd=, BOOT_IMAGE=).
 std::string reusable_command_line(const std::string& proc_cmdline);

@@ -29,18 +29,16 @@ IdentityMemory::~IdentityMemory() {
   if (fd_ >= 0) close(fd_);
 }
 
-bool IdentityMemory::create(std::uint64_t top, std::string& error) {
+HostStatus IdentityMemory::create(std::uint64_t top) {
   fd_ = memfd_create("efikexec-physical", MFD_CLOEXEC);
-  if (fd_ < 0 || ftruncate(fd_, static_cast<off_t>(top)) != 0) {
-    error = std::string("cannot create the physical memory file: ") + std::strerror(errno);
-    return false;
-  }
+  if (fd_ < 0 || ftruncate(fd_, static_cast<off_t>(top)) != 0)
+    return host_fail_errno(Stage::kRun, "cannot create the physical memory file", {});
   top_ = top;
-  return true;
+  return {};
 }
 
-bool IdentityMemory::reserve(std::span<const std::pair<std::uint64_t, std::uint64_t>> ranges,
-                             std::string& error) {
+HostStatus IdentityMemory::reserve(
+    std::span<const std::pair<std::uint64_t, std::uint64_t>> ranges) {
   floor_ = lowest_mappable_address();
   for (auto [start, end] : ranges) {
     // Whole pages only: RAM shrinks to them, as the memory map does.
@@ -49,15 +47,14 @@ bool IdentityMemory::reserve(std::span<const std::pair<std::uint64_t, std::uint6
     if (end <= start) continue;
     void* at = mmap(reinterpret_cast<void*>(start), end - start, PROT_NONE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (at == MAP_FAILED || at != reinterpret_cast<void*>(start)) {
-      error = "cannot reserve the machine's RAM at its physical addresses (" +
-              std::string(std::strerror(errno)) +
-              "): part of the loader is mapped there; efikexec must be built as PIE";
-      return false;
-    }
+    if (at == MAP_FAILED || at != reinterpret_cast<void*>(start))
+      return host_fail(Stage::kRun,
+                       "cannot reserve the machine's RAM at its physical addresses (" +
+                           std::string(std::strerror(errno)) +
+                           "): part of the loader is mapped there; efikexec must be built as PIE");
     reserved_.emplace_back(start, end);
   }
-  return true;
+  return {};
 }
 
 Result<void> IdentityMemory::back(std::uint64_t address, std::uint64_t size) {
@@ -74,33 +71,25 @@ Result<void> IdentityMemory::back(std::uint64_t address, std::uint64_t size) {
   return {};
 }
 
-bool IdentityMemory::place_read_only(std::uint64_t address, std::span<const std::uint8_t> bytes,
-                                     std::string& error) {
+HostStatus IdentityMemory::place_read_only(std::uint64_t address,
+                                           std::span<const std::uint8_t> bytes) {
   const std::uint64_t start = address & ~(efi::kPageSize - 1);
   const std::uint64_t end = (address + bytes.size() + efi::kPageSize - 1) & ~(efi::kPageSize - 1);
-  if (start < floor_ || end > top_) {
-    error = "firmware table outside the identity-mapped range";
-    return false;
-  }
+  if (start < floor_ || end > top_)
+    return host_fail(Stage::kRun, "firmware table outside the identity-mapped range");
   // Tables sit outside RAM, where nothing was reserved: the copy must not replace a mapping.
   void* reserved = mmap(reinterpret_cast<void*>(start), end - start, PROT_NONE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-  if (reserved == MAP_FAILED && errno != EEXIST) {
-    error = std::string("cannot reserve a firmware table's address: ") + std::strerror(errno);
-    return false;
-  }
+  if (reserved == MAP_FAILED && errno != EEXIST)
+    return host_fail_errno(Stage::kRun, "cannot reserve a firmware table's address", {});
   if (pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(address)) !=
-      static_cast<ssize_t>(bytes.size())) {
-    error = std::string("cannot copy a firmware table: ") + std::strerror(errno);
-    return false;
-  }
+      static_cast<ssize_t>(bytes.size()))
+    return host_fail_errno(Stage::kRun, "cannot copy a firmware table", {});
   void* at = mmap(reinterpret_cast<void*>(start), end - start, PROT_READ, MAP_SHARED | MAP_FIXED,
                   fd_, static_cast<off_t>(start));
-  if (at == MAP_FAILED) {
-    error = std::string("cannot map a firmware table: ") + std::strerror(errno);
-    return false;
-  }
-  return true;
+  if (at == MAP_FAILED)
+    return host_fail_errno(Stage::kRun, "cannot map a firmware table", {});
+  return {};
 }
 
 bool IdentityMemory::read(std::uint64_t address, std::span<std::byte> out) const {

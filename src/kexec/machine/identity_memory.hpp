@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "efi_shim/host.hpp"
+#include "kexec/common/host_error.hpp"
 
 namespace efikexec::kexec {
 
@@ -24,15 +25,13 @@ class IdentityMemory final : public efi::PhysicalMemory {
   ~IdentityMemory();
 
   // Parent, before fork: a memfd covering physical addresses [0, top).
-  bool create(std::uint64_t top, std::string& error);
+  HostStatus create(std::uint64_t top);
 
   // Child: reserves the physical ranges the image may be given (all RAM) without backing them,
   // so no host mapping can ever sit there. Only reserved pages can be backed.
-  bool reserve(std::span<const std::pair<std::uint64_t, std::uint64_t>> ranges,
-               std::string& error);
+  HostStatus reserve(std::span<const std::pair<std::uint64_t, std::uint64_t>> ranges);
   // Child: maps `bytes` read-only at physical `address` (copies of firmware tables).
-  bool place_read_only(std::uint64_t address, std::span<const std::uint8_t> bytes,
-                       std::string& error);
+  HostStatus place_read_only(std::uint64_t address, std::span<const std::uint8_t> bytes);
 
   Result<void> back(std::uint64_t address, std::uint64_t size) override;
   std::byte* pointer(std::uint64_t address) override {

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "kexec/common/report.hpp"
+#include "kexec/common/hex.hpp"
 
 namespace efikexec::kexec {
 
@@ -271,16 +271,15 @@ std::vector<efi::MemoryRange> Machine::efi_ranges() const {
   return out;
 }
 
-bool discover_machine(Machine& machine, std::string& error) {
-  machine = Machine{};
+HostResult<Machine> discover_machine() {
+  Machine machine;
   machine.source = "sysfs";
   const fs::path memmap = "/sys/firmware/memmap";
   std::error_code ec;
-  if (!fs::is_directory(memmap, ec)) {
-    error = "cannot describe this machine: /sys/firmware/memmap is missing "
-            "(pass --machine FILE)";
-    return false;
-  }
+  if (!fs::is_directory(memmap, ec))
+    return host_fail(Stage::kMachine,
+                     "cannot describe this machine: /sys/firmware/memmap is missing (pass "
+                     "--machine FILE)");
   for (const auto& entry : fs::directory_iterator(memmap, ec)) {
     std::uint64_t start = 0, end = 0;
     std::string type;
@@ -325,40 +324,33 @@ bool discover_machine(Machine& machine, std::string& error) {
   copy_smbios_tables(machine);
   std::sort(machine.ranges.begin(), machine.ranges.end(),
             [](const MachineRange& a, const MachineRange& b) { return a.start < b.start; });
-  if (machine.ram_bytes() == 0) {
-    error = "cannot describe this machine: /sys/firmware/memmap lists no RAM";
-    return false;
-  }
-  return true;
+  if (machine.ram_bytes() == 0)
+    return host_fail(Stage::kMachine,
+                     "cannot describe this machine: /sys/firmware/memmap lists no RAM");
+  return machine;
 }
 
-bool machine_from_json(const json& description, Machine& machine, std::string& error) {
-  machine = Machine{};
+HostResult<Machine> machine_from_json(const json& description) {
+  Machine machine;
   if (!description.is_object() || !description.contains("memory") ||
-      !description["memory"].is_array()) {
-    error = "machine description: needs an object with a \"memory\" array";
-    return false;
-  }
+      !description["memory"].is_array())
+    return host_fail(Stage::kMachine,
+                     "machine description: needs an object with a \"memory\" array");
   machine.source = description.value("source", std::string("description"));
   machine.efi_booted = description.value("efi", true);
   for (const json& range : description["memory"]) {
     std::uint64_t start = 0, end = 0, attribute = 0;
     if (!range.is_object() || !range.contains("start") || !range.contains("end") ||
         !parse_address(range["start"], start) || !parse_address(range["end"], end) ||
-        end <= start || !range.contains("type") || !range["type"].is_string()) {
-      error = "machine description: each memory range needs start < end and a type";
-      return false;
-    }
+        end <= start || !range.contains("type") || !range["type"].is_string())
+      return host_fail(Stage::kMachine,
+                       "machine description: each memory range needs start < end and a type");
     auto kind = kind_from_name(range["type"].get<std::string>());
-    if (!kind) {
-      error = "machine description: unknown memory type '" + range["type"].get<std::string>() +
-              "'";
-      return false;
-    }
-    if (range.contains("attribute") && !parse_address(range["attribute"], attribute)) {
-      error = "machine description: bad attribute";
-      return false;
-    }
+    if (!kind)
+      return host_fail(Stage::kMachine, "machine description: unknown memory type '" +
+                                            range["type"].get<std::string>() + "'");
+    if (range.contains("attribute") && !parse_address(range["attribute"], attribute))
+      return host_fail(Stage::kMachine, "machine description: bad attribute");
     machine.ranges.push_back({start, end, *kind, attribute});
   }
   std::sort(machine.ranges.begin(), machine.ranges.end(),
@@ -366,10 +358,8 @@ bool machine_from_json(const json& description, Machine& machine, std::string& e
   for (const char* key : {"acpi20", "acpi10", "smbios", "smbios3"}) {
     if (!description.contains(key) || description[key].is_null()) continue;
     std::uint64_t address = 0;
-    if (!parse_address(description[key], address)) {
-      error = std::string("machine description: bad address for ") + key;
-      return false;
-    }
+    if (!parse_address(description[key], address))
+      return host_fail(Stage::kMachine, std::string("machine description: bad address for ") + key);
     std::optional<std::uint64_t>& slot =
         std::strcmp(key, "acpi20") == 0   ? machine.acpi20_rsdp
         : std::strcmp(key, "acpi10") == 0 ? machine.acpi10_rsdp
@@ -377,30 +367,25 @@ bool machine_from_json(const json& description, Machine& machine, std::string& e
                                           : machine.smbios3;
     slot = address;
   }
-  if (machine.ram_bytes() == 0) {
-    error = "machine description: no RAM";
-    return false;
-  }
-  return true;
+  if (machine.ram_bytes() == 0)
+    return host_fail(Stage::kMachine, "machine description: no RAM");
+  return machine;
 }
 
-bool load_machine_description(const std::string& path, Machine& machine, std::string& error) {
+HostResult<Machine> load_machine_description(const std::string& path) {
   std::string text;
-  if (!read_text(path, text)) {
-    error = path + ": cannot read the machine description";
-    return false;
-  }
+  if (!read_text(path, text))
+    return host_fail(Stage::kMachine, "cannot read the machine description", path);
   json description = json::parse(text, nullptr, false);
-  if (description.is_discarded()) {
-    error = path + ": the machine description is not valid JSON";
-    return false;
+  if (description.is_discarded())
+    return host_fail(Stage::kMachine, "the machine description is not valid JSON", path);
+  auto machine = machine_from_json(description);
+  if (!machine) {
+    machine.error().path = path;
+    return machine;
   }
-  if (!machine_from_json(description, machine, error)) {
-    error = path + ": " + error;
-    return false;
-  }
-  machine.source = path;
-  return true;
+  machine->source = path;
+  return machine;
 }
 
 json machine_to_json(const Machine& machine) {
@@ -422,22 +407,20 @@ json machine_to_json(const Machine& machine) {
   return out;
 }
 
-bool resolve_machine(const std::string& spec, Machine& machine, std::string& error) {
-  if (spec.empty()) return discover_machine(machine, error);
+HostResult<Machine> resolve_machine(const std::string& spec) {
+  if (spec.empty()) return discover_machine();
   if (spec == "q35" || spec.rfind("q35:", 0) == 0) {
     std::uint64_t mib = 1024;
     if (spec.size() > 4) {
       char* end = nullptr;
       mib = std::strtoull(spec.c_str() + 4, &end, 10);
-      if (*end != '\0' || mib < 128 || mib > (1u << 22)) {
-        error = "--machine q35:MIB wants a RAM size in MiB (at least 128)";
-        return false;
-      }
+      if (*end != '\0' || mib < 128 || mib > (1u << 22))
+        return host_fail(Stage::kMachine,
+                         "--machine q35:MIB wants a RAM size in MiB (at least 128)");
     }
-    machine = described_q35_machine(mib);
-    return true;
+    return described_q35_machine(mib);
   }
-  return load_machine_description(spec, machine, error);
+  return load_machine_description(spec);
 }
 
 Machine described_q35_machine(std::uint64_t ram_mib) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "efi_shim/memory.hpp"
+#include "kexec/common/host_error.hpp"
 
 namespace efikexec::kexec {
 
@@ -70,15 +71,15 @@ struct Machine {
   std::vector<efi::MemoryRange> efi_ranges() const;
 };
 
-// Reads the running system. On failure `error` says what was missing.
-bool discover_machine(Machine& machine, std::string& error);
-bool load_machine_description(const std::string& path, Machine& machine, std::string& error);
-bool machine_from_json(const nlohmann::json& description, Machine& machine, std::string& error);
+// Reads the running system. Failures are Stage::kMachine, saying what was missing.
+HostResult<Machine> discover_machine();
+HostResult<Machine> load_machine_description(const std::string& path);
+HostResult<Machine> machine_from_json(const nlohmann::json& description);
 nlohmann::json machine_to_json(const Machine& machine);
 
 // `--machine SPEC`: empty for this machine, "q35" or "q35:MIB" for a described QEMU guest, else
 // a description file.
-bool resolve_machine(const std::string& spec, Machine& machine, std::string& error);
+HostResult<Machine> resolve_machine(const std::string& spec);
 
 // The machine used by tests and dry runs when none is given: a q35 guest with `ram_mib` MiB.
 Machine described_q35_machine(std::uint64_t ram_mib);

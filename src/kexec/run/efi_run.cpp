@@ -252,27 +252,23 @@ void on_fault(int signal, siginfo_t* info, void* raw_context) {
   finish(RunEnd::kFault, 0, text);
 }
 
-bool install_fault_handlers(std::string& error) {
+HostStatus install_fault_handlers() {
   constexpr std::size_t kAltStack = 256 * 1024;
   void* memory = mmap(nullptr, kAltStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                       -1, 0);
   stack_t alternate{};
   alternate.ss_sp = memory;
   alternate.ss_size = kAltStack;
-  if (memory == MAP_FAILED || sigaltstack(&alternate, nullptr) != 0) {
-    error = "cannot set up the fault handler stack";
-    return false;
-  }
+  if (memory == MAP_FAILED || sigaltstack(&alternate, nullptr) != 0)
+    return host_fail_errno(Stage::kRun, "cannot set up the fault handler stack", {});
   struct sigaction action {};
   action.sa_sigaction = on_fault;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
   sigemptyset(&action.sa_mask);
   for (int signal : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP})
-    if (sigaction(signal, &action, nullptr) != 0) {
-      error = "cannot install the fault handlers";
-      return false;
-    }
-  return true;
+    if (sigaction(signal, &action, nullptr) != 0)
+      return host_fail_errno(Stage::kRun, "cannot install the fault handlers", {});
+  return {};
 }
 
 std::u16string to_ucs2(std::string_view text) {
@@ -285,15 +281,16 @@ std::u16string to_ucs2(std::string_view text) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   clock_gettime(CLOCK_MONOTONIC, &g_started);
   g_echo = request.echo_console;
-  std::string error;
+  auto set_up = [](HostStatus step) {
+    if (!step) finish(RunEnd::kSetupFailed, 0, step.error().message());
+  };
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ram;
   for (const MachineRange& range : request.machine->ranges)
     if (range.kind == RangeKind::kRam) ram.emplace_back(range.start, range.end);
-  if (!memory.reserve(ram, error)) finish(RunEnd::kSetupFailed, 0, error);
+  set_up(memory.reserve(ram));
   for (const TableCopy& table : request.machine->tables)
-    if (!memory.place_read_only(table.address, table.bytes, error))
-      finish(RunEnd::kSetupFailed, 0, error);
-  if (!install_fault_handlers(error)) finish(RunEnd::kSetupFailed, 0, error);
+    set_up(memory.place_read_only(table.address, table.bytes));
+  set_up(install_fault_handlers());
 
   static LinuxClock clock;
   static LinuxRandom random;
@@ -469,25 +466,22 @@ std::vector<E820Entry> e820_from_efi_map(const std::vector<efi::MemoryRange>& ma
   return out;
 }
 
-bool run_efi_image(const RunRequest& request, RunOutcome& outcome, std::string& error) {
+HostStatus run_efi_image(const RunRequest& request, RunOutcome& outcome) {
   outcome = RunOutcome{};
   auto memory = std::make_unique<IdentityMemory>();
   const std::uint64_t top = std::max<std::uint64_t>(request.machine->top_of_address_space(),
                                                     std::uint64_t{1} << 32);
-  if (!memory->create(top, error)) return false;
+  if (auto created = memory->create(top); !created) return created;
   void* shared = mmap(nullptr, sizeof(SharedReport), PROT_READ | PROT_WRITE,
                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (shared == MAP_FAILED) {
-    error = "cannot create the run report";
-    return false;
-  }
+  if (shared == MAP_FAILED) return host_fail_errno(Stage::kRun, "cannot create the run report", {});
   auto* report = new (shared) SharedReport{};
   std::fflush(nullptr);
   const pid_t child = fork();
   if (child < 0) {
+    auto failure = host_fail_errno(Stage::kRun, "cannot start the run", {});
     munmap(shared, sizeof(SharedReport));
-    error = std::string("cannot start the run: ") + std::strerror(errno);
-    return false;
+    return failure;
   }
   if (child == 0) {
     g_report = report;
@@ -546,7 +540,7 @@ bool run_efi_image(const RunRequest& request, RunOutcome& outcome, std::string& 
     outcome.memory = std::move(memory);
   }
   munmap(shared, sizeof(SharedReport));
-  return true;
+  return {};
 }
 
 }  // namespace efikexec::kexec

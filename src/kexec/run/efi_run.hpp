@@ -14,6 +14,7 @@
 
 #include "cpu_context.h"
 #include "efi_shim/memory.hpp"
+#include "kexec/common/host_error.hpp"
 #include "kexec/machine/identity_memory.hpp"
 #include "kexec/machine/machine.hpp"
 #include "pe_loader/byte_view.hpp"
@@ -95,9 +96,9 @@ struct RunOutcome {
   std::unique_ptr<IdentityMemory> memory;
 };
 
-// Runs the image; false (with `error`) only when the run could not be started at all. How the
+// Runs the image; an error (Stage::kRun) only when the run could not be started at all. How the
 // image itself ended is in `outcome`.
-bool run_efi_image(const RunRequest& request, RunOutcome& outcome, std::string& error);
+HostStatus run_efi_image(const RunRequest& request, RunOutcome& outcome);
 
 // The Linux stub's EFI-to-e820 translation (arch/x86/boot/compressed... setup_e820).
 std::vector<E820Entry> e820_from_efi_map(const std::vector<efi::MemoryRange>& map);

@@ -3,7 +3,7 @@
 
 #include "kexec/run/run_report.hpp"
 
-#include "kexec/common/report.hpp"
+#include "kexec/common/hex.hpp"
 
 namespace efikexec::kexec {
 

@@ -11,7 +11,7 @@
 #include <openssl/pem.h>
 
 #include "kexec/image/file_bytes.hpp"
-#include "kexec/common/report.hpp"
+#include "kexec/common/hex.hpp"
 #include "pe_loader/signature_list.hpp"
 
 namespace efikexec::kexec {
@@ -56,33 +56,32 @@ void append(std::vector<T>& to, std::vector<T>& from) {
   for (T& item : from) to.push_back(std::move(item));
 }
 
-bool file_exists(const std::string& path, std::string& error) {
+// Whether `path` exists; a failure other than "it does not" is an error.
+HostResult<bool> file_exists(const std::string& path) {
   struct stat st{};
   if (stat(path.c_str(), &st) == 0) return true;
-  if (errno != ENOENT) error = path + ": cannot stat: " + std::strerror(errno);
+  if (errno != ENOENT) return host_fail_errno(Stage::kTrustSources, "cannot stat", path);
   return false;
 }
 
 // An efivarfs file: a 32-bit attributes word, then the variable's data.
-bool read_variable(const std::string& path, FileBytes& bytes, ByteView& data,
-                   std::string& error) {
-  if (!FileBytes::read(path, bytes, error)) return false;
-  if (bytes.size() < 4) {
-    error = path + ": shorter than the efivarfs attributes word";
-    return false;
-  }
-  data = ByteView(bytes.view().data() + 4, bytes.size() - 4);
-  return true;
+HostResult<FileBytes> read_variable(const std::string& path) {
+  auto bytes = FileBytes::read(path);
+  if (bytes && bytes->size() < 4)
+    return host_fail(Stage::kTrustSources, "shorter than the efivarfs attributes word", path);
+  return bytes;
+}
+
+ByteView variable_data(const FileBytes& bytes) {
+  return ByteView(bytes.view().data() + 4, bytes.size() - 4);
 }
 
 }  // namespace
 
-bool add_signature_lists(TrustPolicy& policy, Database database, ByteView lists,
-                         const std::string& source, std::string& error) {
-  if (auto valid = pe::validate_signature_lists(lists); !valid) {
-    error = format_error(source, valid.error());
-    return false;
-  }
+HostStatus add_signature_lists(TrustPolicy& policy, Database database, ByteView lists,
+                               const std::string& source) {
+  if (auto valid = pe::validate_signature_lists(lists); !valid)
+    return host_fail(Stage::kTrustSources, valid.error(), source);
   std::vector<TrustedCertificate> certificates;
   std::vector<TrustedHash> hashes;
   std::vector<TrustedHash> certificate_hashes;
@@ -99,10 +98,9 @@ bool add_signature_lists(TrustPolicy& policy, Database database, ByteView lists,
         break;
       case pe::SignatureKind::kCertificate: {
         OsslPtr<X509> certificate = parse_der_certificate(entry.data);
-        if (!certificate) {
-          error = where + ": EFI_CERT_X509 data is not a DER certificate";
-          return false;
-        }
+        if (!certificate)
+          return host_fail(Stage::kTrustSources, "EFI_CERT_X509 data is not a DER certificate",
+                           where);
         certificates.push_back({std::move(certificate), where});
         break;
       }
@@ -121,75 +119,65 @@ bool add_signature_lists(TrustPolicy& policy, Database database, ByteView lists,
   append(hashes_of(policy, database), hashes);
   append(policy.dbx_certificate_hashes, certificate_hashes);
   policy.sources.push_back((database == Database::kDb ? "db: " : "dbx: ") + source);
-  return true;
+  return {};
 }
 
-bool add_trust_file(TrustPolicy& policy, Database database, const std::string& path,
-                    std::string& error) {
-  FileBytes bytes;
-  if (!FileBytes::read(path, bytes, error)) return false;
-  const ByteView view = bytes.view();
+HostStatus add_trust_file(TrustPolicy& policy, Database database, const std::string& path) {
+  auto bytes = FileBytes::read(path);
+  if (!bytes) return std::unexpected(std::move(bytes.error()));
+  const ByteView view = bytes->view();
   const char* which = database == Database::kDb ? "db: " : "dbx: ";
 
   if (view.chars().find("-----BEGIN") != std::string_view::npos) {
     auto certificates = parse_pem_certificates(view);
-    if (certificates.empty()) {
-      error = path + ": PEM file without a certificate";
-      return false;
-    }
+    if (certificates.empty())
+      return host_fail(Stage::kTrustSources, "PEM file without a certificate", path);
     for (std::size_t i = 0; i < certificates.size(); ++i)
       certificates_of(policy, database)
           .push_back({std::move(certificates[i]),
                       certificates.size() == 1 ? path : path + " certificate " + std::to_string(i)});
     policy.sources.push_back(which + path);
-    return true;
+    return {};
   }
   if (OsslPtr<X509> certificate = parse_der_certificate(view)) {
     certificates_of(policy, database).push_back({std::move(certificate), path});
     policy.sources.push_back(which + path);
-    return true;
+    return {};
   }
   auto payload = pe::authenticated_variable_payload(view);
-  if (payload) return add_signature_lists(policy, database, *payload, path, error);
-  if (payload.error().code != ErrorCode::kNotFound) {
-    error = format_error(path, payload.error());
-    return false;
-  }
-  if (!add_signature_lists(policy, database, view, path, error)) {
-    error += " (not a certificate, signature list or authenticated variable)";
-    return false;
-  }
-  return true;
+  if (payload) return add_signature_lists(policy, database, *payload, path);
+  if (payload.error().code != ErrorCode::kNotFound)
+    return host_fail(Stage::kTrustSources, payload.error(), path);
+  auto added = add_signature_lists(policy, database, view, path);
+  if (!added)
+    added.error().reason += " (not a certificate, signature list or authenticated variable)";
+  return added;
 }
 
-bool set_sbat_level(TrustPolicy& policy, ByteView text, const std::string& source,
-                    std::string& error) {
+HostStatus set_sbat_level(TrustPolicy& policy, ByteView text, const std::string& source) {
   SbatLevelPolicy level;
   const auto* chars = reinterpret_cast<const char*>(text.data());
   level.text.assign(chars, chars + text.size());
   std::array<pe::SbatLevelEntry, pe::kMaxSbatEntries> entries;
   auto parsed = pe::parse_sbat_level(
       ByteView(reinterpret_cast<const std::byte*>(level.text.data()), level.text.size()), entries);
-  if (!parsed) {
-    error = format_error(source, parsed.error());
-    return false;
-  }
+  if (!parsed) return host_fail(Stage::kTrustSources, parsed.error(), source);
   level.entries.assign(parsed->entries.begin(), parsed->entries.end());
   level.datestamp = std::string(parsed->datestamp);
   level.source = source;
   policy.sbat_level = std::move(level);
   policy.sources.push_back("sbat-level: " + source);
-  return true;
+  return {};
 }
 
-bool set_sbat_level_file(TrustPolicy& policy, const std::string& path, std::string& error) {
-  FileBytes bytes;
-  if (!FileBytes::read(path, bytes, error)) return false;
-  return set_sbat_level(policy, bytes.view(), path, error);
+HostStatus set_sbat_level_file(TrustPolicy& policy, const std::string& path) {
+  auto bytes = FileBytes::read(path);
+  if (!bytes) return std::unexpected(std::move(bytes.error()));
+  return set_sbat_level(policy, bytes->view(), path);
 }
 
-bool add_machine_variables(TrustPolicy& policy, const std::string& efivars_directory,
-                           MachineSources which, std::string& error) {
+HostStatus add_machine_variables(TrustPolicy& policy, const std::string& efivars_directory,
+                                 MachineSources which) {
   struct Variable {
     bool wanted;
     const char* name;
@@ -201,42 +189,46 @@ bool add_machine_variables(TrustPolicy& policy, const std::string& efivars_direc
   for (const Variable& variable : variables) {
     if (!variable.wanted) continue;
     const std::string path = efivars_directory + "/" + variable.name;
-    if (!file_exists(path, error)) {
-      if (!error.empty()) return false;
-      continue;
-    }
-    FileBytes bytes;
-    ByteView data;
-    if (!read_variable(path, bytes, data, error)) return false;
+    auto exists = file_exists(path);
+    if (!exists) return std::unexpected(std::move(exists.error()));
+    if (!*exists) continue;
+    auto bytes = read_variable(path);
+    if (!bytes) return std::unexpected(std::move(bytes.error()));
+    const ByteView data = variable_data(*bytes);
     const std::string label = std::string(variable.label) + " (" + path + ")";
-    const bool ok = variable.name == kSbatLevelRtVariable
-                        ? set_sbat_level(policy, data, label, error)
-                        : add_signature_lists(policy,
-                                              variable.name == kDbVariable ? Database::kDb
-                                                                           : Database::kDbx,
-                                              data, label, error);
-    if (!ok) return false;
+    auto added = variable.name == kSbatLevelRtVariable
+                     ? set_sbat_level(policy, data, label)
+                     : add_signature_lists(policy,
+                                           variable.name == kDbVariable ? Database::kDb
+                                                                        : Database::kDbx,
+                                           data, label);
+    if (!added) return added;
   }
-  return true;
+  return {};
 }
 
 }  // namespace efikexec::kexec
 
 namespace efikexec::kexec {
 
-bool build_trust_policy(const TrustOptions& options, TrustPolicy& policy, std::string& error) {
-  policy = TrustPolicy{};
+HostResult<TrustPolicy> build_trust_policy(const TrustOptions& options) {
+  TrustPolicy policy;
   policy.no_verify = options.no_verify;
-  if (options.no_verify) return true;
+  if (options.no_verify) return policy;
   for (const std::string& path : options.db_files)
-    if (!add_trust_file(policy, Database::kDb, path, error)) return false;
+    if (auto added = add_trust_file(policy, Database::kDb, path); !added)
+      return std::unexpected(std::move(added.error()));
   for (const std::string& path : options.dbx_files)
-    if (!add_trust_file(policy, Database::kDbx, path, error)) return false;
-  if (!options.sbat_level_file.empty() && !set_sbat_level_file(policy, options.sbat_level_file, error))
-    return false;
+    if (auto added = add_trust_file(policy, Database::kDbx, path); !added)
+      return std::unexpected(std::move(added.error()));
+  if (!options.sbat_level_file.empty())
+    if (auto set = set_sbat_level_file(policy, options.sbat_level_file); !set)
+      return std::unexpected(std::move(set.error()));
   const MachineSources machine{options.db_files.empty(), options.dbx_files.empty(),
                                options.sbat_level_file.empty()};
-  return add_machine_variables(policy, options.efivars_directory, machine, error);
+  if (auto added = add_machine_variables(policy, options.efivars_directory, machine); !added)
+    return std::unexpected(std::move(added.error()));
+  return policy;
 }
 
 }  // namespace efikexec::kexec

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kexec/common/host_error.hpp"
 #include "kexec/verify/crypto_openssl.hpp"
 #include "pe_loader/sbat.hpp"
 
@@ -58,16 +59,14 @@ struct TrustPolicy {
 
 // Adds FILE to db or dbx: a PEM or DER certificate, an EFI_SIGNATURE_LIST file, or an
 // EFI_VARIABLE_AUTHENTICATION_2 header followed by signature lists. On failure `error` says
-// "FILE: reason" and the policy is unchanged.
-bool add_trust_file(TrustPolicy& policy, Database database, const std::string& path,
-                    std::string& error);
+// FILE and the reason (Stage::kTrustSources, or kRead) and the policy is unchanged.
+HostStatus add_trust_file(TrustPolicy& policy, Database database, const std::string& path);
 // Adds the signature lists `lists` (already without any header) to db or dbx.
-bool add_signature_lists(TrustPolicy& policy, Database database, ByteView lists,
-                         const std::string& source, std::string& error);
+HostStatus add_signature_lists(TrustPolicy& policy, Database database, ByteView lists,
+                               const std::string& source);
 // Sets the SBAT revocation level from shim's SbatLevel text.
-bool set_sbat_level(TrustPolicy& policy, ByteView text, const std::string& source,
-                    std::string& error);
-bool set_sbat_level_file(TrustPolicy& policy, const std::string& path, std::string& error);
+HostStatus set_sbat_level(TrustPolicy& policy, ByteView text, const std::string& source);
+HostStatus set_sbat_level_file(TrustPolicy& policy, const std::string& path);
 
 struct MachineSources {
   bool db = true;
@@ -77,8 +76,8 @@ struct MachineSources {
 // Adds the chosen variables from an efivarfs directory (each file: 4 attribute bytes, then the
 // data). A variable that does not exist is skipped; one that exists but cannot be read or
 // parsed is an error.
-bool add_machine_variables(TrustPolicy& policy, const std::string& efivars_directory,
-                           MachineSources which, std::string& error);
+HostStatus add_machine_variables(TrustPolicy& policy, const std::string& efivars_directory,
+                                 MachineSources which);
 
 }  // namespace efikexec::kexec
 
@@ -96,6 +95,6 @@ struct TrustOptions {
 // Builds the policy: each explicit option replaces the machine's variable of the same kind
 // (--db replaces db, --dbx replaces dbx, --sbat-level replaces SbatLevelRT); what is not given
 // comes from efivarfs when it exists. With --no-verify nothing is read.
-bool build_trust_policy(const TrustOptions& options, TrustPolicy& policy, std::string& error);
+HostResult<TrustPolicy> build_trust_policy(const TrustOptions& options);
 
 }  // namespace efikexec::kexec

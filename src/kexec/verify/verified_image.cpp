@@ -1,50 +1,44 @@
 // SPDX-License-Identifier: MIT
 #include "kexec/verify/verified_image.hpp"
 
-#include "kexec/common/report.hpp"
+#include <utility>
 
 namespace efikexec::kexec {
 
 namespace {
 
-int verify_with_policy(const TrustPolicy& policy, VerifiedImage& out, std::string& error) {
-  out.verdict = verify_image(*out.image, policy);
-  if (!out.verdict.accepted) {
-    error = out.path + ": refused: " + out.verdict.reason + " (" +
-            error_code_name(out.verdict.code) + ")";
-    return out.verdict.malformed() ? kExitBadInput : kExitRefused;
+HostResult<VerifiedImage> verify_with_policy(const TrustPolicy& policy, OpenedImage opened) {
+  VerifyVerdict verdict = verify_image(opened.image, policy);
+  if (!verdict.accepted) {
+    HostError error{verdict.malformed() ? Stage::kParse : Stage::kVerify,
+                    "refused: " + verdict.reason, opened.path};
+    error.code = verdict.code;
+    return std::unexpected(std::move(error));
   }
-  out.verified = true;
-  return kExitOk;
+  return VerifiedImage{std::move(opened), true, std::move(verdict)};
 }
 
 }  // namespace
 
-int open_image(const std::string& path, VerifiedImage& out, std::string& error) {
-  out.path = path;
-  if (!FileBytes::read(path, out.bytes, error)) return kExitBadInput;
-  auto image = pe::Image::parse(out.bytes.view());
-  if (!image) {
-    error = format_error(path, image.error());
-    return kExitBadInput;
+HostResult<VerifiedImage> verify_opened_image(const TrustOptions& trust, OpenedImage opened) {
+  if (trust.no_verify) return VerifiedImage{std::move(opened), false, {}};
+  auto policy = build_trust_policy(trust);
+  if (!policy) return std::unexpected(std::move(policy.error()));
+  return verify_with_policy(*policy, std::move(opened));
+}
+
+HostResult<VerifiedImage> open_verified_image(const std::string& path, const TrustOptions& trust) {
+  if (trust.no_verify) {
+    auto opened = open_image(path);
+    if (!opened) return std::unexpected(std::move(opened.error()));
+    return verify_opened_image(trust, std::move(*opened));
   }
-  out.image = *image;
-  return kExitOk;
-}
-
-int open_verified_image(const std::string& path, const TrustOptions& trust, VerifiedImage& out,
-                        std::string& error) {
-  TrustPolicy policy;
-  if (!trust.no_verify && !build_trust_policy(trust, policy, error)) return kExitBadInput;
-  if (int status = open_image(path, out, error); status != kExitOk) return status;
-  if (trust.no_verify) return kExitOk;
-  return verify_with_policy(policy, out, error);
-}
-
-int verify_opened_image(const TrustOptions& trust, VerifiedImage& out, std::string& error) {
-  TrustPolicy policy;
-  if (!build_trust_policy(trust, policy, error)) return kExitBadInput;
-  return verify_with_policy(policy, out, error);
+  // The policy first: a bad key file is reported before the image is read.
+  auto policy = build_trust_policy(trust);
+  if (!policy) return std::unexpected(std::move(policy.error()));
+  auto opened = open_image(path);
+  if (!opened) return std::unexpected(std::move(opened.error()));
+  return verify_with_policy(*policy, std::move(*opened));
 }
 
 }  // namespace efikexec::kexec

@@ -7,7 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include "kexec/common/digest.hpp"
-#include "kexec/common/report.hpp"
+#include "kexec/common/hex.hpp"
 #include "kexec/verify/verify_signature.hpp"
 #include "pe_loader/authenticode.hpp"
 #include "pe_loader/sbat.hpp"

@@ -33,13 +33,10 @@ class FakeKexecSyscalls final : public kexec::KexecSyscalls {
  public:
   explicit FakeKexecSyscalls(std::shared_ptr<FakeKexecState> state) : state_(std::move(state)) {}
 
-  bool load(std::uint64_t entry, std::span<const kexec::KexecSegment> segments,
-            std::string& error) override {
+  kexec::HostStatus load(std::uint64_t entry,
+                         std::span<const kexec::KexecSegment> segments) override {
     ++state_->loads;
-    if (state_->fail_load) {
-      error = "fake kexec_load failed";
-      return false;
-    }
+    if (state_->fail_load) return kexec::host_fail(kexec::Stage::kKexec, "fake kexec_load failed");
     state_->entry = entry;
     state_->segments = segments.size();
     state_->buffer_bytes = 0;
@@ -51,18 +48,17 @@ class FakeKexecSyscalls final : public kexec::KexecSyscalls {
             segment.buffer)[segment.buffer_size - 1];
     }
     state_->loaded = true;
-    return true;
+    return {};
   }
-  bool unload(std::string&) override {
+  kexec::HostStatus unload() override {
     ++state_->unloads;
     state_->loaded = false;
-    return true;
+    return {};
   }
   bool loaded() override { return state_->loaded; }
-  bool execute(std::string& error) override {
+  kexec::HostError execute() override {
     ++state_->executes;
-    error = "fake reboot returned";
-    return false;
+    return {kexec::Stage::kKexec, "fake reboot returned"};
   }
 
  private:

@@ -12,29 +12,25 @@
 
 #include "handoff_tables.hpp"
 #include "kexec/load/loader.hpp"
-#include "kexec/common/report.hpp"
+#include "kexec/common/hex.hpp"
 
 namespace efikexec::kexec {
 namespace {
 
 class FakeKexec final : public KexecSyscalls {
  public:
-  bool load(std::uint64_t entry, std::span<const KexecSegment> segments,
-            std::string&) override {
+  HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments) override {
     ++loads;
     this->entry = entry;
     recorded.assign(segments.begin(), segments.end());
     first_bytes.clear();
     for (const KexecSegment& s : segments)
       first_bytes.push_back(s.buffer_size >= 8 ? *static_cast<const std::uint64_t*>(s.buffer) : 0);
-    return true;
+    return {};
   }
-  bool unload(std::string&) override { return true; }
+  HostStatus unload() override { return {}; }
   bool loaded() override { return loads > 0; }
-  bool execute(std::string& error) override {
-    error = "fake";
-    return false;
-  }
+  HostError execute() override { return {Stage::kKexec, "fake"}; }
   int loads = 0;
   std::uint64_t entry = 0;
   std::vector<KexecSegment> recorded;
@@ -68,7 +64,8 @@ LoadRequest signed_uki_request(const char* image = "uki-signed.efi") {
 TEST(Loader, PlansASignedUkiThatPassesTheKernelsChecksAndLoadsItOnce) {
   NEED_FIXTURES();
   LoadResult result;
-  ASSERT_EQ(prepare_kexec(signed_uki_request(), result), kExitOk) << result.error;
+  auto prepared = prepare_kexec(signed_uki_request(), result);
+  ASSERT_TRUE(prepared) << prepared.error().message();
   const KexecPlan& plan = result.plan;
   ASSERT_FALSE(plan.segments.empty());
   EXPECT_LE(plan.segments.size(), kMaxKexecSegments);
@@ -86,7 +83,8 @@ TEST(Loader, PlansASignedUkiThatPassesTheKernelsChecksAndLoadsItOnce) {
   EXPECT_LE(plan.memsz_total, result.machine.ram_bytes() / 2);
 
   FakeKexec fake;
-  ASSERT_EQ(commit_kexec(result, fake), kExitOk) << result.error;
+  auto committed = commit_kexec(result, fake);
+  ASSERT_TRUE(committed) << committed.error().message();
   EXPECT_EQ(fake.loads, 1);
   EXPECT_EQ(fake.entry, plan.entry);
   ASSERT_EQ(fake.recorded.size(), plan.segments.size());
@@ -108,8 +106,11 @@ TEST(Loader, RefusesBeforeRunningAnything) {
   NEED_FIXTURES();
   for (const char* image : {"uki-tampered.efi", "uki.efi", "uki-other-signed.efi"}) {
     LoadResult result;
-    EXPECT_EQ(prepare_kexec(signed_uki_request(image), result), kExitRefused) << image;
-    EXPECT_NE(result.error.find("refused"), std::string::npos) << result.error;
+    auto prepared = prepare_kexec(signed_uki_request(image), result);
+    ASSERT_FALSE(prepared) << image;
+    EXPECT_EQ(prepared.error().stage, Stage::kVerify) << image;
+    EXPECT_NE(prepared.error().reason.find("refused"), std::string::npos)
+        << prepared.error().message();
     EXPECT_EQ(result.run.memory, nullptr) << image << ": the image must not have run";
     EXPECT_TRUE(result.run.console.empty());
   }
@@ -120,12 +121,16 @@ TEST(Loader, NeedsAnExplicitOptOutWithoutTrustSources) {
   LoadRequest request = signed_uki_request();
   request.trust.db_files.clear();
   LoadResult result;
-  EXPECT_NE(prepare_kexec(request, result), kExitOk);
+  auto refused = prepare_kexec(request, result);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().stage, Stage::kVerify);
   EXPECT_EQ(result.run.memory, nullptr);
   request.trust.no_verify = true;
   LoadResult unverified;
-  EXPECT_EQ(prepare_kexec(request, unverified), kExitOk) << unverified.error;
-  EXPECT_FALSE(unverified.image.verified);
+  auto prepared = prepare_kexec(request, unverified);
+  ASSERT_TRUE(prepared) << prepared.error().message();
+  ASSERT_TRUE(unverified.image.has_value());
+  EXPECT_FALSE(unverified.image->verified);
 }
 
 TEST(Loader, RejectsAProfileTheImageDoesNotHave) {
@@ -133,8 +138,11 @@ TEST(Loader, RejectsAProfileTheImageDoesNotHave) {
   LoadRequest request = signed_uki_request();
   request.profile = 3;
   LoadResult result;
-  EXPECT_EQ(prepare_kexec(request, result), kExitBadInput);
-  EXPECT_NE(result.error.find("profile 3 does not exist"), std::string::npos) << result.error;
+  auto prepared = prepare_kexec(request, result);
+  ASSERT_FALSE(prepared);
+  EXPECT_EQ(prepared.error().stage, Stage::kRequest);
+  EXPECT_NE(prepared.error().reason.find("profile 3 does not exist"), std::string::npos)
+      << prepared.error().message();
 }
 
 TEST(Loader, KeepsTheUkisOwnInitrd) {
@@ -142,8 +150,11 @@ TEST(Loader, KeepsTheUkisOwnInitrd) {
   LoadRequest request = signed_uki_request();
   request.initrd_path = fixture("initrd-second.cpio.gz");
   LoadResult result;
-  EXPECT_EQ(prepare_kexec(request, result), kExitBadInput);
-  EXPECT_NE(result.error.find("its own initrd"), std::string::npos) << result.error;
+  auto prepared = prepare_kexec(request, result);
+  ASSERT_FALSE(prepared);
+  EXPECT_EQ(prepared.error().stage, Stage::kRequest);
+  EXPECT_NE(prepared.error().reason.find("its own initrd"), std::string::npos)
+      << prepared.error().message();
 }
 
 TEST(Loader, AppendsToTheUkisCommandLine) {
@@ -151,7 +162,8 @@ TEST(Loader, AppendsToTheUkisCommandLine) {
   LoadRequest request = signed_uki_request();
   request.append = "quiet";
   LoadResult result;
-  ASSERT_EQ(prepare_kexec(request, result), kExitOk) << result.error;
+  auto prepared = prepare_kexec(request, result);
+  ASSERT_TRUE(prepared) << prepared.error().message();
   ASSERT_TRUE(result.run.boot_params.has_value());
   EXPECT_EQ(result.run.boot_params->command_line, "console=ttyS0 efikexec.uki=1 panic=-1 quiet");
 }
@@ -163,8 +175,8 @@ TEST(Loader, ReusedCommandLinesDropTheOldBootsOwnWords) {
 
 TEST(Trampoline, IsPlacedFromItsObjectsSymbolsAndRelocations) {
   Trampoline trampoline;
-  std::string error;
-  ASSERT_TRUE(trampoline.load(error)) << error;
+  auto loaded = trampoline.load();
+  ASSERT_TRUE(loaded) << loaded.error().message();
   std::uint64_t entry, gdt, gdt_pointer, idt, fault, context;
   ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_entry", entry));
   ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_gdt", gdt));
@@ -175,8 +187,9 @@ TEST(Trampoline, IsPlacedFromItsObjectsSymbolsAndRelocations) {
   constexpr std::uint64_t kBase = 0x3ff5e000;
   Trampoline::Parameters parameters{0x1000, 0x2000, {}};
   parameters.context.rip = 0xabcdef;
-  std::vector<std::uint8_t> blob;
-  ASSERT_TRUE(trampoline.place(kBase, parameters, blob, error)) << error;
+  auto placed_blob = trampoline.place(kBase, parameters);
+  ASSERT_TRUE(placed_blob) << placed_blob.error().message();
+  const std::vector<std::uint8_t>& blob = *placed_blob;
   std::uint64_t gdt_base = 0;
   std::memcpy(&gdt_base, blob.data() + gdt_pointer + 2, 8);
   EXPECT_EQ(gdt_base, kBase + gdt) << "R_X86_64_64 applied for the placement address";
@@ -189,9 +202,9 @@ TEST(Trampoline, IsPlacedFromItsObjectsSymbolsAndRelocations) {
   EXPECT_EQ(handler, (kBase + fault) & 0xffffffff);
   EXPECT_EQ(gate[5], 0x8e);
   // Placing twice at different bases differs only where relocations point.
-  std::vector<std::uint8_t> elsewhere;
-  ASSERT_TRUE(trampoline.place(kBase + 0x100000, parameters, elsewhere, error));
-  EXPECT_EQ(std::memcmp(blob.data() + entry, elsewhere.data() + entry, 16), 0)
+  auto elsewhere = trampoline.place(kBase + 0x100000, parameters);
+  ASSERT_TRUE(elsewhere);
+  EXPECT_EQ(std::memcmp(blob.data() + entry, elsewhere->data() + entry, 16), 0)
       << "the code itself is position independent";
 }
 

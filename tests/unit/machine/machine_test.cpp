@@ -11,10 +11,9 @@ namespace efikexec::kexec {
 namespace {
 
 Machine from(const char* text) {
-  Machine machine;
-  std::string error;
-  EXPECT_TRUE(machine_from_json(nlohmann::json::parse(text), machine, error)) << error;
-  return machine;
+  auto machine = machine_from_json(nlohmann::json::parse(text));
+  EXPECT_TRUE(machine) << machine.error().message();
+  return machine ? std::move(*machine) : Machine{};
 }
 
 TEST(Machine, ReadsADescription) {
@@ -32,16 +31,14 @@ TEST(Machine, ReadsADescription) {
 }
 
 TEST(Machine, RejectsBadDescriptions) {
-  Machine m;
-  std::string error;
-  EXPECT_FALSE(machine_from_json(nlohmann::json::parse(R"({"memory": []})"), m, error));
+  EXPECT_FALSE(machine_from_json(nlohmann::json::parse(R"({"memory": []})")));
+  auto unknown = machine_from_json(
+      nlohmann::json::parse(R"({"memory": [{"start": 0, "end": 4096, "type": "ramm"}]})"));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().stage, Stage::kMachine);
+  EXPECT_NE(unknown.error().reason.find("unknown memory type"), std::string::npos);
   EXPECT_FALSE(machine_from_json(
-      nlohmann::json::parse(R"({"memory": [{"start": 0, "end": 4096, "type": "ramm"}]})"), m,
-      error));
-  EXPECT_NE(error.find("unknown memory type"), std::string::npos);
-  EXPECT_FALSE(machine_from_json(
-      nlohmann::json::parse(R"({"memory": [{"start": 8192, "end": 4096, "type": "ram"}]})"), m,
-      error));
+      nlohmann::json::parse(R"({"memory": [{"start": 8192, "end": 4096, "type": "ram"}]})")));
 }
 
 TEST(Machine, PaintsThePageGranularEfiMap) {
@@ -67,15 +64,17 @@ TEST(Machine, PaintsThePageGranularEfiMap) {
 }
 
 TEST(Machine, DescribesAQ35Guest) {
-  Machine m;
-  std::string error;
-  ASSERT_TRUE(resolve_machine("q35:2048", m, error)) << error;
-  EXPECT_GT(m.ram_bytes(), 2000ull << 20);
-  ASSERT_TRUE(resolve_machine("q35:4096", m, error));
-  EXPECT_GT(m.top_of_ram(), 4ull << 30) << "RAM above 4 GiB";
-  EXPECT_FALSE(resolve_machine("q35:12", m, error));
-  EXPECT_FALSE(m.variables.empty()) << "the variables OVMF answers with";
-  EXPECT_FALSE(resolve_machine("/nonexistent/machine.json", m, error));
+  auto small = resolve_machine("q35:2048");
+  ASSERT_TRUE(small) << small.error().message();
+  EXPECT_GT(small->ram_bytes(), 2000ull << 20);
+  auto large = resolve_machine("q35:4096");
+  ASSERT_TRUE(large);
+  EXPECT_GT(large->top_of_ram(), 4ull << 30) << "RAM above 4 GiB";
+  EXPECT_FALSE(large->variables.empty()) << "the variables OVMF answers with";
+  EXPECT_FALSE(resolve_machine("q35:12"));
+  auto missing = resolve_machine("/nonexistent/machine.json");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().path, "/nonexistent/machine.json");
 }
 
 }  // namespace

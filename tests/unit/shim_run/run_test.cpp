@@ -20,22 +20,25 @@ std::string misbehave_app() { return std::string(EFT_APPS_DIR) + "/eft_misbehave
 
 struct ChildRun {
   RunOutcome outcome;
-  std::string error;
 };
 
 ChildRun run(const std::string& path, std::optional<std::string> options, unsigned timeout = 10,
         std::optional<ByteView> initrd = {}) {
   static const Machine machine = described_q35_machine(1024);
-  FileBytes bytes;
   ChildRun result;
-  EXPECT_TRUE(FileBytes::read(path, bytes, result.error)) << result.error;
+  auto bytes = FileBytes::read(path);
+  if (!bytes) {
+    ADD_FAILURE() << bytes.error().message();
+    return result;
+  }
   RunRequest request;
-  request.image = bytes.view();
+  request.image = bytes->view();
   request.load_options = std::move(options);
   request.initrd = initrd;
   request.machine = &machine;
   request.timeout_seconds = timeout;
-  EXPECT_TRUE(run_efi_image(request, result.outcome, result.error)) << result.error;
+  auto started = run_efi_image(request, result.outcome);
+  EXPECT_TRUE(started) << started.error().message();
   return result;
 }
 
@@ -109,10 +112,9 @@ std::string fixture(const char* name) {
 
 TEST(RealImages, TheSignedUkiReachesExitBootServicesWithItsCommandLineAndInitrd) {
   NEED_FIXTURE(path, "uki-signed.efi");
-  FileBytes bytes;
-  std::string error;
-  ASSERT_TRUE(FileBytes::read(path, bytes, error));
-  auto image = pe::Image::parse(bytes.view());
+  auto bytes = FileBytes::read(path);
+  ASSERT_TRUE(bytes) << bytes.error().message();
+  auto image = pe::Image::parse(bytes->view());
   ASSERT_TRUE(image.has_value());
   const uki::Uki uki = uki::Uki::from_image(*image);
   const std::string cmdline = section_text(image->section_data(*uki.find(".cmdline")));
@@ -132,14 +134,13 @@ TEST(RealImages, TheSignedUkiReachesExitBootServicesWithItsCommandLineAndInitrd)
 TEST(RealImages, TheBareKernelTakesItsCommandLineAndInitrd) {
   NEED_FIXTURE(kernel, "vmlinuz");
   NEED_FIXTURE(initrd_path, "initrd-second.cpio.gz");
-  FileBytes initrd;
-  std::string error;
-  ASSERT_TRUE(FileBytes::read(initrd_path, initrd, error));
-  ChildRun result = run(kernel, "console=ttyS0 efikexec.test=bare", 60, initrd.view());
+  auto initrd = FileBytes::read(initrd_path);
+  ASSERT_TRUE(initrd) << initrd.error().message();
+  ChildRun result = run(kernel, "console=ttyS0 efikexec.test=bare", 60, initrd->view());
   ASSERT_EQ(result.outcome.end, RunEnd::kExitBootServices) << result.outcome.message;
   ASSERT_TRUE(result.outcome.boot_params.has_value());
   EXPECT_EQ(result.outcome.boot_params->command_line, "console=ttyS0 efikexec.test=bare");
-  EXPECT_EQ(result.outcome.boot_params->initrd_size, initrd.size());
+  EXPECT_EQ(result.outcome.boot_params->initrd_size, initrd->size());
   EXPECT_NE(result.outcome.console.find("Loaded initrd from LINUX_EFI_INITRD_MEDIA_GUID"),
             std::string::npos);
 }

@@ -30,10 +30,12 @@ TrustPolicy db_policy(const std::string& certificate) {
   kexec::TrustOptions options;
   options.db_files = {certificate};
   options.efivars_directory = "/nonexistent";
-  TrustPolicy policy;
-  std::string error;
-  if (!kexec::build_trust_policy(options, policy, error)) ADD_FAILURE() << error;
-  return policy;
+  auto policy = kexec::build_trust_policy(options);
+  if (!policy) {
+    ADD_FAILURE() << policy.error().message();
+    return {};
+  }
+  return std::move(*policy);
 }
 
 #define REAL_FIXTURE(var, name)                                              \

@@ -39,10 +39,9 @@ kexec::TrustPolicy make_policy(std::initializer_list<std::string> db,
   for (const std::string& name : dbx) options.dbx_files.push_back(verify_fixture(name));
   if (!sbat_level.empty()) options.sbat_level_file = verify_fixture(sbat_level);
   options.efivars_directory = verify_fixture("no-efivars");  // never the machine's
-  kexec::TrustPolicy policy;
-  std::string error;
-  if (!kexec::build_trust_policy(options, policy, error)) throw std::runtime_error(error);
-  return policy;
+  auto policy = kexec::build_trust_policy(options);
+  if (!policy) throw std::runtime_error(policy.error().message());
+  return std::move(*policy);
 }
 
 kexec::VerifyVerdict verify_bytes(const Bytes& bytes, const kexec::TrustPolicy& policy) {

@@ -166,9 +166,9 @@ TEST(VerifyFixtures, NoTrustSourceRefusesUnlessVerificationIsSkipped) {
 TEST(VerifyFixtures, MachineVariablesFromEfivarfs) {
   kexec::TrustOptions options;
   options.efivars_directory = verify_fixture("efivars");
-  TrustPolicy policy;
-  std::string error;
-  ASSERT_TRUE(kexec::build_trust_policy(options, policy, error)) << error;
+  auto machine_policy = kexec::build_trust_policy(options);
+  ASSERT_TRUE(machine_policy) << machine_policy.error().message();
+  TrustPolicy policy = std::move(*machine_policy);
   EXPECT_EQ(policy.db_certificates.size(), 1u);
   EXPECT_EQ(policy.dbx_hashes.size(), 1u);
   ASSERT_TRUE(policy.sbat_level.has_value());
@@ -176,8 +176,9 @@ TEST(VerifyFixtures, MachineVariablesFromEfivarfs) {
   expect_refused("uki-chain.efi", policy, ErrorCode::kSbatRevoked, "efivarfs SbatLevelRT");
   // An explicit --db replaces the machine's db; the machine's dbx and level still apply.
   options.db_files = {verify_fixture("esl/db-hash-app.esl")};
-  ASSERT_TRUE(kexec::build_trust_policy(options, policy, error)) << error;
-  expect_refused("app.efi", policy, ErrorCode::kRevoked);
+  auto replaced = kexec::build_trust_policy(options);
+  ASSERT_TRUE(replaced) << replaced.error().message();
+  expect_refused("app.efi", *replaced, ErrorCode::kRevoked);
 }
 
 TEST(VerifyFixtures, MalformedTrustSourcesFailClosed) {
@@ -188,10 +189,9 @@ TEST(VerifyFixtures, MalformedTrustSourcesFailClosed) {
       options.sbat_level_file = verify_fixture(bad);
     else
       options.db_files = {verify_fixture("keys/rsa2048.crt"), verify_fixture(bad)};
-    TrustPolicy policy;
-    std::string error;
-    EXPECT_FALSE(kexec::build_trust_policy(options, policy, error)) << bad;
-    EXPECT_NE(error.find(bad), std::string::npos) << error;
+    auto policy = kexec::build_trust_policy(options);
+    ASSERT_FALSE(policy) << bad;
+    EXPECT_NE(policy.error().message().find(bad), std::string::npos) << policy.error().message();
   }
 }
 
