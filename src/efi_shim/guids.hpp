@@ -4,6 +4,7 @@
 #pragma once
 
 #include "efi_shim/efi_types.hpp"
+#include "pe_loader/signature_list.hpp"
 
 namespace efikexec::efi::guids {
 
@@ -27,7 +28,15 @@ inline constexpr EFI_GUID kRngAlgorithmRaw = {0xe43176d7, 0xb6e8, 0x4827, {0xb7,
 
 inline constexpr EFI_GUID kGlobalVariable = {0x8be4df61, 0x93ca, 0x11d2, {0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c}};
 inline constexpr EFI_GUID kSystemdLoaderVendor = {0x4a67b082, 0x0a4c, 0x41cf, {0xb6, 0xc7, 0x44, 0x0b, 0x29, 0xbb, 0x8c, 0x4f}};
-inline constexpr EFI_GUID kImageSecurityDatabase = {0xd719b2cb, 0x3d3a, 0x4596, {0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f}};
+// The variable vendors the verifier reads (db, dbx, SbatLevel) are spelled once, in
+// pe_loader/signature_list.hpp; here they take gnu-efi's type.
+constexpr EFI_GUID efi_guid(const pe::Guid& guid) {
+  const auto& b = guid.bytes;
+  return {static_cast<UINT32>(b[0] | b[1] << 8 | b[2] << 16 | static_cast<UINT32>(b[3]) << 24),
+          static_cast<UINT16>(b[4] | b[5] << 8), static_cast<UINT16>(b[6] | b[7] << 8),
+          {b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]}};
+}
+inline constexpr EFI_GUID kImageSecurityDatabase = efi_guid(pe::kImageSecurityDatabaseGuid);
 
 inline constexpr EFI_GUID kAcpi20Table = {0x8868e871, 0xe4f1, 0x11d3, {0xbc, 0x22, 0x00, 0x80, 0xc7, 0x3c, 0x88, 0x81}};
 inline constexpr EFI_GUID kAcpi10Table = {0xeb9d2d30, 0x2d88, 0x11d3, {0x9a, 0x16, 0x00, 0x90, 0x27, 0x3f, 0xc1, 0x4d}};

@@ -3,6 +3,8 @@
 
 #include "kexec/machine/machine.hpp"
 
+#include "efi_shim/guids.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -452,8 +454,7 @@ Machine described_q35_machine(std::uint64_t ram_mib) {
   m.acpi20_rsdp = low - 0x700000 + 0x14;
   m.acpi10_rsdp = low - 0x700000;
   // The variables OVMF without enrolled keys answers (see the reference traces).
-  constexpr EFI_GUID kGlobal = {0x8be4df61, 0x93ca, 0x11d2,
-                                {0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c}};
+  constexpr EFI_GUID kGlobal = efi::guids::kGlobalVariable;
   constexpr std::uint32_t kBootAndRuntime = EFI_VARIABLE_BOOTSERVICE_ACCESS |
                                             EFI_VARIABLE_RUNTIME_ACCESS;
   m.variables = {{u"SecureBoot", kGlobal, kBootAndRuntime, {0}},

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <openssl/err.h>
@@ -77,6 +78,16 @@ ByteView variable_data(const FileBytes& bytes) {
 }
 
 }  // namespace
+
+std::string efivarfs_name(const char* name, const pe::Guid& vendor) {
+  const auto& b = vendor.bytes;  // Data1-3 little-endian, then Data4 in order
+  char text[40];
+  std::snprintf(text, sizeof text,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[3], b[2],
+                b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return std::string(name) + "-" + text;
+}
 
 HostStatus add_signature_lists(TrustPolicy& policy, Database database, ByteView lists,
                                const std::string& source) {
@@ -180,7 +191,7 @@ HostStatus add_machine_variables(TrustPolicy& policy, const std::string& efivars
                                  MachineSources which) {
   struct Variable {
     bool wanted;
-    const char* name;
+    const std::string& name;
     const char* label;
   };
   const Variable variables[] = {{which.db, kDbVariable, "efivarfs db"},

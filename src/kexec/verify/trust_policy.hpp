@@ -13,15 +13,17 @@
 #include "kexec/common/host_error.hpp"
 #include "kexec/verify/crypto_openssl.hpp"
 #include "pe_loader/sbat.hpp"
+#include "pe_loader/signature_list.hpp"
 
 namespace efikexec::kexec {
 
 // The machine's variables (UEFI 2.10 §32.6.1; shim's SbatLevelRT), under efivarfs.
 inline constexpr const char* kEfivarsDirectory = "/sys/firmware/efi/efivars";
-inline constexpr const char* kDbVariable = "db-d719b2cb-3d3a-4596-a3bc-dad00e67656f";
-inline constexpr const char* kDbxVariable = "dbx-d719b2cb-3d3a-4596-a3bc-dad00e67656f";
-inline constexpr const char* kSbatLevelRtVariable =
-    "SbatLevelRT-605dab50-e046-4300-abb6-3dd810dd8b23";
+// efivarfs names a variable "NAME-GUID", the GUID in lower-case text.
+std::string efivarfs_name(const char* name, const pe::Guid& vendor);
+inline const std::string kDbVariable = efivarfs_name("db", pe::kImageSecurityDatabaseGuid);
+inline const std::string kDbxVariable = efivarfs_name("dbx", pe::kImageSecurityDatabaseGuid);
+inline const std::string kSbatLevelRtVariable = efivarfs_name("SbatLevelRT", pe::kShimLockGuid);
 
 enum class Database { kDb, kDbx };
 
