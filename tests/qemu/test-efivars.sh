@@ -50,20 +50,20 @@ SECURITY=d719b2cb-3d3a-4596-a3bc-dad00e67656f
 check "verify without --db: the db-signed UKI is accepted by efivarfs db" \
   "$QEMU_DIR/expect.sh" "$LOG" \
   "^EFIKEXEC-FIRST: verify-signed: /fixtures/uki-signed\\.efi: accepted: .* chains to db certificate .*\\(efivarfs db \\($VARS/db-$SECURITY\\) entry 0" \
-  '^EFIKEXEC-FIRST: verify-signed exit=0$' \
+  '^EFIKEXEC-FIRST: verify-signed exit=0 loaded=0$' \
   "^EFIKEXEC-FIRST: verify-signed-json: +\"db: efivarfs db \\($VARS/db-$SECURITY\\)\",?\$" \
   "^EFIKEXEC-FIRST: verify-signed-json: +\"dbx: efivarfs dbx \\($VARS/dbx-$SECURITY\\)\",?\$" \
-  '^EFIKEXEC-FIRST: verify-signed-json exit=0$' '!cannot read'
+  '^EFIKEXEC-FIRST: verify-signed-json exit=0 loaded=0$' '!cannot read'
 check "verify without --db: the UKI signed by the dbx certificate is refused as revoked" \
   "$QEMU_DIR/expect.sh" "$LOG" \
   "^EFIKEXEC-FIRST: verify-other: /fixtures/uki-other-signed\\.efi: refused: .* revoked by dbx efivarfs dbx \\($VARS/dbx-$SECURITY\\)" \
-  '^EFIKEXEC-FIRST: verify-other exit=1$'
-check "load --dry-run without --db: the signed UKI is planned, the other refused" \
+  '^EFIKEXEC-FIRST: verify-other exit=1 loaded=0$'
+check "load --dry-run without --db: the signed UKI is planned, the other refused, nothing loaded" \
   "$QEMU_DIR/expect.sh" "$LOG" \
   "^EFIKEXEC-FIRST: load-signed: efikexec: verified /fixtures/uki-signed\\.efi: .*\\(efivarfs db \\($VARS/db-$SECURITY\\)" \
   '^EFIKEXEC-FIRST: load-signed: efikexec: dry run: plan written to /tmp/plan\.json$' \
-  '^EFIKEXEC-FIRST: load-signed exit=0$' \
+  '^EFIKEXEC-FIRST: load-signed exit=0 loaded=0$' \
   "^EFIKEXEC-FIRST: load-other: efikexec: /fixtures/uki-other-signed\\.efi: refused: .* revoked by dbx efivarfs dbx" \
-  '^EFIKEXEC-FIRST: load-other: efikexec: nothing was loaded$' '^EFIKEXEC-FIRST: load-other exit=1$' \
-  '^EFIKEXEC-FIRST: load-status=0$' '^EFIKEXEC-FIRST: done$'
+  '^EFIKEXEC-FIRST: load-other: efikexec: nothing was loaded$' '^EFIKEXEC-FIRST: load-other exit=1 loaded=0$' \
+  '^EFIKEXEC-FIRST: done$'
 summary

@@ -28,20 +28,9 @@ if [ -e "$VARS/SecureBoot-$GLOBAL" ]; then
   say "secure-boot=$(od -An -tu1 "$VARS/SecureBoot-$GLOBAL" | awk '{ print $5 }')"
 fi
 
-# attempt NAME ARGS...: one efikexec call, its output and exit status.
-attempt() {
-  _name="$1"
-  shift
-  "$EFIKEXEC" "$@" >/tmp/attempt.out 2>&1
-  _rc=$?
-  sed "s/^/EFIKEXEC-FIRST: $_name: /" /tmp/attempt.out
-  say "$_name exit=$_rc"
-}
-
 attempt verify-signed verify "$FIXTURES/uki-signed.efi"
 attempt verify-other verify "$FIXTURES/uki-other-signed.efi"
 attempt verify-signed-json verify --json "$FIXTURES/uki-signed.efi"
 attempt load-signed load --dry-run=/tmp/plan.json "$FIXTURES/uki-signed.efi"
 attempt load-other load --dry-run=/tmp/plan-other.json "$FIXTURES/uki-other-signed.efi"
-say "load-status=$(cat /sys/kernel/kexec_loaded)"
 say "done"
