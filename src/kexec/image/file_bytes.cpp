@@ -44,9 +44,62 @@ FileBytes::~FileBytes() {
 
 namespace {
 
+// sendfile(2) errors that mean "this file system cannot splice" rather than an I/O error:
+// efivarfs and most of /proc have no splice_read (EINVAL); other file systems say ENOSYS or
+// EOPNOTSUPP.
+bool cannot_splice(int error) {
+  return error == EINVAL || error == ENOSYS || error == EOPNOTSUPP;
+}
+
+std::unexpected<HostError> size_changed(const std::string& path, std::size_t size,
+                                        const std::string& read) {
+  return host_fail(Stage::kRead,
+                   "changed size while being read (" + std::to_string(size) +
+                       " bytes when opened, " + read + " read)",
+                   path);
+}
+
+// The copy for a file system that cannot splice: read(2) straight into the memory file, mapped
+// writable only while it is filled (sealing against writes needs that mapping gone). efivarfs
+// fetches the whole variable on every read and hands out the part at the file offset, so one
+// read with a buffer of the whole size gets one consistent copy; a file that turns out shorter
+// or longer than fstat said is refused, never padded or cut.
+HostStatus read_copy(int fd, int copy, std::size_t size, const std::string& path) {
+  if (ftruncate(copy, static_cast<off_t>(size)) != 0)
+    return host_fail_errno(Stage::kRead, "cannot size the memory file for it", path);
+  void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, copy, 0);
+  if (map == MAP_FAILED)
+    return host_fail_errno(Stage::kRead, "cannot map the memory file for it", path);
+  auto* to = static_cast<char*>(map);
+  std::size_t done = 0;
+  HostStatus status;
+  while (status && done < size) {
+    ssize_t n = ::read(fd, to + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      status = n < 0 ? host_fail_errno(Stage::kRead, "cannot read", path)
+                     : size_changed(path, size, "only " + std::to_string(done));
+    } else {
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  while (status) {  // end of file must follow
+    char extra;
+    ssize_t n = ::read(fd, &extra, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != 0)
+      status = n < 0 ? host_fail_errno(Stage::kRead, "cannot read", path)
+                     : size_changed(path, size, "more");
+    break;
+  }
+  munmap(map, size);
+  return status;
+}
+
 // The snapshot: the kernel copies the file into a memory file (no page of ours is zeroed or
 // faulted for it), which is then sealed, so the bytes verified are the bytes run whatever
-// happens to the file on disk afterwards.
+// happens to the file on disk afterwards. A file system that cannot splice (efivarfs, where the
+// machine's db, dbx and SbatLevelRT live) is copied with read(2) instead, sealed the same way.
 HostResult<int> sealed_copy(int fd, std::size_t size, const std::string& path) {
   int copy = memfd_create("efikexec-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (copy < 0) return host_fail_errno(Stage::kRead, "cannot create a memory file for it", path);
@@ -54,6 +107,13 @@ HostResult<int> sealed_copy(int fd, std::size_t size, const std::string& path) {
   while (static_cast<std::size_t>(offset) < size) {
     ssize_t n = sendfile(copy, fd, &offset, size - static_cast<std::size_t>(offset));
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && offset == 0 && cannot_splice(errno)) {
+      if (auto copied = read_copy(fd, copy, size, path); !copied) {
+        close(copy);
+        return std::unexpected(std::move(copied.error()));
+      }
+      break;
+    }
     if (n <= 0) {
       auto failure = n == 0 ? host_fail(Stage::kRead, "file shrank while being read", path)
                             : host_fail_errno(Stage::kRead, "cannot read", path);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Whole-file input. The bytes are copied once, by the kernel, into a sealed memory file: what is
+// Whole-file input. The bytes are copied once, by the kernel, into a sealed memory file (with
+// sendfile(2), or read(2) where the file system cannot splice, as efivarfs cannot): what is
 // verified is exactly what is later parsed and run, and a file changed on disk afterwards cannot
 // change them.
 #pragma once

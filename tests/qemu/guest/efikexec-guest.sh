@@ -39,3 +39,14 @@ cmdline_arg() {
   done
   return 0
 }
+
+# attempt NAME ARGS...: one efikexec call; its output (each line tagged `NAME: `), then
+# `NAME exit=STATUS loaded=0|1` (the kexec state after it).
+attempt() {
+  _name="$1"
+  shift
+  "$EFIKEXEC" "$@" >/tmp/attempt.out 2>&1
+  _rc=$?
+  sed "s/^/EFIKEXEC-FIRST: $_name: /" /tmp/attempt.out
+  say "$_name exit=$_rc loaded=$(cat /sys/kernel/kexec_loaded)"
+}

@@ -6,16 +6,6 @@
 # shellcheck source=SCRIPTDIR/../guest/efikexec-guest.sh
 . /lib/efikexec-guest.sh
 
-# attempt NAME ARGS...: one efikexec call; its output, exit status and the kexec state.
-attempt() {
-  _name="$1"
-  shift
-  "$EFIKEXEC" "$@" >/tmp/attempt.out 2>&1
-  _rc=$?
-  sed "s/^/EFIKEXEC-FIRST: $_name: /" /tmp/attempt.out
-  say "$_name exit=$_rc loaded=$(cat /sys/kernel/kexec_loaded)"
-}
-
 DB="--db $FIXTURES/keys/db.crt"
 # shellcheck disable=SC2086 # DB is two words on purpose
 {

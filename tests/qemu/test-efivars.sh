@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test-efivars.sh FIXTURES WORKDIR EFIKEXEC_BIN
+#   The trust policy from the machine's own variables (issue 13): one guest under this machine's
+#   Secure Boot OVMF (OVMF_CODE_4M.secboot.fd: q35 with SMM, the variable flash writable only
+#   from SMM) with a variable store whose PK, KEK and db hold the test db certificate and whose
+#   dbx holds the `other` certificate (make-fixtures-newer.sh: ovmf-secboot-vars/). The first
+#   kernel (Debian's, booted by QEMU's -kernel) runs with Secure Boot on; efikexec verify and
+#   load --dry-run without --db must read db and dbx from efivarfs: the signed UKI accepted,
+#   the UKI signed by the dbx certificate refused as revoked.
+#   Log: WORKDIR/machine-variables.log.
+set -euo pipefail
+TEST_NAME=test-efivars
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
+
+[[ $# -eq 3 ]] || { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN" >&2; exit 2; }
+FIX="$(realpath -- "$1")"
+WORK="$(realpath -m -- "$2")"
+BIN="$3"
+need_fixtures "$FIX" vmlinuz uki-signed.efi uki-other-signed.efi keys/db.crt keys/other.crt modules
+NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
+"$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
+  { note "the newer fixtures could not be made"; exit 1; }
+SB_CODE="${OVMF_DIR_SYSTEM:-/usr/share/OVMF}/OVMF_CODE_4M.secboot.fd"
+SB_VARS="$NEW/ovmf-secboot-vars/OVMF_VARS_4M.fd"
+[[ -s "$SB_CODE" ]] || { note "$SB_CODE missing (ovmf)"; exit 1; }
+[[ -s "$SB_VARS" ]] || { note "$SB_VARS missing (make-fixtures-newer.sh)"; exit 1; }
+mkdir -p "$WORK"
+
+LOG="$WORK/machine-variables.log"
+boot() {
+  "$QEMU_DIR/make-guest-initrd.sh" "$WORK/machine-variables" "$FIX" "$BIN" \
+    "$QEMU_DIR/scenarios/machine-variables.sh" >/dev/null
+  OVMF_CODE="$SB_CODE" OVMF_VARS="$SB_VARS" \
+    "$QEMU_DIR/run-guest.sh" --bios ovmf --mem 1G --smp 1 --cpu qemu64 --timeout "$GUEST_TIMEOUT" \
+    --until '^EFIKEXEC-FIRST: scenario-exit=|Kernel panic' \
+    --kernel "$FIX/vmlinuz" --initrd "$WORK/machine-variables/initrd-first.cpio.gz" \
+    --append "$FIRST_APPEND" --log "$LOG" \
+    -- -machine smm=on -global driver=cfi.pflash01,property=secure,value=on
+}
+
+check "boots" boot
+check "Secure Boot on, db and dbx in efivarfs" "$QEMU_DIR/expect.sh" "$LOG" \
+  '^EFIKEXEC-FIRST: secure-boot=1$' '^EFIKEXEC-FIRST: variable db size=[1-9]' \
+  '^EFIKEXEC-FIRST: variable dbx size=[1-9]' '^EFIKEXEC-FIRST: variable PK size=[1-9]'
+VARS='/sys/firmware/efi/efivars'
+SECURITY=d719b2cb-3d3a-4596-a3bc-dad00e67656f
+check "verify without --db: the db-signed UKI is accepted by efivarfs db" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  "^EFIKEXEC-FIRST: verify-signed: /fixtures/uki-signed\\.efi: accepted: .* chains to db certificate .*\\(efivarfs db \\($VARS/db-$SECURITY\\) entry 0" \
+  '^EFIKEXEC-FIRST: verify-signed exit=0 loaded=0$' \
+  "^EFIKEXEC-FIRST: verify-signed-json: +\"db: efivarfs db \\($VARS/db-$SECURITY\\)\",?\$" \
+  "^EFIKEXEC-FIRST: verify-signed-json: +\"dbx: efivarfs dbx \\($VARS/dbx-$SECURITY\\)\",?\$" \
+  '^EFIKEXEC-FIRST: verify-signed-json exit=0 loaded=0$' '!cannot read'
+check "verify without --db: the UKI signed by the dbx certificate is refused as revoked" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  "^EFIKEXEC-FIRST: verify-other: /fixtures/uki-other-signed\\.efi: refused: .* revoked by dbx efivarfs dbx \\($VARS/dbx-$SECURITY\\)" \
+  '^EFIKEXEC-FIRST: verify-other exit=1 loaded=0$'
+check "load --dry-run without --db: the signed UKI is planned, the other refused, nothing loaded" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  "^EFIKEXEC-FIRST: load-signed: efikexec: verified /fixtures/uki-signed\\.efi: .*\\(efivarfs db \\($VARS/db-$SECURITY\\)" \
+  '^EFIKEXEC-FIRST: load-signed: efikexec: dry run: plan written to /tmp/plan\.json$' \
+  '^EFIKEXEC-FIRST: load-signed exit=0 loaded=0$' \
+  "^EFIKEXEC-FIRST: load-other: efikexec: /fixtures/uki-other-signed\\.efi: refused: .* revoked by dbx efivarfs dbx" \
+  '^EFIKEXEC-FIRST: load-other: efikexec: nothing was loaded$' '^EFIKEXEC-FIRST: load-other exit=1 loaded=0$' \
+  '^EFIKEXEC-FIRST: done$'
+summary

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// FileBytes over file systems that cannot splice (efivarfs, where the machine's db, dbx and
+// SbatLevelRT live, is one; the guest test qemu.efivars reads it for real). Here: files of /proc
+// that refuse sendfile(2) yet report their true size, read through the read(2) copy.
+#include <fcntl.h>
+#include <glob.h>
+#include <grp.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kexec/image/file_bytes.hpp"
+
+namespace efikexec::kexec {
+namespace {
+
+// Whether PATH is a regular file with a size that the kernel will not sendfile from.
+bool refuses_sendfile(const std::string& path) {
+  struct stat st{};
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return false;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  int sink = memfd_create("file-bytes-test", MFD_CLOEXEC);
+  off_t offset = 0;
+  bool refused = sendfile(sink, fd, &offset, 1) < 0 && errno == EINVAL;
+  close(sink);
+  close(fd);
+  return refused;
+}
+
+std::vector<std::string> glob_paths(const char* pattern) {
+  std::vector<std::string> paths;
+  glob_t found{};
+  if (glob(pattern, 0, nullptr, &found) == 0)
+    for (std::size_t i = 0; i < found.gl_pathc; ++i) paths.emplace_back(found.gl_pathv[i]);
+  globfree(&found);
+  return paths;
+}
+
+std::string first_refusing(const std::vector<std::string>& candidates) {
+  for (const std::string& path : candidates)
+    if (refuses_sendfile(path)) return path;
+  return {};
+}
+
+std::string contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(FileBytesWithoutSplice, CopiesAFileTheKernelWillNotSendfile) {
+  // /proc/config.gz: fixed bytes of a known size, no splice_read.
+  const std::string path = first_refusing({"/proc/config.gz"});
+  if (path.empty()) GTEST_SKIP() << "no /proc/config.gz (CONFIG_IKCONFIG_PROC) on this kernel";
+  auto bytes = FileBytes::read(path);
+  ASSERT_TRUE(bytes) << bytes.error().message();
+  const std::string expected = contents(path);
+  ASSERT_EQ(bytes->size(), expected.size());
+  EXPECT_EQ(bytes->view().chars(), expected);
+}
+
+TEST(FileBytesWithoutSplice, CopiesADeviceConfigurationSpace) {
+  // /proc/bus/pci/BB/DD.F: the size is the device's configuration space (256 or 4096 bytes),
+  // read whole only with CAP_SYS_ADMIN.
+  if (geteuid() != 0) GTEST_SKIP() << "a whole configuration space needs root";
+  const std::string path = first_refusing(glob_paths("/proc/bus/pci/*/*"));
+  if (path.empty()) GTEST_SKIP() << "no /proc/bus/pci device files here";
+  struct stat st{};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  auto bytes = FileBytes::read(path);
+  ASSERT_TRUE(bytes) << bytes.error().message();
+  ASSERT_EQ(bytes->size(), static_cast<std::size_t>(st.st_size));
+  // Vendor and device ID do not change; the rest of the space may (status bits).
+  EXPECT_EQ(bytes->view().chars().substr(0, 4), contents(path).substr(0, 4)) << path;
+}
+
+TEST(FileBytesWithoutSplice, RefusesAFileThatReadsShorterThanItsSize) {
+  // Without CAP_SYS_ADMIN a configuration space file reads 64 (or 128) of its 256 or 4096
+  // bytes: the copy must be refused as a size change, not cut or padded. Root drops to nobody
+  // in a child for this.
+  const std::string path = first_refusing(glob_paths("/proc/bus/pci/*/*"));
+  if (path.empty()) GTEST_SKIP() << "no /proc/bus/pci device files here";
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(pipefd[0]);
+    if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+                           setresuid(65534, 65534, 65534) != 0))
+      _exit(3);
+    auto bytes = FileBytes::read(path);
+    const std::string error = bytes ? std::string() : bytes.error().message();
+    if (write(pipefd[1], error.data(), error.size()) < 0) _exit(4);
+    _exit(bytes ? 1 : 0);
+  }
+  close(pipefd[1]);
+  std::string error;
+  char buffer[512];
+  for (ssize_t n; (n = read(pipefd[0], buffer, sizeof buffer)) > 0;) error.append(buffer, n);
+  close(pipefd[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_NE(WEXITSTATUS(status), 3) << "cannot drop root";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "accepted " << path << " although it reads short";
+  EXPECT_NE(error.find(path + ": changed size while being read ("), std::string::npos) << error;
+  EXPECT_NE(error.find(" bytes when opened, only "), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace efikexec::kexec
