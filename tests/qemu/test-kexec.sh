@@ -18,14 +18,14 @@ TEST_NAME=test-kexec
 . "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
 
 [[ $# -ge 3 ]] || { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN [SCENARIO...]" >&2; exit 2; }
-FIX="$1"
+FIX="$(realpath -m -- "$1")"
 WORK="$2"
 BIN="$3"
 shift 3
 SCENARIOS=("$@")
 [[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(signed-uki refusals bare-kernel big-smp seabios la57)
-need_fixtures "$FIX" vmlinuz uki-signed.efi uki.efi uki-tampered.efi uki-other-signed.efi \
-  vmlinuz-signed.efi initrd-second.cpio.gz keys/db.crt modules
+require_fixture "$FIX"/{vmlinuz,uki-signed.efi,uki.efi,uki-tampered.efi,uki-other-signed.efi} \
+  "$FIX"/{vmlinuz-signed.efi,initrd-second.cpio.gz,keys/db.crt,modules}
 mkdir -p "$WORK"
 
 # MemTotal a direct boot of the same kernel and initrd reports under OVMF: 975548 kB at 1 GiB,

@@ -25,13 +25,13 @@ TEST_NAME=test-newer-images
 . "$QEMU_DIR/overlay.sh"
 
 [[ $# -ge 3 ]] || { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN [SCENARIO...]" >&2; exit 2; }
-FIX="$(realpath -- "$1")"
+FIX="$(realpath -m -- "$1")"
 WORK="$(realpath -m -- "$2")"
 BIN="$3"
 shift 3
 SCENARIOS=("$@")
 [[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(uki257 uki262 profile2 first72)
-need_fixtures "$FIX" vmlinuz uki-signed.efi initrd-second.cpio.gz keys/db.crt modules
+require_fixture "$FIX"/{vmlinuz,uki-signed.efi,initrd-second.cpio.gz,keys/db.crt,modules}
 NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
 "$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
   { note "the newer fixtures could not be made"; exit 1; }
