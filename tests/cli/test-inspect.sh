@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# test-inspect.sh EFIKEXEC FIXTURES WORKDIR
-#   `efikexec inspect` as users meet it: the human and JSON reports of the fixture UKI, profiles,
-#   --extract, and malformed files (one line naming the rule and the offset, exit 2, no crash).
+# test-inspect.sh EFIKEXEC WORKDIR
+#   `efikexec inspect` as users meet it: the human and JSON reports of the fixture UKI
+#   (EFIKEXEC_FIXTURES), profiles, --extract, and malformed files (one line naming the rule and
+#   the offset, exit 2, no crash).
 set -uo pipefail
+# shellcheck source=SCRIPTDIR/../lib/prerequisites.sh
+. "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/../lib/prerequisites.sh"
+[[ $# -eq 2 ]] || { echo "usage: $0 EFIKEXEC WORKDIR" >&2; exit 2; }
 bin="$1"
-fixtures="$2"
-work="$3"
+work="$2"
+require_fixture uki-signed.efi
+fixtures="$EFIKEXEC_FIXTURES"
 mkdir -p "$work"
 failed=0
 fail() { echo "test-inspect: FAIL: $*" >&2; failed=1; }

@@ -59,4 +59,19 @@ sed '/ExitBootServices/d' "$TMP/shim" >"$TMP/shim-short"
 expect 1 "a call missing" "$TMP/shim-short" '^-linux d0 BS\.ExitBootServices'
 sed 's/^#5 d0/#5 d1/' "$TMP/shim" >"$TMP/shim-depth"
 expect 1 "a depth differs" "$TMP/shim-depth" 'd1 BS\.FreePool'
+
+# systemd's version string: a Debian point release or rebuild of the same major version is the
+# same image as far as the comparison goes; another major version, or a size that does not spell
+# the string, is not.
+stub_info() {  # FILE SIZE VERSION: FILE with the stub's StubInfo call after its FreePool
+  sed "/BS\.FreePool/a #00099 d0 sdstub+0x11258 RT.SetVariable(\"StubInfo\", SYSTEMD_LOADER_VENDOR, attr=0x6[BS|RT], size=$2, data=u\"systemd-stub $3\") -> Success" "$1"
+}
+stub_info "$TMP/ref" 0x3c 257.13-1~deb13u1 >"$TMP/ref-stub"
+mv "$TMP/ref-stub" "$TMP/ref"
+stub_info "$TMP/shim-no-rng" 0x3c 257.14-1~deb13u2 >"$TMP/shim-point"
+expect 0 "a point release of the stub" "$TMP/shim-point" 'same sequence: 9 calls'
+stub_info "$TMP/shim-no-rng" 0x3c 258.13-1~deb13u1 >"$TMP/shim-major"
+expect 1 "another major version of the stub" "$TMP/shim-major" 'systemd-stub 258'
+stub_info "$TMP/shim-no-rng" 0x3e 257.14-1~deb13u2 >"$TMP/shim-size"
+expect 1 "a size that does not spell the version" "$TMP/shim-size" 'size=0x3e'
 exit "$failed"

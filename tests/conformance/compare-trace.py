@@ -215,6 +215,31 @@ def caller_name(caller):
     return m[1] if m else "?"
 
 
+# systemd's own version string (StubInfo, LoaderInfo): "systemd-stub 257.13-1~deb13u1". The
+# images are rebuilt from Debian's packages at test time, so a point release or a rebuild
+# (257.14-1~deb13u1) must not fail the comparison; the major version is the image's own and stays.
+SYSTEMD_VERSION = re.compile(r'^data=u"(systemd-[a-z]+) (\d+)[^"]*"$')
+
+
+def stub_version(args):
+    """SetVariable arguments with systemd's version string cut to its major version, and the
+    size that spells it checked (UTF-16 with its NUL) rather than compared."""
+    data = next((a for a in args if SYSTEMD_VERSION.match(a)), None)
+    if data is None:
+        return args
+    text = data[len('data=u"'):-1]
+    m = SYSTEMD_VERSION.match(data)
+    out = []
+    for a in args:
+        if a is data:
+            out.append(f'data=u"{m[1]} {m[2]}.*"')
+        elif a.startswith("size=") and HEX.match(a[5:]) and int(a[5:], 16) == 2 * (len(text) + 1):
+            out.append("size=(its UTF-16)")
+        else:
+            out.append(a)
+    return out
+
+
 def canonical(call):
     service = call.service
     args = list(call.args)
@@ -246,6 +271,8 @@ def canonical(call):
     elif service == "RT.GetVariable":
         # The size a caller offers is its buffer; what matters is the answer.
         pass
+    elif service == "RT.SetVariable":
+        args = stub_version(args)
     parts = [caller_name(call.caller), f"d{call.depth}", service]
     line = " ".join(parts) + "(" + ", ".join(canon_pairs(args)) + ")"
     if call.status:

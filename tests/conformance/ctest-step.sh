@@ -14,21 +14,20 @@
 #       Runs APP under efikexec's shim and compares it with the OVMF transcript.
 #
 # Exit status 77 (ctest SKIP_RETURN_CODE) when QEMU or OVMF is missing, unless
-# EFIKEXEC_REQUIRE_QEMU=1.
+# EFIKEXEC_REQUIRE_QEMU=1 (tests/lib/prerequisites.sh).
 set -euo pipefail
 
 HERE="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
-SKIP=77
+# shellcheck source=SCRIPTDIR/../lib/prerequisites.sh
+. "$HERE/../lib/prerequisites.sh"
+PREREQUISITES_TEST=conformance
 OVMF_CODE="${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}"
 OVMF_VARS="${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}"
 QEMU="${QEMU:-qemu-system-x86_64}"
 export OVMF_CODE OVMF_VARS QEMU
 
-skipped() {
-  echo "conformance: OVMF transcripts missing: $1" >&2
-  [[ "${EFIKEXEC_REQUIRE_QEMU:-0}" == 1 ]] && exit 1
-  exit "$SKIP"
-}
+# The steps after `ovmf` skip (or fail) as it did, through the note it leaves in OVMF_DIR.
+skipped() { prerequisite_missing QEMU "the OVMF transcripts: $1"; }
 
 step="${1:-}"
 shift || true
@@ -37,10 +36,11 @@ ovmf)
   build="$1" out="$2"
   mkdir -p "$out"
   rm -f "$out/SKIPPED"
-  if ! command -v "$QEMU" >/dev/null || [[ ! -r "$OVMF_CODE" || ! -r "$OVMF_VARS" ]]; then
+  (require_qemu) || {
+    status=$?
     echo "QEMU ($QEMU) or OVMF ($OVMF_CODE) not installed" >"$out/SKIPPED"
-    skipped "$(cat "$out/SKIPPED")"
-  fi
+    exit "$status"
+  }
   apps_dir="$build/tests/efi_apps"
   mapfile -t apps <"$apps_dir/apps.txt"
   stamp="$({

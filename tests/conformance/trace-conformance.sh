@@ -14,7 +14,8 @@
 # OUTDIR gets NAME.shim.trace and NAME.compare.txt per trace.
 #
 # Exit status: 0 all the same (modulo the named allowed differences), 1 a difference,
-# 2 usage, 77 no fixtures (ctest: skipped; a failure with EFIKEXEC_REQUIRE_FIXTURES=1).
+# 2 usage, 77 no fixtures (ctest: skipped; a failure with EFIKEXEC_REQUIRE_FIXTURES=1:
+# tests/lib/prerequisites.sh).
 set -euo pipefail
 
 [[ $# -ge 2 ]] || { echo "usage: $0 EFIKEXEC OUTDIR [TRACE...]" >&2; exit 2; }
@@ -36,12 +37,12 @@ for name in "${TRACES[@]}"; do
   case "$name" in
     d-linux61-initrd-cmdline)
       # The tracer's LoadOptions, and the initrd it names on the boot volume.
+      require_fixture "$NEW/conformance/initrd.img"
       args+=(--cmdline 'console=ttyS0 initrd=\initrd.img'
         --boot-file "initrd.img=$NEW/conformance/initrd.img" "$BW/vmlinuz")
       ;;
     a-uki252-linux61 | b-uki257-linux612 | c-uki262-linux72)
-      [[ -s "$NEW/conformance/$name.efi" ]] ||
-        { echo "trace-conformance: $NEW/conformance/$name.efi missing" >&2; exit 77; }
+      require_fixture "$NEW/conformance/$name.efi"
       args+=("$NEW/conformance/$name.efi")
       ;;
     *) echo "trace-conformance: unknown trace $name" >&2; exit 2 ;;

@@ -6,8 +6,11 @@
 # Installs BUILD_DIR into a fresh prefix under WORK_DIR, checks the layout, builds consumer.c
 # against the installed tree with pkg-config and with find_package (shared and static), and
 # runs each build's dry run on the fixture UKI ($EFIKEXEC_FIXTURES/uki-signed.efi). Without
-# fixtures the dry runs are skipped (exit 77) unless EFIKEXEC_REQUIRE_FIXTURES=1 (then exit 1).
+# fixtures the dry runs are skipped (exit 77) unless EFIKEXEC_REQUIRE_FIXTURES=1 (then exit 1;
+# tests/lib/prerequisites.sh).
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib/prerequisites.sh
+. "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/../lib/prerequisites.sh"
 [[ $# -eq 2 ]] || { echo "usage: $0 BUILD_DIR WORK_DIR" >&2; exit 2; }
 build="$1" work="$2"
 here="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
@@ -64,15 +67,9 @@ for program in "${programs[@]}"; do
   [[ $status -eq 2 ]] || fail "$(basename "$program"): exit $status for a missing image, not 2"
 done
 
-fixtures="${EFIKEXEC_FIXTURES:-}"
-if [[ -z "$fixtures" || ! -f "$fixtures/uki-signed.efi" || ! -f "$fixtures/keys/db.crt" ]]; then
-  if [[ "${EFIKEXEC_REQUIRE_FIXTURES:-}" == 1 ]]; then
-    fail "no fixture UKI (EFIKEXEC_FIXTURES=${fixtures:-unset}) and EFIKEXEC_REQUIRE_FIXTURES=1"
-  fi
-  echo "check-install: installed tree builds and runs; dry runs skipped: no" \
-    "uki-signed.efi and keys/db.crt under EFIKEXEC_FIXTURES (tests/fixtures/make-fixtures.sh)"
-  exit 77
-fi
+echo "check-install: installed tree builds and runs; now the dry runs on the fixture UKI"
+require_fixture uki-signed.efi keys/db.crt
+fixtures="$EFIKEXEC_FIXTURES"
 for program in "${programs[@]}"; do
   LD_LIBRARY_PATH="$libdir" "$program" "$fixtures/uki-signed.efi" "$fixtures/keys/db.crt" \
     >"$work/plan.json" || fail "$(basename "$program"): dry run failed"

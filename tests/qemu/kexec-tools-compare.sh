@@ -22,11 +22,11 @@ TEST_NAME=kexec-tools-compare
 
 [[ $# -eq 3 || ($# -eq 5 && "$4" == --update-doc) ]] ||
   { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN [--update-doc DOC]" >&2; exit 2; }
-FIX="$(realpath -- "$1")"
+FIX="$(realpath -m -- "$1")"
 WORK="$(realpath -m -- "$2")"
 BIN="$3"
 DOC="${5:-}"
-need_fixtures "$FIX" vmlinuz keys/db.crt initrd-second.cpio.gz modules
+require_fixture "$FIX"/{vmlinuz,keys/db.crt,initrd-second.cpio.gz,modules}
 NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
 "$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
   { note "the newer fixtures could not be made"; exit 1; }

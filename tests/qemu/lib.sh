@@ -4,6 +4,9 @@
 # Shared bits of the host-side QEMU tests (sourced).
 
 QEMU_DIR="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
+# require_fixture and the other prerequisite checks: skip, or fail under EFIKEXEC_REQUIRE_*.
+# shellcheck source=SCRIPTDIR/../lib/prerequisites.sh
+. "$QEMU_DIR/../lib/prerequisites.sh"
 
 # The first kernel's command line: serial console, few messages, and a panic ends QEMU.
 FIRST_APPEND="console=ttyS0 quiet loglevel=4 panic=-1"
@@ -34,11 +37,5 @@ summary() {
   [[ $FAILED -eq 0 ]]
 }
 
-# need_fixtures FIXTURES FILE...: fail early, naming the script that makes them.
-need_fixtures() {
-  local fix="$1" f
-  shift
-  for f in "$@"; do
-    [[ -e "$fix/$f" ]] || { note "fixture $fix/$f missing: run tests/fixtures/make-fixtures.sh $fix"; exit 1; }
-  done
-}
+# memtotal_of LOG: the MemTotal (kB) the second kernel's init reported in LOG, or nothing.
+memtotal_of() { tr -d '\r' <"$1" | sed -n 's/^EFIKEXEC-SECOND: memtotal_kb=//p' | head -n1; }

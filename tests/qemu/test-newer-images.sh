@@ -13,7 +13,7 @@
 #   Each second kernel must report its own command line, its initrd, ACPI (with a DSDT), EFI, and
 #   all the RAM the firmware gave the first kernel but what a kernel keeps for itself (compared
 #   with a direct boot of the same UKI by the same OVMF from an ESP: measured once per UKI and
-#   firmware, cached in WORKDIR/reference-*.memtotal).
+#   firmware in this run, in WORKDIR/reference-*.memtotal).
 #   FIXTURES: tests/fixtures/make-fixtures.sh; the newer images come from
 #   tests/fixtures/make-fixtures-newer.sh into EFIKEXEC_NEWER_FIXTURES (default FIXTURES/newer).
 #   Logs: WORKDIR/NAME.log; timings: WORKDIR/timings.txt.
@@ -25,18 +25,20 @@ TEST_NAME=test-newer-images
 . "$QEMU_DIR/overlay.sh"
 
 [[ $# -ge 3 ]] || { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN [SCENARIO...]" >&2; exit 2; }
-FIX="$(realpath -- "$1")"
+FIX="$(realpath -m -- "$1")"
 WORK="$(realpath -m -- "$2")"
 BIN="$3"
 shift 3
 SCENARIOS=("$@")
 [[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(uki257 uki262 profile2 first72)
-need_fixtures "$FIX" vmlinuz uki-signed.efi initrd-second.cpio.gz keys/db.crt modules
+require_fixture "$FIX"/{vmlinuz,uki-signed.efi,initrd-second.cpio.gz,keys/db.crt,modules}
 NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
 "$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
   { note "the newer fixtures could not be made"; exit 1; }
 mkdir -p "$WORK"
 : >"$WORK/timings.txt"
+# The references are this run's: another QEMU or firmware build may give another MemTotal.
+rm -f "$WORK"/reference-*.memtotal
 
 # A kernel keeps some RAM for itself whoever boots it; a kexec'd one may see this much less
 # than the same image booted by the firmware (the handoff keeps the runtime services stubs and
@@ -79,7 +81,7 @@ reference_memtotal() {
       "$QEMU_DIR/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout "$GUEST_TIMEOUT" \
       --until '^EFIKEXEC-SECOND: done|Kernel panic' --disk "$img" --log "$log" >&2 || return 1
     rm -f "$img"
-    tr -d '\r' <"$log" | sed -n 's/^EFIKEXEC-SECOND: memtotal_kb=//p' | head -n1 >"$cache"
+    memtotal_of "$log" >"$cache"
     [[ -s "$cache" ]] || { rm -f "$cache"; return 1; }
   fi
   cat "$cache"
@@ -93,7 +95,7 @@ second_world() {
     '^EFIKEXEC-SECOND: initrd=second$' '^EFIKEXEC-SECOND: acpi=yes$' \
     '^EFIKEXEC-SECOND: acpi_dsdt=yes$' '^EFIKEXEC-SECOND: efi=yes$' '^EFIKEXEC-SECOND: done$' \
     '!Kernel panic' '!BUG:' || return 1
-  got="$(tr -d '\r' <"$log" | sed -n 's/^EFIKEXEC-SECOND: memtotal_kb=//p' | head -n1)"
+  got="$(memtotal_of "$log")"
   want="$(reference_memtotal "$uki" "$ovmf")" || { note "$name: no reference boot"; return 1; }
   note "$name: second kernel MemTotal ${got:-none} kB; the same UKI booted by OVMF: $want kB"
   echo "$name memtotal_kb=${got:-none} reference_kb=$want" >>"$WORK/timings.txt"

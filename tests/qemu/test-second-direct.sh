@@ -21,10 +21,10 @@ TEST_NAME=test-second-direct
   echo "usage: $0 FIXTURES WORKDIR [direct-ovmf|direct-seabios|uki-ovmf|all]" >&2
   exit 2
 }
-FIX="$1"
+FIX="$(realpath -m -- "$1")"
 WORK="$2"
 WHICH="${3:-all}"
-need_fixtures "$FIX" vmlinuz initrd-second.cpio.gz uki.efi
+require_fixture "$FIX"/{vmlinuz,initrd-second.cpio.gz,uki.efi}
 mkdir -p "$WORK"
 
 DIRECT_APPEND="console=ttyS0 quiet loglevel=4 panic=-1 efikexec.direct=1"

@@ -13,10 +13,10 @@ TEST_NAME=test-smoke
 . "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
 
 [[ $# -ge 2 && $# -le 3 ]] || { echo "usage: $0 FIXTURES WORKDIR [ovmf|seabios|all]" >&2; exit 2; }
-FIX="$1"
+FIX="$(realpath -m -- "$1")"
 WORK="$2"
 WHICH="${3:-all}"
-need_fixtures "$FIX" vmlinuz uki-signed.efi modules
+require_fixture "$FIX"/{vmlinuz,uki-signed.efi,modules}
 mkdir -p "$WORK"
 
 "$QEMU_DIR/make-guest-initrd.sh" "$WORK/smoke-initrd" "$FIX" - \

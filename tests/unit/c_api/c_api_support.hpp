@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: MIT
 // Shared by the C API tests: a fake kexec layer swapped in through the test hook (no test can
 // reach the kexec system calls), and the real fixtures (tests/fixtures/make-fixtures.sh) found
-// through EFIKEXEC_FIXTURES, skipped when absent unless EFIKEXEC_REQUIRE_FIXTURES=1.
+// through EFIKEXEC_FIXTURES with support/prerequisites.hpp (skipped when absent, a failure under
+// EFIKEXEC_REQUIRE_FIXTURES=1).
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "kexec/api/c_api_internal.hpp"
+#include "support/prerequisites.hpp"
 
 namespace efikexec::testing {
 
@@ -76,23 +76,5 @@ class WithFakeKexec : public ::testing::Test {
 
   std::shared_ptr<FakeKexecState> fake = std::make_shared<FakeKexecState>();
 };
-
-// Path of a fixture, or empty after GTEST_SKIP (or a failure when fixtures are required).
-inline std::string fixture_path(const std::string& name) {
-  const char* dir = std::getenv("EFIKEXEC_FIXTURES");
-  const char* require = std::getenv("EFIKEXEC_REQUIRE_FIXTURES");
-  const std::string path = dir ? std::string(dir) + "/" + name : std::string();
-  if (dir != nullptr && std::filesystem::exists(path)) return path;
-  if (require != nullptr && std::string(require) == "1")
-    ADD_FAILURE() << "missing fixture " << (dir ? path : name + " (EFIKEXEC_FIXTURES unset)");
-  return {};
-}
-
-#define C_API_FIXTURE(var, name)                                                  \
-  const std::string var = ::efikexec::testing::fixture_path(name);                \
-  if (var.empty()) {                                                              \
-    if (!HasFailure()) GTEST_SKIP() << "EFIKEXEC_FIXTURES has no " << (name);     \
-    return;                                                                       \
-  }
 
 }  // namespace efikexec::testing

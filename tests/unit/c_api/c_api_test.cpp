@@ -55,11 +55,9 @@ class CApi : public WithFakeKexec {
   }
 };
 
-#define SIGNED_UKI_OR_SKIP()                                                             \
-  if (!use_signed_uki()) {                                                               \
-    if (!HasFailure()) GTEST_SKIP() << "EFIKEXEC_FIXTURES has no uki-signed.efi/db.crt"; \
-    return;                                                                              \
-  }
+#define SIGNED_UKI_OR_SKIP()  \
+  if (!use_signed_uki())      \
+  EFIKEXEC_MISSING_PREREQUISITE("fixtures uki-signed.efi and keys/db.crt under EFIKEXEC_FIXTURES")
 
 TEST(CApiStatus, EveryStatusHasItsOwnMessageAndAnExitCode) {
   std::set<std::string> messages;
@@ -137,7 +135,7 @@ TEST_F(CApi, VerifyAcceptsTheSignedUkiAndRefusesAForeignKey) {
   SIGNED_UKI_OR_SKIP();
   EXPECT_EQ(efikexec_verify(ctx.get(), options.get()), EFIKEXEC_OK)
       << efikexec_last_error(ctx.get());
-  C_API_FIXTURE(other, "keys/other.crt");
+  EFIKEXEC_NEED_FIXTURE(other, "keys/other.crt");
   Options foreign{efikexec_options_new()};
   ASSERT_EQ(efikexec_options_set_image(foreign.get(),
                                        efikexec::testing::fixture_path("uki-signed.efi").c_str()),

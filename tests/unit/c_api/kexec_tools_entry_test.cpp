@@ -80,13 +80,13 @@ TEST(KexecToolsProbe, LeavesNoDescriptorsFilesOrOutputBehind) {
 }
 
 TEST(KexecToolsProbe, TakesTheRealUkiAndEfiStubKernel) {
-  C_API_FIXTURE(uki, "uki-signed.efi");
-  C_API_FIXTURE(vmlinuz, "vmlinuz");
+  EFIKEXEC_NEED_FIXTURE(uki, "uki-signed.efi");
+  EFIKEXEC_NEED_FIXTURE(vmlinuz, "vmlinuz");
   for (const std::string& path : {uki, vmlinuz}) {
     const std::vector<char> bytes = read_all(path);
     EXPECT_EQ(efikexec_kt_probe(bytes.data(), static_cast<off_t>(bytes.size())), 0) << path;
   }
-  C_API_FIXTURE(initrd, "initrd-second.cpio.gz");
+  EFIKEXEC_NEED_FIXTURE(initrd, "initrd-second.cpio.gz");
   const std::vector<char> not_pe = read_all(initrd);
   EXPECT_EQ(efikexec_kt_probe(not_pe.data(), static_cast<off_t>(not_pe.size())), -1);
 }
@@ -105,8 +105,8 @@ TEST(KexecToolsUsage, NamesEveryOptionLoadReads) {
 class KexecToolsLoad : public WithFakeKexec {};
 
 TEST_F(KexecToolsLoad, LoadsTheSignedUkiAndLeavesArgvAndGetoptAlone) {
-  C_API_FIXTURE(uki, "uki-signed.efi");
-  C_API_FIXTURE(db, "keys/db.crt");
+  EFIKEXEC_NEED_FIXTURE(uki, "uki-signed.efi");
+  EFIKEXEC_NEED_FIXTURE(db, "keys/db.crt");
   const std::vector<char> bytes = read_all(uki);
   Argv args({"kexec", "-l", "--type", "efi-uki", "--efi-db", db, "--efi-efivars=/nonexistent",
              "--efi-machine=q35", "--append=console=ttyS0 quiet", "--debug", uki});
@@ -122,8 +122,8 @@ TEST_F(KexecToolsLoad, LoadsTheSignedUkiAndLeavesArgvAndGetoptAlone) {
 }
 
 TEST_F(KexecToolsLoad, RefusesCrashKernelsAndAForeignKeyWithoutLoading) {
-  C_API_FIXTURE(uki, "uki-signed.efi");
-  C_API_FIXTURE(other, "keys/other.crt");
+  EFIKEXEC_NEED_FIXTURE(uki, "uki-signed.efi");
+  EFIKEXEC_NEED_FIXTURE(other, "keys/other.crt");
   const std::vector<char> bytes = read_all(uki);
   ::testing::internal::CaptureStderr();
   Argv panic({"kexec", "-p", "--efi-no-verify", uki});

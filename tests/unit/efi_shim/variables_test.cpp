@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -13,6 +12,7 @@
 #include "efi_shim/fakes.hpp"
 #include "efi_shim/text.hpp"
 #include "efi_shim/variables.hpp"
+#include "support/prerequisites.hpp"
 
 namespace efikexec::efi {
 namespace {
@@ -252,8 +252,10 @@ EFI_STATUS status_by_name(const std::string& name) {
 }
 
 TEST(VariableTraces, ReplayEveryTraceFile) {
-  const char* dir = std::getenv("EFIKEXEC_TRACES_DIR");
-  if (dir == nullptr) GTEST_SKIP() << "EFIKEXEC_TRACES_DIR not set";
+  // The committed reference traces (tests/conformance/traces), named by ctest.
+  const std::string dir = ::efikexec::testing::find_under("EFIKEXEC_TRACES_DIR", "");
+  if (dir.empty())
+    EFIKEXEC_MISSING_PREREQUISITE("the reference traces (EFIKEXEC_TRACES_DIR, set by ctest)");
   const std::regex get_line(
       R"re(RT\.GetVariable\("([^"]*)", (\w+), size=0x([0-9a-f]+)\) -> (\w+)(?: size=0x([0-9a-f]+))?(?: data=\[([0-9a-f]*)\])?)re");
   const std::regex set_line(

@@ -4,15 +4,14 @@
 // (trampoline placement, identity page tables).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
 #include "handoff_tables.hpp"
 #include "kexec/load/loader.hpp"
 #include "kexec/common/hex.hpp"
+#include "support/prerequisites.hpp"
 
 namespace efikexec::kexec {
 namespace {
@@ -37,19 +36,12 @@ class FakeKexec final : public KexecSyscalls {
   std::vector<std::uint64_t> first_bytes;
 };
 
-std::string fixture(const char* name) {
-  const char* dir = std::getenv("EFIKEXEC_FIXTURES");
-  if (dir == nullptr) return {};
-  std::string path = std::string(dir) + "/" + name;
-  return std::filesystem::exists(path) ? path : std::string();
-}
+std::string fixture(const char* name) { return efikexec::testing::fixture_path(name); }
 
-#define NEED_FIXTURES()                                                               \
-  if (fixture("uki-signed.efi").empty()) {                                            \
-    if (std::getenv("EFIKEXEC_REQUIRE_FIXTURES") != nullptr)                          \
-      FAIL() << "fixtures missing (EFIKEXEC_FIXTURES)";                               \
-    GTEST_SKIP() << "fixtures missing (EFIKEXEC_FIXTURES)";                           \
-  }
+// The signed UKI and its certificate, or the test ends (support/prerequisites.hpp).
+#define NEED_FIXTURES()                                       \
+  EFIKEXEC_NEED_FIXTURE(signed_uki_path, "uki-signed.efi");   \
+  EFIKEXEC_NEED_FIXTURE(db_certificate_path, "keys/db.crt")
 
 LoadRequest signed_uki_request(const char* image = "uki-signed.efi") {
   LoadRequest request;
@@ -104,6 +96,9 @@ TEST(Loader, PlansASignedUkiThatPassesTheKernelsChecksAndLoadsItOnce) {
 
 TEST(Loader, RefusesBeforeRunningAnything) {
   NEED_FIXTURES();
+  EFIKEXEC_NEED_FIXTURE(tampered, "uki-tampered.efi");
+  EFIKEXEC_NEED_FIXTURE(unsigned_uki, "uki.efi");
+  EFIKEXEC_NEED_FIXTURE(other_signed, "uki-other-signed.efi");
   for (const char* image : {"uki-tampered.efi", "uki.efi", "uki-other-signed.efi"}) {
     LoadResult result;
     auto prepared = prepare_kexec(signed_uki_request(image), result);
@@ -147,8 +142,9 @@ TEST(Loader, RejectsAProfileTheImageDoesNotHave) {
 
 TEST(Loader, KeepsTheUkisOwnInitrd) {
   NEED_FIXTURES();
+  EFIKEXEC_NEED_FIXTURE(initrd, "initrd-second.cpio.gz");
   LoadRequest request = signed_uki_request();
-  request.initrd_path = fixture("initrd-second.cpio.gz");
+  request.initrd_path = initrd;
   LoadResult result;
   auto prepared = prepare_kexec(request, result);
   ASSERT_FALSE(prepared);

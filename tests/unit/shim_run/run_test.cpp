@@ -4,13 +4,12 @@
 // boot_params the Linux stub builds from what it was given.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 
 #include "kexec/run/efi_run.hpp"
 #include "kexec/image/file_bytes.hpp"
 #include "kexec/inspect/inspect.hpp"
+#include "support/prerequisites.hpp"
 #include "uki/uki.hpp"
 
 namespace efikexec::kexec {
@@ -95,23 +94,8 @@ TEST(RunIsolation, TheParentRunsOnAfterAFault) {
 
 // ---- Real images from the fixtures (tests/fixtures/make-fixtures.sh) ----
 
-std::string fixture(const char* name) {
-  const char* dir = std::getenv("EFIKEXEC_FIXTURES");
-  if (dir == nullptr) return {};
-  std::string path = std::string(dir) + "/" + name;
-  return std::filesystem::exists(path) ? path : std::string();
-}
-
-#define NEED_FIXTURE(path, name)                                                   \
-  const std::string path = fixture(name);                                         \
-  if (path.empty()) {                                                             \
-    if (std::getenv("EFIKEXEC_REQUIRE_FIXTURES") != nullptr)                      \
-      FAIL() << "fixture " << name << " missing (EFIKEXEC_FIXTURES)";             \
-    GTEST_SKIP() << "fixture " << name << " missing (EFIKEXEC_FIXTURES)";         \
-  }
-
 TEST(RealImages, TheSignedUkiReachesExitBootServicesWithItsCommandLineAndInitrd) {
-  NEED_FIXTURE(path, "uki-signed.efi");
+  EFIKEXEC_NEED_FIXTURE(path, "uki-signed.efi");
   auto bytes = FileBytes::read(path);
   ASSERT_TRUE(bytes) << bytes.error().message();
   auto image = pe::Image::parse(bytes->view());
@@ -132,8 +116,8 @@ TEST(RealImages, TheSignedUkiReachesExitBootServicesWithItsCommandLineAndInitrd)
 }
 
 TEST(RealImages, TheBareKernelTakesItsCommandLineAndInitrd) {
-  NEED_FIXTURE(kernel, "vmlinuz");
-  NEED_FIXTURE(initrd_path, "initrd-second.cpio.gz");
+  EFIKEXEC_NEED_FIXTURE(kernel, "vmlinuz");
+  EFIKEXEC_NEED_FIXTURE(initrd_path, "initrd-second.cpio.gz");
   auto initrd = FileBytes::read(initrd_path);
   ASSERT_TRUE(initrd) << initrd.error().message();
   ChildRun result = run(kernel, "console=ttyS0 efikexec.test=bare", 60, initrd->view());

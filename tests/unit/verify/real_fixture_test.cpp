@@ -1,30 +1,18 @@
 // SPDX-License-Identifier: MIT
 // Verification of a real signed UKI (systemd-stub + Debian kernel) from the main fixtures
 // (tests/fixtures/make-fixtures.sh). Skipped when EFIKEXEC_FIXTURES is unset; with
-// EFIKEXEC_REQUIRE_FIXTURES=1 a missing fixture is a failure.
+// EFIKEXEC_REQUIRE_FIXTURES=1 a missing fixture is a failure (support/prerequisites.hpp).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <set>
 
+#include "support/prerequisites.hpp"
 #include "verify/support.hpp"
 
 namespace efikexec::testing {
 namespace {
 
 using kexec::TrustPolicy;
-
-// Path of a main fixture, or empty after GTEST_SKIP/ADD_FAILURE.
-std::string real_fixture(const std::string& name) {
-  const char* dir = std::getenv("EFIKEXEC_FIXTURES");
-  const char* require = std::getenv("EFIKEXEC_REQUIRE_FIXTURES");
-  const bool required = require != nullptr && std::string(require) == "1";
-  const std::string path = dir ? std::string(dir) + "/" + name : std::string();
-  if (dir != nullptr && std::filesystem::exists(path)) return path;
-  if (required) ADD_FAILURE() << "missing fixture " << (dir ? path : name + " (EFIKEXEC_FIXTURES unset)");
-  return {};
-}
 
 TrustPolicy db_policy(const std::string& certificate) {
   kexec::TrustOptions options;
@@ -38,38 +26,31 @@ TrustPolicy db_policy(const std::string& certificate) {
   return std::move(*policy);
 }
 
-#define REAL_FIXTURE(var, name)                                              \
-  const std::string var = real_fixture(name);                               \
-  if (var.empty()) {                                                         \
-    if (!HasFailure()) GTEST_SKIP() << "EFIKEXEC_FIXTURES has no " << name; \
-    return;                                                                  \
-  }
-
 TEST(RealUki, SignedUkiIsAcceptedUnsignedAndForeignAreNot) {
-  REAL_FIXTURE(signed_uki, "uki-signed.efi");
-  REAL_FIXTURE(unsigned_uki, "uki.efi");
-  REAL_FIXTURE(db, "keys/db.crt");
+  EFIKEXEC_NEED_FIXTURE(signed_uki, "uki-signed.efi");
+  EFIKEXEC_NEED_FIXTURE(unsigned_uki, "uki.efi");
+  EFIKEXEC_NEED_FIXTURE(db, "keys/db.crt");
   const TrustPolicy policy = db_policy(db);
   const kexec::VerifyVerdict verdict = verify_file(signed_uki, policy);
   EXPECT_TRUE(verdict.accepted) << verdict.reason;
   EXPECT_EQ(verify_file(unsigned_uki, policy).code, ErrorCode::kUntrusted);
-  const std::string other = real_fixture("uki-other-signed.efi");
+  const std::string other = optional_fixture("uki-other-signed.efi");
   if (!other.empty()) {
     EXPECT_EQ(verify_file(other, policy).code, ErrorCode::kUntrusted);
   }
-  const std::string tampered = real_fixture("uki-tampered.efi");
+  const std::string tampered = optional_fixture("uki-tampered.efi");
   if (!tampered.empty()) {
     EXPECT_EQ(verify_file(tampered, policy).code, ErrorCode::kHashMismatch);
   }
-  const std::string dual = real_fixture("vmlinuz-dual-signed.efi");
+  const std::string dual = optional_fixture("vmlinuz-dual-signed.efi");
   if (!dual.empty()) {
     EXPECT_TRUE(verify_file(dual, policy).accepted);
   }
 }
 
 TEST(RealUki, TamperSweepOverEveryRegion) {
-  REAL_FIXTURE(signed_uki, "uki-signed.efi");
-  REAL_FIXTURE(db, "keys/db.crt");
+  EFIKEXEC_NEED_FIXTURE(signed_uki, "uki-signed.efi");
+  EFIKEXEC_NEED_FIXTURE(db, "keys/db.crt");
   const TrustPolicy policy = db_policy(db);
   const Bytes original = read_bytes(signed_uki);
   ASSERT_TRUE(verify_bytes(original, policy).accepted);
@@ -89,12 +70,12 @@ TEST(RealUki, TamperSweepOverEveryRegion) {
 }
 
 TEST(RealUki, AgreesWithSbverify) {
-  REAL_FIXTURE(db, "keys/db.crt");
-  if (!have_command("sbverify")) GTEST_SKIP() << "sbverify is not installed";
+  EFIKEXEC_NEED_FIXTURE(db, "keys/db.crt");
+  EFIKEXEC_NEED_TOOL("sbverify");
   const TrustPolicy policy = db_policy(db);
   for (const char* name : {"uki.efi", "uki-signed.efi", "uki-other-signed.efi", "uki-tampered.efi",
                            "vmlinuz-signed.efi", "vmlinuz-dual-signed.efi"}) {
-    const std::string path = real_fixture(name);
+    const std::string path = optional_fixture(name);
     if (path.empty()) continue;
     const bool sbverify_ok = run_status("sbverify --cert " + db + " " + path) == 0;
     EXPECT_EQ(verify_file(path, policy).accepted, sbverify_ok) << name;

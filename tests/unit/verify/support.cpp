@@ -70,10 +70,6 @@ int run_status(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-bool have_command(const std::string& name) {
-  return run_status("command -v " + name) == 0;
-}
-
 Bytes win_certificate(const Bytes& content, std::uint16_t revision, std::uint16_t type) {
   Bytes entry(8);
   put32(entry, 0, static_cast<std::uint32_t>(8 + content.size()));

@@ -26,7 +26,6 @@ kexec::VerifyVerdict verify_file(const std::string& path, const kexec::TrustPoli
 
 // Exit status of a shell command (stdout and stderr discarded unless `output` is given).
 int run_status(const std::string& command, std::string* output = nullptr);
-bool have_command(const std::string& name);
 
 // Appends a certificate table holding `entries` (each a full WIN_CERTIFICATE: header included)
 // after padding the image to 8 bytes, and points directory entry 4 at it.

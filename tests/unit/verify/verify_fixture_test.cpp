@@ -12,6 +12,7 @@
 #include "kexec/common/digest.hpp"
 #include "kexec/inspect/inspect.hpp"
 #include "pe_loader/authenticode.hpp"
+#include "support/prerequisites.hpp"
 #include "verify/support.hpp"
 
 namespace efikexec::testing {
@@ -298,7 +299,7 @@ TEST(InspectReport, ListsSignaturesAndSbat) {
 // CA even when --cert is unrelated to that chain (its verify callback lets the missing root
 // pass); efikexec refuses, as firmware does. The test pins both sides of that divergence.
 TEST(SbverifyAgreement, EveryImageWithEveryCertificate) {
-  if (!have_command("sbverify")) GTEST_SKIP() << "sbverify (sbsigntool) is not installed";
+  EFIKEXEC_NEED_TOOL("sbverify");  // sbsigntool
   const std::string images[] = {"app.efi", "app-2048.efi", "app-4096.efi", "app-chain.efi",
                                 "app-dual.efi", "app-expired.efi", "uki-chain.efi"};
   const std::string certificates[] = {"rsa2048", "rsa4096", "root", "intermediate", "leaf",
