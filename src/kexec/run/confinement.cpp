@@ -136,9 +136,12 @@ bool build_filter(const ConfinementRequest& request, bool check_caller,
   f.here(F::kCheckMmap);  // mmap: executable pages only from the run's memory file
   f.load(arg_low(2));
   f.jump(BPF_JSET, PROT_EXEC, F::kMmapFd, F::kAllow);
-  f.here(F::kMmapFd);
+  f.here(F::kMmapFd);  // ... mapped from the file itself, not anonymous memory given its number
+  f.load(arg_low(3));
+  f.jump(BPF_JSET, MAP_ANONYMOUS, F::kTrap, F::kNext);
   f.load(arg_low(4));
-  f.jump(BPF_JEQ, static_cast<std::uint32_t>(request.memory_fd), F::kAllow, F::kTrap);
+  f.jump(BPF_JEQ, static_cast<std::uint32_t>(request.memory_fd),
+         request.memory_fd >= 0 ? F::kAllow : F::kTrap, F::kTrap);
   f.here(F::kAllow);
   f.ret(SECCOMP_RET_ALLOW);
   f.here(F::kTrap);
