@@ -48,6 +48,7 @@ constexpr long kSanitizerAllowed[] = {
     __NR_getpid,    __NR_gettid,    __NR_tgkill,  __NR_rt_sigprocmask, __NR_rt_sigaction,
     __NR_sigaltstack, __NR_sched_yield, __NR_futex, __NR_madvise,   __NR_mprotect,
     __NR_prctl,     __NR_prlimit64, __NR_getrlimit, __NR_mremap,    __NR_write,
+    __NR_sched_getaffinity, __NR_uname, __NR_getcwd, __NR_fcntl,   __NR_dup2,
 };
 #endif
 

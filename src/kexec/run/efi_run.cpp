@@ -226,11 +226,14 @@ void on_fault(int signal, siginfo_t* info, void* raw_context) {
   if (signal == SIGSYS) {  // the confinement's filter refused a system call
     const auto after = reinterpret_cast<std::uint64_t>(info->si_call_addr);
     const bool from_image = g_shim != nullptr && g_shim->memory().is_allocated(after - 2, 1);
-    std::snprintf(text, sizeof text, "system call %s refused %s%s%s: the image may make none",
-                  system_call_name(info->si_syscall).c_str(),
-                  from_image ? "at " : "in the shim", from_image ? where(after - 2).c_str() : "",
-                  !from_image && service != nullptr ? (std::string(" during ") + service).c_str()
-                                                    : "");
+    if (from_image)
+      std::snprintf(text, sizeof text, "system call %s refused at %s: the image may make none",
+                    system_call_name(info->si_syscall).c_str(), where(after - 2).c_str());
+    else
+      std::snprintf(text, sizeof text,
+                    "system call %s refused in the shim%s%s: not one the run may make",
+                    system_call_name(info->si_syscall).c_str(), service ? " during " : "",
+                    service ? service : "");
     finish(RunEnd::kFault, 0, text);
   }
   if (!in_image && service != nullptr) {
@@ -361,6 +364,7 @@ std::u16string to_ucs2(std::string_view text) {
   if (request.initrd && shim->install_initrd(*request.initrd) != EFI_SUCCESS)
     finish(RunEnd::kSetupFailed, 0, "cannot install the initrd");
 
+  tzset();  // the time services' zone data, read now: the confined run can open no file
   ConfinementResult confined;
   if (!confine({memory.fd(), true, memory.top()}, confined, error))
     finish(RunEnd::kSetupFailed, 0, "cannot confine the run: " + error);

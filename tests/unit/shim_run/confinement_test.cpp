@@ -100,9 +100,11 @@ TEST(RunConfinement, TheFilterAllowsOnlyWhatTheShimNeedsEvenFromTheHostsCode) {
                      munmap(page, 4096) == 0 && write(STDERR_FILENO, "", 0) == 0;
             }),
             0);
-  EXPECT_EQ(after_confinement([] { return open("/tmp", O_RDONLY) >= 0; }), -SIGSYS);
   EXPECT_EQ(after_confinement([] { return getppid() > 0; }), -SIGSYS);
+#ifndef EFIKEXEC_SANITIZED  // the sanitizer runtime's own needs (confinement.cpp)
+  EXPECT_EQ(after_confinement([] { return open("/tmp", O_RDONLY) >= 0; }), -SIGSYS);
   EXPECT_EQ(after_confinement([] { return write(STDOUT_FILENO, "", 0) == 0; }), -SIGSYS);
+#endif
   EXPECT_EQ(after_confinement([] {
               return mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
                           0) != MAP_FAILED;
