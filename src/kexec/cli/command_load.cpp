@@ -47,6 +47,9 @@ void print_transcript(const LoadResult& result) {
             << static_cast<int>(run.seconds_in_image * 1000) << " ms";
   if (result.load_options) std::cout << " with LoadOptions \"" << *result.load_options << "\"";
   std::cout << "\n";
+  for (const std::string& step : run.confinement_skipped)
+    std::cout << "efikexec: confinement step skipped (not allowed on this machine): " << step
+              << "\n";
   if (run.boot_params) {
     std::cout << "efikexec: the kernel's command line: " << run.boot_params->command_line << "\n"
               << "efikexec: its initrd: " << run.boot_params->initrd_size << " bytes at "

@@ -20,6 +20,8 @@
 
 #include "efi_shim/guids.hpp"
 #include "efi_shim/shim.hpp"
+#include "kexec/run/child_report.hpp"
+#include "kexec/run/confinement.hpp"
 #include "privileged.hpp"
 
 extern "C" {
@@ -38,31 +40,13 @@ namespace efikexec::kexec {
 
 namespace {
 
-constexpr std::size_t kMessageSize = 2048;
-constexpr std::size_t kConsoleSize = 1 << 20;
-constexpr std::size_t kTraceSize = 16 << 20;
+constexpr std::size_t kMessageSize = kReportMessageSize;
+constexpr std::size_t kConsoleSize = kReportConsoleSize;
+constexpr std::size_t kTraceSize = kReportTraceSize;
 constexpr std::size_t kVariableStorage = 4 << 20;
 constexpr std::uint64_t kStackPages = 128;  // 512 KiB: the image's stack and the shim's frames
 
-// Written by the child, read by the parent once the child is gone.
-struct SharedReport {
-  std::uint32_t ended;
-  RunEnd end;
-  std::uint64_t status;
-  double seconds;
-  char message[kMessageSize];
-  efikexec_cpu_context context;
-  std::uint64_t system_table;
-  std::uint64_t image_handle;
-  std::uint64_t handoff_code;
-  std::uint64_t handoff_data;
-  std::uint32_t range_count;
-  efi::MemoryRange ranges[efi::MemoryManager::kMaxRanges];
-  std::uint64_t console_used;
-  std::uint64_t trace_used;
-  char console[kConsoleSize];
-  char trace[kTraceSize];
-};
+using SharedReport = ChildReport;
 
 // ---- The child's world (one run per process: the signal handler reaches it through these) ----
 
@@ -239,6 +223,19 @@ void on_fault(int signal, siginfo_t* info, void* raw_context) {
     finish(RunEnd::kFault, 0, text);
   }
   const char* service = g_shim != nullptr ? g_shim->current_service() : nullptr;
+  if (signal == SIGSYS) {  // the confinement's filter refused a system call
+    const auto after = reinterpret_cast<std::uint64_t>(info->si_call_addr);
+    const bool from_image = g_shim != nullptr && g_shim->memory().is_allocated(after - 2, 1);
+    if (from_image)
+      std::snprintf(text, sizeof text, "system call %s refused at %s: the image may make none",
+                    system_call_name(info->si_syscall).c_str(), where(after - 2).c_str());
+    else
+      std::snprintf(text, sizeof text,
+                    "system call %s refused in the shim%s%s: not one the run may make",
+                    system_call_name(info->si_syscall).c_str(), service ? " during " : "",
+                    service ? service : "");
+    finish(RunEnd::kFault, 0, text);
+  }
   if (!in_image && service != nullptr) {
     std::snprintf(text, sizeof text,
                   "%s was handed a bad pointer: %s at address 0x%llx", service,
@@ -265,7 +262,7 @@ HostStatus install_fault_handlers() {
   action.sa_sigaction = on_fault;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
   sigemptyset(&action.sa_mask);
-  for (int signal : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP})
+  for (int signal : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS})
     if (sigaction(signal, &action, nullptr) != 0)
       return host_fail_errno(Stage::kRun, "cannot install the fault handlers", {});
   return {};
@@ -364,6 +361,14 @@ std::u16string to_ucs2(std::string_view text) {
   if (request.initrd && shim->install_initrd(*request.initrd) != EFI_SUCCESS)
     finish(RunEnd::kSetupFailed, 0, "cannot install the initrd");
 
+  tzset();  // the time services' zone data, read now: the confined run can open no file
+  auto confined = confine({memory.fd(), true, memory.top()});
+  if (!confined)
+    finish(RunEnd::kSetupFailed, 0, "cannot confine the run: " + confined.error().message());
+  g_report->confinement_skipped = confined->skipped;
+  std::memcpy(g_report->confinement_errno, confined->skipped_errno,
+              sizeof g_report->confinement_errno);
+
   UINTN exit_data_size = 0;
   CHAR16* exit_data = nullptr;
   status = shim->start_image(handle, &exit_data_size, &exit_data);
@@ -373,17 +378,6 @@ std::u16string to_ucs2(std::string_view text) {
                 exited ? "called Exit()" : "returned",
                 static_cast<unsigned long long>(status));
   finish(exited ? RunEnd::kExited : RunEnd::kReturned, status, text);
-}
-
-std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> lines;
-  while (!text.empty()) {
-    const std::size_t end = text.find('\n');
-    lines.emplace_back(text.substr(0, end));
-    if (end == std::string_view::npos) break;
-    text.remove_prefix(end + 1);
-  }
-  return lines;
 }
 
 std::optional<BootParamsFacts> find_boot_params(const IdentityMemory& memory,
@@ -506,34 +500,29 @@ HostStatus run_efi_image(const RunRequest& request, RunOutcome& outcome) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
-  outcome.console.assign(report->console, std::min<std::uint64_t>(report->console_used,
-                                                                    kConsoleSize));
-  outcome.trace = split_lines({report->trace, std::min<std::uint64_t>(report->trace_used,
-                                                                       kTraceSize)});
+  read_child_output(*report, outcome);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ram;
+  for (const MachineRange& range : request.machine->ranges)
+    if (range.kind == RangeKind::kRam) ram.emplace_back(range.start, range.end);
+  const ReportLimits limits{ram, memory->top(), request.handoff_code_pages,
+                            request.handoff_data_pages};
+  const std::uint32_t ended = __atomic_load_n(&report->ended, __ATOMIC_ACQUIRE);
   if (timed_out) {
     outcome.end = RunEnd::kTimeout;
     outcome.message = "the image did not finish within " +
                       std::to_string(request.timeout_seconds) + " s and was stopped";
-  } else if (__atomic_load_n(&report->ended, __ATOMIC_ACQUIRE) == 0) {
+  } else if (ended == 0) {
     outcome.end = RunEnd::kFault;
     outcome.message = WIFSIGNALED(wait_status)
                           ? std::string("the run was killed by ") + strsignal(WTERMSIG(wait_status))
                           : "the run ended without a report";
-  } else {
-    outcome.end = report->end;
-    outcome.status = report->status;
-    outcome.message = report->message;
-    outcome.seconds_in_image = report->seconds;
+  } else if (auto read = ended == 1 ? read_child_report(*report, limits, outcome)
+                                      : host_fail(Stage::kRun, "its end mark is corrupt");
+             !read) {
+    outcome.end = RunEnd::kFault;
+    outcome.message = "the run's report was overwritten and is not used: " + read.error().reason;
   }
   if (outcome.end == RunEnd::kExitBootServices) {
-    outcome.context = report->context;
-    outcome.system_table = report->system_table;
-    outcome.image_handle = report->image_handle;
-    outcome.handoff_code = report->handoff_code;
-    outcome.handoff_data = report->handoff_data;
-    const std::uint32_t count =
-        std::min<std::uint32_t>(report->range_count, efi::MemoryManager::kMaxRanges);
-    outcome.final_map.assign(report->ranges, report->ranges + count);
     outcome.e820 = e820_from_efi_map(outcome.final_map);
     outcome.boot_params = find_boot_params(*memory, outcome.final_map,
                                              outcome.system_table);

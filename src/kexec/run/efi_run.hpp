@@ -82,6 +82,8 @@ struct RunOutcome {
   std::string console;             // the image's console output
   std::vector<std::string> trace;  // one line per call with --trace
   double seconds_in_image = 0;     // wall time of the run in the child
+  // The confinement steps this machine did not allow (docs/threat-model.md), in words.
+  std::vector<std::string> confinement_skipped;
 
   // Valid for kExitBootServices:
   efikexec_cpu_context context{};

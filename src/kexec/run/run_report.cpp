@@ -40,7 +40,8 @@ json run_outcome_json(const RunOutcome& outcome) {
               {"status", hex_u64(outcome.status)},
               {"message", outcome.message},
               {"seconds", outcome.seconds_in_image},
-              {"console", outcome.console}};
+              {"console", outcome.console},
+              {"confinement", {{"skipped", outcome.confinement_skipped}}}};
   if (!outcome.trace.empty()) out["trace"] = outcome.trace;
   if (outcome.end != RunEnd::kExitBootServices) return out;
   out["context"] = context_json(outcome.context);
@@ -98,6 +99,11 @@ std::string render_run_outcome(const RunOutcome& outcome) {
     for (const E820Entry& entry : outcome.e820)
       out += "  " + hex_u64(entry.start) + "-" + hex_u64(entry.start + entry.size - 1) + " " +
              e820_type_name(entry.type) + "\n";
+  }
+  if (!outcome.confinement_skipped.empty()) {
+    out += "confinement: skipped (not allowed on this machine):";
+    for (const std::string& step : outcome.confinement_skipped) out += " " + step + ";";
+    out.back() = '\n';
   }
   out += std::string("ended: ") + run_end_name(outcome.end) + " (" + outcome.message + ")\n";
   return out;

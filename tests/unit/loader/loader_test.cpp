@@ -164,6 +164,30 @@ TEST(Loader, AppendsToTheUkisCommandLine) {
   EXPECT_EQ(result.run.boot_params->command_line, "console=ttyS0 efikexec.uki=1 panic=-1 quiet");
 }
 
+// An image that makes a system call ends its run, and a load already in the kernel stays there.
+TEST(Loader, AConfinedRunThatIsRefusedLeavesTheLoadedImageAlone) {
+  FakeKexec kernel;
+  kernel.loads = 1;  // loaded before
+  LoadRequest request;
+  request.image_path = std::string(EFT_APPS_DIR) + "/eft_misbehave.efi";
+  request.trust.no_verify = true;
+  request.machine_spec = "q35";
+  request.timeout_seconds = 10;
+  for (const char* mode : {"sys-kill", "sys-open", "sys-mprotect"}) {
+    request.command_line = mode;
+    LoadResult result;
+    auto prepared = prepare_kexec(request, result);
+    ASSERT_FALSE(prepared) << mode;
+    EXPECT_EQ(prepared.error().stage, Stage::kRun) << mode;
+    EXPECT_NE(prepared.error().reason.find("refused at image1+0x"), std::string::npos)
+        << prepared.error().message();
+    EXPECT_EQ(result.run.memory, nullptr);
+    EXPECT_TRUE(result.plan.segments.empty());
+  }
+  EXPECT_EQ(kernel.loads, 1);
+  EXPECT_TRUE(kernel.loaded());
+}
+
 TEST(Loader, ReusedCommandLinesDropTheOldBootsOwnWords) {
   EXPECT_EQ(reusable_command_line("BOOT_IMAGE=/vmlinuz root=/dev/sda1 initrd=initrd  quiet\n"),
             "root=/dev/sda1 quiet");

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// The parent's reading of the run's report (src/kexec/run/child_report.cpp): the child ran the
+// image, so the report's bytes are the image's to choose. Whatever they are, the reader returns
+// a verdict; what it accepts is bounded and lies in the machine's RAM and the run's memory.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+#include "fuzz_assert.hpp"
+#include "kexec/run/child_report.hpp"
+
+using namespace efikexec;
+using namespace efikexec::kexec;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // The report up to its console buffer is what the child may shape; the rest stays zero.
+  static auto* report = new ChildReport{};
+  constexpr std::size_t kHead = offsetof(ChildReport, console);
+  std::memset(static_cast<void*>(report), 0, kHead);
+  std::memcpy(static_cast<void*>(report), data, std::min(size, kHead));
+  static constexpr std::pair<std::uint64_t, std::uint64_t> kRam[] = {
+      {0x1000, 0x9f000}, {0x100000, 0x3f000000}};
+  const ReportLimits limits{kRam, std::uint64_t{1} << 32, 1, 2};
+  RunOutcome outcome;
+  read_child_output(*report, outcome);
+  FUZZ_ASSERT(outcome.console.size() <= kReportConsoleSize);
+  if (auto read = read_child_report(*report, limits, outcome); !read) {
+    FUZZ_ASSERT(!read.error().reason.empty());
+    return 0;
+  }
+  FUZZ_ASSERT(outcome.message.size() <= kReportMessageSize);
+  for (char c : outcome.message) FUZZ_ASSERT(static_cast<unsigned char>(c) >= 0x20 || c == '\n' || c == '\t');
+  FUZZ_ASSERT(outcome.end != RunEnd::kTimeout);
+  FUZZ_ASSERT(outcome.final_map.size() <= efi::MemoryManager::kMaxRanges);
+  std::uint64_t previous_end = 0;
+  for (const efi::MemoryRange& range : outcome.final_map) {
+    FUZZ_ASSERT(range.start >= previous_end && range.end() > range.start);
+    previous_end = range.end();
+    if (!range.allocated) continue;
+    bool in_ram = false;
+    for (auto [start, end] : kRam) in_ram |= range.start >= start && range.end() <= end;
+    FUZZ_ASSERT(in_ram && range.end() <= limits.memory_top);
+  }
+  return 0;
+}
