@@ -4,8 +4,6 @@
 // EFIKEXEC_REQUIRE_FIXTURES=1 a missing fixture is a failure.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <set>
 
 #include "verify/support.hpp"
@@ -14,17 +12,6 @@ namespace efikexec::testing {
 namespace {
 
 using kexec::TrustPolicy;
-
-// Path of a main fixture, or empty after GTEST_SKIP/ADD_FAILURE.
-std::string real_fixture(const std::string& name) {
-  const char* dir = std::getenv("EFIKEXEC_FIXTURES");
-  const char* require = std::getenv("EFIKEXEC_REQUIRE_FIXTURES");
-  const bool required = require != nullptr && std::string(require) == "1";
-  const std::string path = dir ? std::string(dir) + "/" + name : std::string();
-  if (dir != nullptr && std::filesystem::exists(path)) return path;
-  if (required) ADD_FAILURE() << "missing fixture " << (dir ? path : name + " (EFIKEXEC_FIXTURES unset)");
-  return {};
-}
 
 TrustPolicy db_policy(const std::string& certificate) {
   kexec::TrustOptions options;
@@ -35,13 +22,6 @@ TrustPolicy db_policy(const std::string& certificate) {
   if (!kexec::build_trust_policy(options, policy, error)) ADD_FAILURE() << error;
   return policy;
 }
-
-#define REAL_FIXTURE(var, name)                                              \
-  const std::string var = real_fixture(name);                               \
-  if (var.empty()) {                                                         \
-    if (!HasFailure()) GTEST_SKIP() << "EFIKEXEC_FIXTURES has no " << name; \
-    return;                                                                  \
-  }
 
 TEST(RealUki, SignedUkiIsAcceptedUnsignedAndForeignAreNot) {
   REAL_FIXTURE(signed_uki, "uki-signed.efi");
