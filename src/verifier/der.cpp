@@ -157,12 +157,46 @@ Result<ByteView> bit_string(const Element& element, const char* what, unsigned* 
   return ByteView(element.contents.data() + 1, element.contents.size() - 1);
 }
 
-Result<bool> boolean(const Element& element, const char* what) {
+Result<bool> boolean(const Element& element, const char* what, bool any_true) {
   if (element.tag != kBoolean || element.contents.size() != 1)
     return fail(ErrorCode::kMalformed, what, element.offset);
   const std::uint8_t value = byte_at(element.contents, 0);
-  if (value != 0 && value != 0xff) return fail(ErrorCode::kMalformed, what, element.offset);
-  return value == 0xff;
+  if (!any_true && value != 0 && value != 0xff)
+    return fail(ErrorCode::kMalformed, what, element.offset);
+  return value != 0;
+}
+
+Result<void> check_any(const Element& element) {
+  constexpr std::uint8_t kBmpString = 0x1e;
+  constexpr std::uint8_t kUniversalString = 0x1c;
+  const std::size_t size = element.contents.size();
+  bool valid = true;
+  switch (element.tag) {
+    case kNull: valid = size == 0; break;
+    case kBoolean: valid = size == 1; break;
+    case kInteger:
+      // X.690 §8.3.2: not empty, and the first nine bits neither all zero nor all one.
+      valid = size > 0 && !(size > 1 && ((byte_at(element.contents, 0) == 0x00 &&
+                                          (byte_at(element.contents, 1) & 0x80) == 0) ||
+                                         (byte_at(element.contents, 0) == 0xff &&
+                                          (byte_at(element.contents, 1) & 0x80) != 0)));
+      break;
+    case kObjectIdentifier:
+      // X.690 §8.19.2: subidentifiers in base 128, the last octet of each with bit 8 clear, and
+      // no leading 0x80 octet.
+      valid = size > 0 && (byte_at(element.contents, size - 1) & 0x80) == 0;
+      for (std::size_t i = 0; valid && i < size; ++i)
+        if (byte_at(element.contents, i) == 0x80 &&
+            (i == 0 || (byte_at(element.contents, i - 1) & 0x80) == 0))
+          valid = false;
+      break;
+    case kBitString: valid = bit_string(element, "").has_value(); break;
+    case kBmpString: valid = size % 2 == 0; break;
+    case kUniversalString: valid = size % 4 == 0; break;
+    default: break;
+  }
+  if (!valid) return fail(ErrorCode::kMalformed, "DER value invalid for its type", element.offset);
+  return {};
 }
 
 bool same_bytes(ByteView a, ByteView b) {

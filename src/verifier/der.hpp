@@ -107,8 +107,15 @@ Result<ByteView> unsigned_integer(const Element& element, const char* what);
 Result<std::uint32_t> small_integer(const Element& element, const char* what);
 // BIT STRING contents (X.690 §8.6) without the unused-bits octet; `unused` receives its value.
 Result<ByteView> bit_string(const Element& element, const char* what, unsigned* unused = nullptr);
-// BOOLEAN (X.690 §11.1: DER encodes TRUE as 0xff only).
-Result<bool> boolean(const Element& element, const char* what);
+// BOOLEAN (X.690 §11.1: DER encodes TRUE as 0xff only). With `any_true`, any non-zero octet is
+// TRUE, as BER (§8.2.2) and OpenSSL's decoder read it.
+Result<bool> boolean(const Element& element, const char* what, bool any_true = false);
+// The checks OpenSSL's decoder makes on a value of type ANY (attribute values, algorithm
+// parameters, name values): a universal primitive must have valid contents for its type (NULL
+// empty, BOOLEAN one octet, INTEGER minimal, OBJECT IDENTIFIER complete, BIT STRING with a valid
+// unused-bits octet, BMPString / UniversalString whole characters). Constructed values are
+// framed by the reader and not descended into.
+Result<void> check_any(const Element& element);
 
 // Byte equality of two views (DER names, OIDs, certificates are compared as their encodings).
 bool same_bytes(ByteView a, ByteView b);

@@ -10,8 +10,7 @@ namespace {
 // Rule violations are reported at the WIN_CERTIFICATE, as the OpenSSL path reports them; DER
 // framing errors at their own file offset.
 Result<pe::HashAlgorithm> sha_algorithm(const der::Element& identifier, std::uint64_t at) {
-  EFIKEXEC_TRY(fields, der::Reader::into(identifier, "AlgorithmIdentifier is not a SEQUENCE"));
-  EFIKEXEC_TRY(oid, fields.expect(der::kObjectIdentifier, "AlgorithmIdentifier without an OID"));
+  EFIKEXEC_TRY(oid, algorithm_identifier(identifier));
   auto algorithm = oid::digest_algorithm(oid);
   if (!algorithm)
     return fail(ErrorCode::kUnsupported,
@@ -31,9 +30,21 @@ Result<void> parse_indirect_data(const der::Element& content, std::uint64_t at,
                fields.expect(der::kSequence, "SpcIndirectDataContent elements are not SEQUENCEs"));
   if (auto done = fields.finish("SpcIndirectDataContent is not a two-element SEQUENCE"); !done)
     return done;
-  EFIKEXEC_TRY(attribute, der::Reader::into(data, "SpcAttributeTypeAndOptionalValue"));
-  auto type = attribute.next("SpcAttributeTypeAndOptionalValue type");
-  if (!type || !der::is_oid(*type, oid::kSpcPeImageData))
+  // SpcAttributeTypeAndOptionalValue ::= SEQUENCE { type OID, value ANY OPTIONAL }; any flaw
+  // in it is "not SPC_PE_IMAGE_DATA", as the OpenSSL path reports it.
+  auto is_pe_image_data = [&]() -> Result<bool> {
+    EFIKEXEC_TRY(attribute, der::Reader::into(data, "SpcAttributeTypeAndOptionalValue"));
+    EFIKEXEC_TRY(type, attribute.next("SpcAttributeTypeAndOptionalValue type"));
+    if (auto valid = der::check_any(type); !valid) return std::unexpected(valid.error());
+    if (!attribute.at_end()) {
+      EFIKEXEC_TRY(value, attribute.next("SpcAttributeTypeAndOptionalValue value"));
+      if (auto valid = der::check_any(value); !valid) return std::unexpected(valid.error());
+    }
+    if (auto done = attribute.finish("SpcAttributeTypeAndOptionalValue"); !done)
+      return std::unexpected(done.error());
+    return der::is_oid(type, oid::kSpcPeImageData);
+  };
+  if (auto pe_image = is_pe_image_data(); !pe_image || !*pe_image)
     return fail(ErrorCode::kUnsupported, "SpcIndirectDataContent data is not SPC_PE_IMAGE_DATA",
                 at);
 
@@ -42,8 +53,7 @@ Result<void> parse_indirect_data(const der::Element& content, std::uint64_t at,
   EFIKEXEC_TRY(algorithm, info.expect(der::kSequence, "DigestInfo digestAlgorithm"));
   EFIKEXEC_TRY(digest, info.expect(der::kOctetString, "DigestInfo digest"));
   if (auto done = info.finish("DigestInfo has extra elements"); !done) return done;
-  EFIKEXEC_TRY(algorithm_fields, der::Reader::into(algorithm, "DigestInfo digestAlgorithm"));
-  EFIKEXEC_TRY(oid, algorithm_fields.expect(der::kObjectIdentifier, "DigestInfo algorithm OID"));
+  EFIKEXEC_TRY(oid, algorithm_identifier(algorithm));
   auto hash = oid::digest_algorithm(oid);
   if (!hash)
     return fail(ErrorCode::kUnsupported,
@@ -66,12 +76,17 @@ Result<void> parse_signed_attributes(const der::Element& attributes, Authenticod
     EFIKEXEC_TRY(type, attribute.expect(der::kObjectIdentifier, "Attribute type"));
     EFIKEXEC_TRY(values, attribute.enter(der::kSet, "Attribute values are not a SET"));
     if (auto done = attribute.finish("Attribute has extra elements"); !done) return done;
-    if (der::is_oid(type, oid::kMessageDigest) && !out.message_digest) {
-      EFIKEXEC_TRY(value, values.next("messageDigest value"));
-      if (value.tag == der::kOctetString) out.message_digest = value.contents;
-    } else if (der::is_oid(type, oid::kContentType)) {
-      EFIKEXEC_TRY(value, values.next("contentType value"));
-      out.content_type_matches = der::is_oid(value, oid::kSpcIndirectData);
+    if (auto valid = der::check_any(type); !valid) return valid;
+    for (bool first = true; !values.at_end(); first = false) {
+      EFIKEXEC_TRY(value, values.next("Attribute value"));
+      if (auto valid = der::check_any(value); !valid) return valid;
+      if (!first) continue;
+      // PKCS#9 (RFC 2985 §5.3.1-2): the first value of the first messageDigest counts.
+      if (der::is_oid(type, oid::kMessageDigest) && !out.message_digest &&
+          value.tag == der::kOctetString)
+        out.message_digest = value.contents;
+      else if (der::is_oid(type, oid::kContentType))
+        out.content_type_matches = der::is_oid(value, oid::kSpcIndirectData);
     }
   }
   return {};
@@ -84,16 +99,18 @@ Result<void> parse_signer_info(const der::Element& signer_info, std::uint64_t at
                                AuthenticodeSignature& out) {
   EFIKEXEC_TRY(fields, der::Reader::into(signer_info, "SignerInfo is not a SEQUENCE"));
   EFIKEXEC_TRY(version, fields.expect(der::kInteger, "SignerInfo version"));
-  (void)version;
+  if (auto valid = der::check_any(version); !valid) return valid;
   EFIKEXEC_TRY(issuer_serial, fields.enter(der::kSequence, "SignerInfo issuerAndSerialNumber"));
   EFIKEXEC_TRY(issuer, issuer_serial.expect(der::kSequence, "issuerAndSerialNumber issuer"));
   EFIKEXEC_TRY(serial, issuer_serial.expect(der::kInteger, "issuerAndSerialNumber serial"));
   if (auto done = issuer_serial.finish("issuerAndSerialNumber has extra elements"); !done)
     return done;
+  if (auto valid = der::check_any(serial); !valid) return valid;
   EFIKEXEC_TRY(digest_algorithm, fields.expect(der::kSequence, "SignerInfo digestAlgorithm"));
   EFIKEXEC_TRY(attributes, fields.optional(der::context_constructed(0), "authenticatedAttributes"));
   EFIKEXEC_TRY(encryption, fields.expect(der::kSequence, "SignerInfo digestEncryptionAlgorithm"));
-  (void)encryption;
+  EFIKEXEC_TRY(encryption_oid, algorithm_identifier(encryption));
+  (void)encryption_oid;
   EFIKEXEC_TRY(encrypted, fields.expect(der::kOctetString, "SignerInfo encryptedDigest"));
   EFIKEXEC_TRY(unsigned_attributes,
                fields.optional(der::context_constructed(1), "unauthenticatedAttributes"));
@@ -122,7 +139,7 @@ Result<void> parse_signer_info(const der::Element& signer_info, std::uint64_t at
 Result<void> parse_signed_data(der::Reader& signed_data, std::uint64_t at,
                                AuthenticodeSignature& out) {
   EFIKEXEC_TRY(version, signed_data.expect(der::kInteger, "SignedData version"));
-  (void)version;
+  if (auto valid = der::check_any(version); !valid) return valid;
   EFIKEXEC_TRY(digest_algorithms, signed_data.enter(der::kSet, "SignedData digestAlgorithms"));
   EFIKEXEC_TRY(content_info, signed_data.enter(der::kSequence, "SignedData contentInfo"));
   EFIKEXEC_TRY(certificates,
@@ -147,6 +164,7 @@ Result<void> parse_signed_data(der::Reader& signed_data, std::uint64_t at,
 
   // ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT ANY OPTIONAL }
   EFIKEXEC_TRY(content_type, content_info.expect(der::kObjectIdentifier, "contentInfo contentType"));
+  if (auto valid = der::check_any(content_type); !valid) return valid;
   EFIKEXEC_TRY(content, content_info.optional(der::context_constructed(0), "contentInfo content"));
   if (auto done = content_info.finish("contentInfo has extra elements"); !done) return done;
   std::optional<der::Element> indirect;
@@ -211,6 +229,7 @@ Result<void> parse_authenticode_signature(const pe::WinCertificate& entry,
   auto parse = [&]() -> Result<void> {
     EFIKEXEC_TRY(fields, der::Reader::into(*content_info, "ContentInfo"));
     EFIKEXEC_TRY(type, fields.expect(der::kObjectIdentifier, "ContentInfo contentType"));
+    if (auto valid = der::check_any(type); !valid) return valid;
     EFIKEXEC_TRY(explicit_content, fields.optional(der::context_constructed(0), "ContentInfo content"));
     if (auto done = fields.finish("ContentInfo has extra elements"); !done) return done;
     if (!der::is_oid(type, oid::kSignedData) || !explicit_content)

@@ -7,6 +7,64 @@ namespace efikexec::verifier {
 
 namespace {
 
+// A Unicode scalar value: no surrogate, at most U+10FFFF.
+bool is_scalar(std::uint32_t code) { return code <= 0x10ffff && (code < 0xd800 || code > 0xdfff); }
+
+// Well-formed UTF-8 (RFC 3629 §3): shortest forms of scalar values only.
+bool is_utf8(ByteView text) {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(text.data());
+  for (std::size_t i = 0; i < text.size();) {
+    const std::uint8_t lead = bytes[i];
+    std::size_t count = 0;
+    std::uint32_t code = 0;
+    if (lead < 0x80) count = 1, code = lead;
+    else if ((lead & 0xe0) == 0xc0) count = 2, code = lead & 0x1f;
+    else if ((lead & 0xf0) == 0xe0) count = 3, code = lead & 0x0f;
+    else if ((lead & 0xf8) == 0xf0) count = 4, code = lead & 0x07;
+    else return false;
+    if (count > text.size() - i) return false;
+    for (std::size_t k = 1; k < count; ++k) {
+      if ((bytes[i + k] & 0xc0) != 0x80) return false;
+      code = (code << 6) | (bytes[i + k] & 0x3f);
+    }
+    static constexpr std::uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[count] || !is_scalar(code)) return false;
+    i += count;
+  }
+  return true;
+}
+
+// Names are compared in a canonical UTF-8 form by OpenSSL, which decodes each string value
+// while parsing: a UTF8String, BMPString or UniversalString that does not decode to Unicode
+// scalar values makes the certificate unreadable there, so it is refused here too.
+Result<void> check_name_string(const der::Element& value) {
+  constexpr std::uint8_t kUtf8String = 0x0c;
+  constexpr std::uint8_t kUniversalString = 0x1c;
+  constexpr std::uint8_t kBmpString = 0x1e;
+  // The universal types OpenSSL's DirectoryString-like X509_NAME_ENTRY value admits
+  // (B_ASN1_PRINTABLE, with the types it counts as unknown): by tag number.
+  static constexpr std::uint32_t kAllowed =
+      1u << 3 | 1u << 7 | 1u << 8 | 1u << 9 | 1u << 11 | 1u << 12 | 1u << 13 | 1u << 14 |
+      1u << 15 | 1u << 16 | 1u << 18 | 1u << 19 | 1u << 20 | 1u << 22 | 1u << 28 | 1u << 29 |
+      1u << 30;
+  const unsigned number = value.tag & 0x1f;
+  if ((value.tag & 0xc0) != 0 || (kAllowed & (1u << number)) == 0 ||
+      value.constructed() != (number == 16))
+    return fail(ErrorCode::kMalformed, "X.509 Name value has a type names do not use",
+                value.offset);
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(value.contents.data());
+  bool valid = true;
+  if (value.tag == kUtf8String) valid = is_utf8(value.contents);
+  for (std::size_t i = 0; value.tag == kBmpString && valid && i + 1 < value.contents.size(); i += 2)
+    valid = is_scalar(static_cast<std::uint32_t>(bytes[i] << 8 | bytes[i + 1]));
+  for (std::size_t i = 0; value.tag == kUniversalString && valid && i + 3 < value.contents.size();
+       i += 4)
+    valid = is_scalar(static_cast<std::uint32_t>(bytes[i]) << 24 | bytes[i + 1] << 16 |
+                      bytes[i + 2] << 8 | bytes[i + 3]);
+  if (!valid) return fail(ErrorCode::kMalformed, "X.509 Name string is not Unicode", value.offset);
+  return {};
+}
+
 // Name ::= SEQUENCE OF RelativeDistinguishedName (SET OF AttributeTypeAndValue).
 Result<void> check_name(const der::Element& name) {
   EFIKEXEC_TRY(rdns, der::Reader::into(name, "X.509 Name is not a SEQUENCE"));
@@ -16,9 +74,10 @@ Result<void> check_name(const der::Element& name) {
     while (!rdn.at_end()) {
       EFIKEXEC_TRY(pair, rdn.enter(der::kSequence, "X.509 AttributeTypeAndValue"));
       EFIKEXEC_TRY(type, pair.expect(der::kObjectIdentifier, "X.509 attribute type"));
-      (void)type;
+      if (auto valid = der::check_any(type); !valid) return valid;
       EFIKEXEC_TRY(value, pair.next("X.509 attribute value"));
-      (void)value;
+      if (auto valid = der::check_any(value); !valid) return valid;
+      if (auto valid = check_name_string(value); !valid) return valid;
       if (auto done = pair.finish("X.509 AttributeTypeAndValue has extra elements"); !done)
         return done;
     }
@@ -26,38 +85,33 @@ Result<void> check_name(const der::Element& name) {
   return {};
 }
 
-// AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }.
-Result<der::Element> algorithm_oid(const der::Element& identifier) {
-  EFIKEXEC_TRY(fields, der::Reader::into(identifier, "AlgorithmIdentifier is not a SEQUENCE"));
-  EFIKEXEC_TRY(oid, fields.expect(der::kObjectIdentifier, "AlgorithmIdentifier without an OID"));
-  if (!fields.at_end()) {
-    EFIKEXEC_TRY(parameters, fields.next("AlgorithmIdentifier parameters"));
-    (void)parameters;
-  }
-  if (auto done = fields.finish("AlgorithmIdentifier has extra elements"); !done)
-    return std::unexpected(done.error());
-  return oid;
+// RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 A.1.1), or
+// nothing when the key bits do not hold one: like OpenSSL, the certificate still parses, and
+// its key verifies nothing.
+std::optional<RsaPublicKey> rsa_public_key(ByteView key, std::uint64_t at) {
+  auto rsa = der::read_single(key, at, "RSAPublicKey");
+  auto numbers = rsa ? der::Reader::into(*rsa, "RSAPublicKey") : Result<der::Reader>();
+  if (!rsa || !numbers || rsa->tag != der::kSequence) return std::nullopt;
+  auto modulus = numbers->expect(der::kInteger, "RSAPublicKey modulus");
+  auto exponent = numbers->expect(der::kInteger, "RSAPublicKey publicExponent");
+  if (!modulus || !exponent || !numbers->at_end()) return std::nullopt;
+  auto n = der::unsigned_integer(*modulus, "RSAPublicKey modulus");
+  auto e = der::unsigned_integer(*exponent, "RSAPublicKey publicExponent");
+  if (!n || !e) return std::nullopt;
+  return RsaPublicKey{*n, *e};
 }
 
-// SubjectPublicKeyInfo (RFC 5280 §4.1.2.7); RSAPublicKey (RFC 8017 A.1.1).
+// SubjectPublicKeyInfo (RFC 5280 §4.1.2.7).
 Result<void> parse_key(const der::Element& spki, Certificate& out) {
   EFIKEXEC_TRY(fields, der::Reader::into(spki, "SubjectPublicKeyInfo is not a SEQUENCE"));
   EFIKEXEC_TRY(algorithm, fields.expect(der::kSequence, "SubjectPublicKeyInfo algorithm"));
   EFIKEXEC_TRY(key_bits, fields.expect(der::kBitString, "SubjectPublicKeyInfo subjectPublicKey"));
   if (auto done = fields.finish("SubjectPublicKeyInfo has extra elements"); !done) return done;
-  EFIKEXEC_TRY(oid, algorithm_oid(algorithm));
+  EFIKEXEC_TRY(oid, algorithm_identifier(algorithm));
   unsigned unused = 0;
   EFIKEXEC_TRY(key, der::bit_string(key_bits, "SubjectPublicKeyInfo key bits", &unused));
-  if (!der::is_oid(oid, oid::kRsaEncryption)) return {};  // another key type: kept, never used
-  if (unused != 0) return fail(ErrorCode::kMalformed, "RSA key bits", key_bits.offset);
-  EFIKEXEC_TRY(rsa, der::read_single(key, key_bits.contents_offset() + 1, "RSAPublicKey"));
-  EFIKEXEC_TRY(numbers, der::Reader::into(rsa, "RSAPublicKey is not a SEQUENCE"));
-  EFIKEXEC_TRY(modulus, numbers.expect(der::kInteger, "RSAPublicKey modulus"));
-  EFIKEXEC_TRY(exponent, numbers.expect(der::kInteger, "RSAPublicKey publicExponent"));
-  if (auto done = numbers.finish("RSAPublicKey has extra elements"); !done) return done;
-  EFIKEXEC_TRY(n, der::unsigned_integer(modulus, "RSAPublicKey modulus"));
-  EFIKEXEC_TRY(e, der::unsigned_integer(exponent, "RSAPublicKey publicExponent"));
-  out.rsa_key = RsaPublicKey{n, e};
+  if (!der::is_oid(oid, oid::kRsaEncryption) || unused != 0) return {};  // no usable RSA key
+  out.rsa_key = rsa_public_key(key, key_bits.contents_offset() + 1);
   return {};
 }
 
@@ -66,10 +120,11 @@ Result<void> parse_key(const der::Element& spki, Certificate& out) {
 Result<void> parse_extension(der::Reader& extensions, Certificate& out) {
   EFIKEXEC_TRY(extension, extensions.enter(der::kSequence, "X.509 Extension is not a SEQUENCE"));
   EFIKEXEC_TRY(id, extension.expect(der::kObjectIdentifier, "X.509 Extension extnID"));
+  if (auto valid = der::check_any(id); !valid) return valid;
   bool critical = false;
   EFIKEXEC_TRY(flag, extension.optional(der::kBoolean, "X.509 Extension critical"));
   if (flag) {
-    EFIKEXEC_TRY(value, der::boolean(*flag, "X.509 Extension critical"));
+    EFIKEXEC_TRY(value, der::boolean(*flag, "X.509 Extension critical", true));
     critical = value;
   }
   EFIKEXEC_TRY(value, extension.expect(der::kOctetString, "X.509 Extension extnValue"));
@@ -87,7 +142,7 @@ Result<void> parse_extension(der::Reader& extensions, Certificate& out) {
         return {};
       }
       auto ca = fields->optional(der::kBoolean, "basicConstraints cA");
-      auto is_ca = ca && *ca ? der::boolean(**ca, "basicConstraints cA") : Result<bool>(false);
+      auto is_ca = ca && *ca ? der::boolean(**ca, "basicConstraints cA", true) : Result<bool>(false);
       auto path = is_ca ? fields->optional(der::kInteger, "pathLenConstraint")
                         : Result<std::optional<der::Element>>();
       if (!ca || !is_ca || !path || !fields->at_end()) out.unusable_extension = true;
@@ -122,6 +177,19 @@ Result<void> parse_extension(der::Reader& extensions, Certificate& out) {
 
 }  // namespace
 
+Result<der::Element> algorithm_identifier(const der::Element& identifier) {
+  EFIKEXEC_TRY(fields, der::Reader::into(identifier, "AlgorithmIdentifier is not a SEQUENCE"));
+  EFIKEXEC_TRY(oid, fields.expect(der::kObjectIdentifier, "AlgorithmIdentifier without an OID"));
+  if (auto valid = der::check_any(oid); !valid) return std::unexpected(valid.error());
+  if (!fields.at_end()) {
+    EFIKEXEC_TRY(parameters, fields.next("AlgorithmIdentifier parameters"));
+    if (auto valid = der::check_any(parameters); !valid) return std::unexpected(valid.error());
+  }
+  if (auto done = fields.finish("AlgorithmIdentifier has extra elements"); !done)
+    return std::unexpected(done.error());
+  return oid;
+}
+
 Result<Certificate> parse_certificate(const der::Element& element) {
   // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }
   Certificate out;
@@ -137,10 +205,12 @@ Result<Certificate> parse_certificate(const der::Element& element) {
     return std::unexpected(done.error());
   out.tbs = tbs.encoding;
   out.signature_algorithm = outer_algorithm.encoding;
-  EFIKEXEC_TRY(outer_oid, algorithm_oid(outer_algorithm));
+  EFIKEXEC_TRY(outer_oid, algorithm_identifier(outer_algorithm));
   out.signature_digest = oid::rsa_signature_digest(outer_oid);
-  EFIKEXEC_TRY(signature_bytes, der::bit_string(signature, "X.509 signatureValue"));
-  out.signature = signature_bytes;
+  unsigned unused_bits = 0;
+  EFIKEXEC_TRY(signature_bytes, der::bit_string(signature, "X.509 signatureValue", &unused_bits));
+  // A signature that is not whole octets verifies nothing (OpenSSL's ASN1_item_verify).
+  if (unused_bits == 0) out.signature = signature_bytes;
 
   // TBSCertificate (RFC 5280 §4.1.2).
   EFIKEXEC_TRY(fields, der::Reader::into(tbs, "X.509 tbsCertificate"));
@@ -150,16 +220,17 @@ Result<Certificate> parse_certificate(const der::Element& element) {
     EFIKEXEC_TRY(number, inner.expect(der::kInteger, "X.509 version"));
     if (auto done = inner.finish("X.509 version has extra elements"); !done)
       return std::unexpected(done.error());
-    EFIKEXEC_TRY(value, der::small_integer(number, "X.509 version"));
-    if (value > 2) return fail(ErrorCode::kUnsupported, "X.509 version above v3", number.offset);
-    out.version = value;
+    if (auto valid = der::check_any(number); !valid) return std::unexpected(valid.error());
+    // Versions past v3 (or negative) parse, as in OpenSSL, but the certificate is not used.
+    auto value = der::small_integer(number, "X.509 version");
+    if (!value || *value > 2) out.unusable_extension = true;
+    out.version = value ? *value : 0;
   }
   EFIKEXEC_TRY(serial, fields.expect(der::kInteger, "X.509 serialNumber"));
-  if (serial.contents.empty())
-    return fail(ErrorCode::kMalformed, "X.509 serialNumber is empty", serial.offset);
+  if (auto valid = der::check_any(serial); !valid) return std::unexpected(valid.error());
   out.serial = serial.contents;
   EFIKEXEC_TRY(inner_algorithm, fields.expect(der::kSequence, "X.509 tbsCertificate signature"));
-  EFIKEXEC_TRY(inner_oid, algorithm_oid(inner_algorithm));
+  EFIKEXEC_TRY(inner_oid, algorithm_identifier(inner_algorithm));
   (void)inner_oid;
   out.tbs_signature_algorithm = inner_algorithm.encoding;
   EFIKEXEC_TRY(issuer, fields.expect(der::kSequence, "X.509 issuer"));

@@ -30,16 +30,21 @@ struct Certificate {
   ByteView tbs_signature_algorithm;     // AlgorithmIdentifier inside tbsCertificate
   ByteView signature_algorithm;         // AlgorithmIdentifier outside it (must be the same)
   std::optional<pe::HashAlgorithm> signature_digest;  // when it is RSA PKCS#1 v1.5 with SHA
-  ByteView signature;      // signatureValue without its unused-bits octet
+  ByteView signature;      // signatureValue without its unused-bits octet (empty when not whole octets)
   bool has_basic_constraints = false;
   bool ca = false;
   bool has_key_usage = false;
   bool key_cert_sign = false;
-  // An extension that cannot be decoded, or a critical one the verifier does not know: the
-  // certificate parses (as OpenSSL's d2i_X509 would) but can take no part in a chain.
+  // An extension that cannot be decoded, a critical one the verifier does not know, or a
+  // version past v3: the certificate parses (as OpenSSL's d2i_X509 would) but can take no part
+  // in a chain.
   bool unusable_extension = false;
   std::uint64_t offset = 0;  // of the Certificate's identifier octet
 };
+
+// AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL } (RFC 5280
+// §4.1.1.2): the algorithm's OID element, once the parameters are checked as check_any does.
+Result<der::Element> algorithm_identifier(const der::Element& identifier);
 
 // Parses one Certificate element (X.690 SEQUENCE) read by a der::Reader.
 Result<Certificate> parse_certificate(const der::Element& element);

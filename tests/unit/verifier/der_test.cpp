@@ -14,6 +14,7 @@ namespace {
 using der::Element;
 using der::Reader;
 
+// The element's views point into `bytes`, which must outlive it.
 Result<Element> single(const Bytes& bytes) { return der::read_single(view(bytes), 0x100, "test"); }
 
 TEST(Der, ShortAndLongFormLengths) {
@@ -59,11 +60,13 @@ TEST(Der, RefusesWhatDerForbids) {
     EXPECT_EQ(element.error().offset, 0x100u);
   }
   // Eight length octets decode without overflow, then run past the end.
-  auto huge = single({0x04, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+  const Bytes huge_bytes = {0x04, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  auto huge = single(huge_bytes);
   ASSERT_FALSE(huge.has_value());
   EXPECT_EQ(huge.error().code, ErrorCode::kTruncated);
   // Trailing bytes after a single element.
-  auto trailing = single({0x05, 0x00, 0x00});
+  const Bytes trailing_bytes = {0x05, 0x00, 0x00};
+  auto trailing = single(trailing_bytes);
   ASSERT_FALSE(trailing.has_value());
   EXPECT_EQ(trailing.error().offset, 0x102u);
 }
@@ -88,7 +91,8 @@ TEST(Der, ReaderWalksOneLevelAndFinishes) {
   ASSERT_TRUE(inner->next("octets").has_value());
   EXPECT_TRUE(inner->finish("left").has_value());
   // An inner element longer than its container.
-  auto overlong = single({0x30, 0x03, 0x04, 0x05, 0x00});
+  const Bytes overlong_bytes = {0x30, 0x03, 0x04, 0x05, 0x00};
+  auto overlong = single(overlong_bytes);
   ASSERT_TRUE(overlong.has_value());
   auto contents = Reader::into(*overlong, "sequence");
   ASSERT_TRUE(contents.has_value());
