@@ -215,15 +215,8 @@ Result<void> parse_authenticode_signature(const pe::WinCertificate& entry,
   if (!content_info || content_info->tag != der::kSequence)
     return fail(ErrorCode::kMalformed, "PKCS#7 SignedData does not parse", at);
 
-  // Only the padding that rounds dwLength up to 8 may follow the DER, and it must be zero.
-  const std::size_t used = content_info->encoding.size();
-  const std::size_t extra = entry.content.size() - used;
-  bool padding_ok = extra == 0 || (extra < 8 && entry.length % 8 == 0);
-  for (std::size_t i = used; padding_ok && i < entry.content.size(); ++i)
-    padding_ok = entry.content.data()[i] == std::byte{0};
-  if (!padding_ok)
-    return fail(ErrorCode::kMalformed, "bytes after the PKCS#7 SignedData in a WIN_CERTIFICATE",
-                at + 8 + used);
+  if (auto padding = pe::check_signature_padding(entry, content_info->encoding.size()); !padding)
+    return padding;
 
   // ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT SignedData }
   auto parse = [&]() -> Result<void> {
