@@ -302,10 +302,21 @@ TEST_F(Agreement, MalformedAndTruncatedSignatures) {
 // A flip of the low and the high bit of every byte of the signature (certificates, attributes,
 // the signer's signature): the two verifiers agree on what each flip breaks.
 TEST_F(Agreement, SignatureByteFlips) {
-  for (const char* name : {"app-chain.efi", "app-2048.efi"}) {
-    const Bytes signed_image = read_bytes(verify_fixture(name));
-    const kexec::TrustPolicy policy = make_policy({"keys/root.crt", "keys/rsa2048.crt"});
-    const Split split = split_signature(signed_image);
+  struct Case {
+    const char* image;
+    kexec::TrustPolicy policy;
+  };
+  Case cases[] = {
+      {"app-chain.efi", make_policy({"keys/root.crt", "keys/rsa2048.crt"})},
+      {"app-2048.efi", make_policy({"keys/root.crt", "keys/rsa2048.crt"})},
+      // dbx by TBS hash and by certificate, over the certificates the flips corrupt.
+      {"app-chain.efi", make_policy({"keys/root.crt"}, {"esl/dbx-tbs-intermediate.esl",
+                                                        "keys/leaf.crt"})},
+  };
+  for (const Case& c : cases) {
+    const char* name = c.image;
+    const kexec::TrustPolicy& policy = c.policy;
+    const Split split = split_signature(read_bytes(verify_fixture(name)));
     for (std::size_t at = 0; at < split.der.size(); ++at) {
       for (std::uint8_t mask : {0x01, 0x80}) {
         Bytes der = split.der;
