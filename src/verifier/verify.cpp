@@ -107,10 +107,11 @@ class ChainBuilder {
 
   bool build(const Certificate& signer) {
     length_ = 0;
+    checks_ = 0;
     chain_[length_++] = signer;
     return extend();
   }
-  std::span<const Certificate> chain() const { return chain_.first(length_); }
+  std::size_t length() const { return length_; }
 
  private:
   bool extend() {
@@ -135,7 +136,7 @@ class ChainBuilder {
       if (der::same_bytes(chain_[i].der, issuer.der)) return false;
     const int rating = ca_rating(issuer);
     if (!may_have_issued(issuer, current) || (anchor ? rating == 0 : rating != 1) ||
-        !signed_by(current, issuer, crypto_))
+        ++checks_ > kMaxIssuerChecks || !signed_by(current, issuer, crypto_))
       return false;
     chain_[length_++] = issuer;
     if (extend()) return true;
@@ -148,6 +149,7 @@ class ChainBuilder {
   Crypto& crypto_;
   std::span<Certificate, kMaxChainLength> chain_;
   std::size_t length_ = 0;
+  std::size_t checks_ = 0;
 };
 
 // PKCS#7 SignerInfo verification (RFC 2315 §9.3-9.4), as OpenSSL's PKCS7_signatureVerify: with
@@ -177,16 +179,17 @@ bool signer_signature_verifies(const AuthenticodeSignature& signature, Crypto& c
 // unknown signer, trusted (kAccepted).
 Outcome judge_signature(const AuthenticodeSignature& signature, ImageDigests& digests,
                         const Policy& policy, Crypto& crypto, Workspace& workspace) {
-  ChainBuilder builder(policy.db, signature.carried(), crypto, workspace.chain);
-  const bool chained = builder.build(signature.signer_certificate());
+  const std::size_t length = find_chain(signature.signer_certificate(), policy.db,
+                                        signature.carried(), crypto, workspace.chain);
+  const bool chained = length != 0;
   // dbx: every certificate carried, every certificate of the chain to db, and a chain to dbx.
   for (const Certificate& certificate : signature.carried())
     if (certificate_revoked(policy.dbx, certificate, crypto)) return Outcome::kRevoked;
-  if (chained)
-    for (const Certificate& certificate : builder.chain())
-      if (certificate_revoked(policy.dbx, certificate, crypto)) return Outcome::kRevoked;
-  ChainBuilder revocation(policy.dbx, signature.carried(), crypto, workspace.chain);
-  if (revocation.build(signature.signer_certificate())) return Outcome::kRevoked;
+  for (const Certificate& certificate : std::span(workspace.chain).first(length))
+    if (certificate_revoked(policy.dbx, certificate, crypto)) return Outcome::kRevoked;
+  if (find_chain(signature.signer_certificate(), policy.dbx, signature.carried(), crypto,
+                 workspace.chain) != 0)
+    return Outcome::kRevoked;
 
   if (!der::same_bytes(digests.get(signature.digest_algorithm), signature.digest))
     return Outcome::kHashMismatch;
@@ -249,6 +252,13 @@ bool has_trust_anchor(ByteView db) {
 }
 
 }  // namespace
+
+std::size_t find_chain(const Certificate& signer, ByteView anchors,
+                       std::span<const Certificate> carried, Crypto& crypto,
+                       std::span<Certificate, kMaxChainLength> chain) {
+  ChainBuilder builder(anchors, carried, crypto, chain);
+  return builder.build(signer) ? builder.length() : 0;
+}
 
 const char* outcome_name(Outcome outcome) {
   switch (outcome) {

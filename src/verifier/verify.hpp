@@ -40,6 +40,10 @@ const char* outcome_name(Outcome outcome);
 // Bounds a chain walk (signer, intermediates, anchor); OpenSSL's default is far deeper, real
 // Secure Boot chains have two or three certificates.
 inline constexpr std::size_t kMaxChainLength = 8;
+// Bounds the issuer candidates one chain walk may check by signature: certificates that all
+// name one another (same subject, cross-signed) would otherwise make the walk exponential in
+// kMaxChainLength. A walk that runs out finds no chain.
+inline constexpr std::size_t kMaxIssuerChecks = 64;
 inline constexpr std::size_t kNoSignature = ~std::size_t{0};
 
 struct Verdict {
@@ -52,13 +56,20 @@ struct Verdict {
   bool accepted() const { return outcome == Outcome::kAccepted; }
 };
 
-// Scratch memory for one verification (about 25 KiB); a payload keeps one statically.
+// Scratch memory for one verification (about 17 KiB); a payload keeps one statically.
 struct Workspace {
   AuthenticodeSignature signature;
   std::array<Certificate, kMaxChainLength> chain;  // signer first
   std::array<pe::SbatEntry, pe::kMaxSbatEntries> sbat_rows;
   std::array<Outcome, pe::kMaxCertificates> signature_outcomes;
 };
+
+// The chain walk of verify_image: from `signer` to any EFI_CERT_X509 certificate of the
+// signature lists `anchors`, through the certificates a signature carries. Fills `chain`
+// (signer first, anchor last) and returns its length, or 0 when there is no chain.
+std::size_t find_chain(const Certificate& signer, ByteView anchors,
+                       std::span<const Certificate> carried, Crypto& crypto,
+                       std::span<Certificate, kMaxChainLength> chain);
 
 // Checks that `policy` can be used at all: db and dbx are well-formed signature lists whose
 // EFI_CERT_X509 entries are certificates (a database that cannot be read entirely is never
