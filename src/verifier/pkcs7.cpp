@@ -69,7 +69,8 @@ Result<void> parse_indirect_data(const der::Element& content, std::uint64_t at,
 
 // Attribute ::= SEQUENCE { type OID, values SET OF ANY }: contentType and messageDigest.
 Result<void> parse_signed_attributes(const der::Element& attributes, AuthenticodeSignature& out) {
-  out.signed_attributes = attributes.encoding;
+  // An empty set counts as none, as in OpenSSL's PKCS7_signatureVerify.
+  if (!attributes.contents.empty()) out.signed_attributes = attributes.encoding;
   EFIKEXEC_TRY(list, der::Reader::into(attributes, "authenticatedAttributes"));
   while (!list.at_end()) {
     EFIKEXEC_TRY(attribute, list.enter(der::kSequence, "Attribute is not a SEQUENCE"));
@@ -192,7 +193,7 @@ Result<void> parse_signed_data(der::Reader& signed_data, std::uint64_t at,
   while (!digest_algorithms.at_end()) {
     EFIKEXEC_TRY(identifier, digest_algorithms.expect(der::kSequence, "digestAlgorithms entry"));
     EFIKEXEC_TRY(algorithm, sha_algorithm(identifier, at));
-    (void)algorithm;
+    out.digest_algorithms |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(algorithm));
     any_digest = true;
   }
   if (!any_digest)

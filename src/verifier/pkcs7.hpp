@@ -30,10 +30,13 @@ struct AuthenticodeSignature {
   std::size_t certificate_count = 0;
   std::size_t signer = 0;  // index of the signer's certificate
 
+  // SignedData.digestAlgorithms, one bit per pe::HashAlgorithm.
+  std::uint8_t digest_algorithms = 0;
+
   // The SignerInfo (RFC 2315 §9.2).
   pe::HashAlgorithm signer_digest_algorithm{};
-  // authenticatedAttributes, identifier to end ([0] IMPLICIT); its signature covers the same
-  // bytes with the identifier octet of a SET (RFC 2315 §9.3).
+  // authenticatedAttributes, identifier to end ([0] IMPLICIT), when there is at least one; its
+  // signature covers the same bytes with the identifier octet of a SET (RFC 2315 §9.3).
   std::optional<ByteView> signed_attributes;
   std::optional<ByteView> message_digest;   // the messageDigest attribute's OCTET STRING
   bool content_type_matches = true;         // the contentType attribute, when present

@@ -155,10 +155,13 @@ class ChainBuilder {
 // PKCS#7 SignerInfo verification (RFC 2315 §9.3-9.4), as OpenSSL's PKCS7_signatureVerify: with
 // authenticated attributes, their messageDigest must be the digest of the content and the
 // signature covers their DER SET re-encoding; without, the signature covers the content digest.
+// The SignerInfo's digest must be one SignedData.digestAlgorithms lists (the content is only
+// digested with those).
 bool signer_signature_verifies(const AuthenticodeSignature& signature, Crypto& crypto) {
   const Certificate& signer = signature.signer_certificate();
-  if (!signer.rsa_key) return false;
   const pe::HashAlgorithm algorithm = signature.signer_digest_algorithm;
+  if (!signer.rsa_key || (signature.digest_algorithms >> static_cast<unsigned>(algorithm) & 1) == 0)
+    return false;
   const Digest content = digest_of(crypto, algorithm, signature.signed_content);
   if (!signature.signed_attributes)
     return crypto.rsa_pkcs1_verify(*signer.rsa_key, algorithm, content.view(),

@@ -6,6 +6,7 @@
 // reach the freestanding verifier as the EFI_SIGNATURE_LISTs a payload reads from variables.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -263,6 +264,16 @@ TEST_F(Agreement, MalformedAndTruncatedSignatures) {
   trailing.push_back(0x42);
   expect_agree(with_certificate_table(split.unsigned_image, {win_certificate(trailing)}), policy,
                "trailing byte", Outcome::kMalformed);
+  // SignedData.digestAlgorithms names SHA-384 only while the SignerInfo uses SHA-256: the
+  // content is never digested with the signer's algorithm, so the signature cannot verify.
+  const Bytes sha256_oid = {0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01};
+  const auto first_oid =
+      std::search(split.der.begin(), split.der.end(), sha256_oid.begin(), sha256_oid.end());
+  ASSERT_NE(first_oid, split.der.end());
+  Bytes sha384_set = split.der;
+  sha384_set[static_cast<std::size_t>(first_oid - split.der.begin()) + sha256_oid.size() - 1] = 0x02;
+  expect_agree(with_certificate_table(split.unsigned_image, {win_certificate(sha384_set)}), policy,
+               "digestAlgorithms without the signer's", Outcome::kBadSignature);
   // Not a SEQUENCE.
   Bytes set = split.der;
   set[0] = 0x31;
