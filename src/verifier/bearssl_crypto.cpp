@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "bearssl_crypto.hpp"
 
-#include <bearssl.h>
-
 #include <cstring>
 
 namespace efikexec::verifier {
@@ -33,32 +31,23 @@ const unsigned char* hash_oid(pe::HashAlgorithm algorithm) {
   return BR_HASH_OID_SHA256;
 }
 
-br_hash_compat_context& context_of(unsigned char* storage) {
-  return *reinterpret_cast<br_hash_compat_context*>(storage);
-}
-
 }  // namespace
-
-static_assert(sizeof(br_hash_compat_context) <= 512);
 
 BearSslCrypto::BearSslCrypto() { hasher_.start(pe::HashAlgorithm::kSha256); }
 
 void BearSslCrypto::Hasher::start(pe::HashAlgorithm algorithm) {
   algorithm_ = algorithm;
-  const br_hash_class* vtable = hash_class(algorithm);
-  vtable->init(&context_of(context_).vtable);
+  hash_class(algorithm)->init(&context_.vtable);
 }
 
 void BearSslCrypto::Hasher::update(ByteView bytes) {
-  const br_hash_compat_context& context = context_of(context_);
-  context.vtable->update(&context_of(context_).vtable, bytes.data(), bytes.size());
+  context_.vtable->update(&context_.vtable, bytes.data(), bytes.size());
 }
 
 Digest BearSslCrypto::Hasher::finish() const {
   Digest digest;
   digest.algorithm = algorithm_;
-  const br_hash_compat_context& context = context_of(const_cast<unsigned char*>(context_));
-  context.vtable->out(&context.vtable, digest.bytes.data());
+  context_.vtable->out(&context_.vtable, digest.bytes.data());
   return digest;
 }
 

@@ -7,7 +7,7 @@
 // way.
 #pragma once
 
-#include <cstdint>
+#include <bearssl.h>
 
 #include "crypto.hpp"
 
@@ -30,9 +30,7 @@ class BearSslCrypto final : public Crypto {
 
    private:
     pe::HashAlgorithm algorithm_{};
-    // Room for br_hash_compat_context, whichever algorithm runs (kept opaque here so the
-    // header does not need BearSSL's).
-    alignas(16) unsigned char context_[512];
+    br_hash_compat_context context_;  // whichever algorithm runs
   };
   Hasher hasher_;
 };
