@@ -14,7 +14,7 @@ BUILD_TYPE   ?= Release
 DEBIAN_PACKAGES := \
 	g++ make cmake pkg-config ca-certificates \
 	libssl-dev libelf-dev zlib1g-dev libgtest-dev libgmock-dev nlohmann-json3-dev \
-	libcli11-dev gnu-efi clang-19 libclang-rt-19-dev lld-19 \
+	libcli11-dev libbearssl-dev gnu-efi clang-19 libclang-rt-19-dev lld-19 \
 	qemu-system-x86 ovmf sbsigntool busybox-static binutils openssl cpio gzip zstd xz-utils \
 	python3 python3-pefile python3-cryptography python3-importlib-resources file hyperfine \
 	mtools dosfstools

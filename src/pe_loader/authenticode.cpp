@@ -147,4 +147,18 @@ void Authenticode::hash(Hasher& hasher) const {
     hasher.update(ByteView(file_.data() + region.offset, static_cast<std::size_t>(region.size)));
 }
 
+Result<void> check_signature_padding(const WinCertificate& entry, std::size_t used) {
+  if (used > entry.content.size())
+    return fail(ErrorCode::kInvalidArgument, "PKCS#7 SignedData longer than its entry",
+                entry.offset);
+  const std::size_t extra = entry.content.size() - used;
+  bool padding_ok = extra == 0 || (extra < 8 && entry.length % 8 == 0);
+  for (std::size_t i = used; padding_ok && i < entry.content.size(); ++i)
+    padding_ok = entry.content.data()[i] == std::byte{0};
+  if (!padding_ok)
+    return fail(ErrorCode::kMalformed, "bytes after the PKCS#7 SignedData in a WIN_CERTIFICATE",
+                entry.offset + 8 + used);
+  return {};
+}
+
 }  // namespace efikexec::pe

@@ -43,6 +43,11 @@ struct WinCertificate {
   ByteView content;      // bCertificate: dwLength - 8 bytes, the DER PKCS#7 SignedData
 };
 
+// After the DER SignedData of `used` bytes, a WIN_CERTIFICATE may hold only the zero padding
+// that rounds dwLength up to 8 (signtool counts the padding in dwLength; sbsign does not); any
+// other byte is refused (the CVE-2013-3900 class of unsigned data hidden in a signature).
+Result<void> check_signature_padding(const WinCertificate& entry, std::size_t used);
+
 class Authenticode {
  public:
   // Computes the hashed regions and walks the certificate table. Rejects a table that is not

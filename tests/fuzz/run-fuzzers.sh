@@ -20,6 +20,11 @@ if [ -x "$dir/make_verify_fuzz_seeds" ]; then
       -keyout "$work/fuzz.key" -out "$work/fuzz.crt" 2>/dev/null
     sbsign --key "$work/fuzz.key" --cert "$work/fuzz.crt" --detached \
       --output "$work/seeds-by-fuzzer/fuzz_authenticode_pkcs7/app.p7" "$work/seeds/app.efi" >/dev/null 2>&1 || true
+    # The same signature for the freestanding verifier's PKCS#7 target, its certificate for the
+    # X.509 target.
+    mkdir -p "$work/seeds-by-fuzzer/fuzz_verifier_pkcs7" "$work/seeds-by-fuzzer/fuzz_verifier_x509"
+    cp "$work/seeds-by-fuzzer/fuzz_authenticode_pkcs7/app.p7" "$work/seeds-by-fuzzer/fuzz_verifier_pkcs7/" 2>/dev/null || true
+    openssl x509 -in "$work/fuzz.crt" -outform DER -out "$work/seeds-by-fuzzer/fuzz_verifier_x509/fuzz.der"
     sbsign --key "$work/fuzz.key" --cert "$work/fuzz.crt" \
       --output "$work/seeds/app-signed.efi" "$work/seeds/app.efi" >/dev/null 2>&1 || true
   fi

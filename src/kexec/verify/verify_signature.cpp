@@ -92,16 +92,9 @@ Result<AuthenticodeSignature> parse_authenticode_signature(const pe::WinCertific
   out.pkcs7.reset(d2i_PKCS7(nullptr, &p, static_cast<long>(entry.content.size())));
   if (!out.pkcs7) return fail(ErrorCode::kMalformed, "PKCS#7 SignedData does not parse", at);
 
-  // Only the padding that rounds dwLength up to 8 may follow the DER, and it must be zero
-  // (signtool counts the padding in dwLength; sbsign does not).
-  const std::size_t used = static_cast<std::size_t>(p - der);
-  const std::size_t extra = entry.content.size() - used;
-  bool padding_ok = extra == 0 || (extra < 8 && entry.length % 8 == 0);
-  for (std::size_t i = used; padding_ok && i < entry.content.size(); ++i)
-    padding_ok = entry.content.data()[i] == std::byte{0};
-  if (!padding_ok)
-    return fail(ErrorCode::kMalformed, "bytes after the PKCS#7 SignedData in a WIN_CERTIFICATE",
-                at + 8 + used);
+  if (auto padding = pe::check_signature_padding(entry, static_cast<std::size_t>(p - der));
+      !padding)
+    return std::unexpected(padding.error());
 
   PKCS7* pkcs7 = out.pkcs7.get();
   if (!PKCS7_type_is_signed(pkcs7) || pkcs7->d.sign == nullptr ||

@@ -5,9 +5,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+
+#include <gtest/gtest.h>
 
 #include "pe_loader/authenticode.hpp"
 
@@ -57,6 +60,17 @@ kexec::VerifyVerdict verify_bytes(const Bytes& bytes, const kexec::TrustPolicy& 
 
 kexec::VerifyVerdict verify_file(const std::string& path, const kexec::TrustPolicy& policy) {
   return verify_bytes(read_bytes(path), policy);
+}
+
+std::string real_fixture(const std::string& name) {
+  const char* dir = std::getenv("EFIKEXEC_FIXTURES");
+  const char* require = std::getenv("EFIKEXEC_REQUIRE_FIXTURES");
+  const bool required = require != nullptr && std::string(require) == "1";
+  const std::string path = dir ? std::string(dir) + "/" + name : std::string();
+  if (dir != nullptr && std::filesystem::exists(path)) return path;
+  if (required)
+    ADD_FAILURE() << "missing fixture " << (dir ? path : name + " (EFIKEXEC_FIXTURES unset)");
+  return {};
 }
 
 int run_status(const std::string& command, std::string* output) {

@@ -24,6 +24,10 @@ kexec::TrustPolicy make_policy(std::initializer_list<std::string> db,
 kexec::VerifyVerdict verify_bytes(const Bytes& bytes, const kexec::TrustPolicy& policy);
 kexec::VerifyVerdict verify_file(const std::string& path, const kexec::TrustPolicy& policy);
 
+// Path of a main fixture (tests/fixtures/make-fixtures.sh) under EFIKEXEC_FIXTURES, or empty
+// after ADD_FAILURE when EFIKEXEC_REQUIRE_FIXTURES=1 and it is missing.
+std::string real_fixture(const std::string& name);
+
 // Exit status of a shell command (stdout and stderr discarded unless `output` is given).
 int run_status(const std::string& command, std::string* output = nullptr);
 
@@ -44,3 +48,12 @@ std::vector<TamperPoint> tamper_points(const Bytes& signed_image);
 std::uint64_t checksum_offset(const Bytes& image);
 
 }  // namespace efikexec::testing
+
+// Binds `var` to a main fixture's path; skips the test when it is missing (fails under
+// EFIKEXEC_REQUIRE_FIXTURES=1, through real_fixture).
+#define REAL_FIXTURE(var, name)                                              \
+  const std::string var = ::efikexec::testing::real_fixture(name);          \
+  if (var.empty()) {                                                         \
+    if (!HasFailure()) GTEST_SKIP() << "EFIKEXEC_FIXTURES has no " << name; \
+    return;                                                                  \
+  }
