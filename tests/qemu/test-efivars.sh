@@ -19,14 +19,14 @@ TEST_NAME=test-efivars
 FIX="$(realpath -- "$1")"
 WORK="$(realpath -m -- "$2")"
 BIN="$3"
-need_fixtures "$FIX" vmlinuz uki-signed.efi uki-other-signed.efi keys/db.crt keys/other.crt modules
+require_fixture "$FIX"/{vmlinuz,uki-signed.efi,uki-other-signed.efi,keys/db.crt,keys/other.crt,modules}
 NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
 "$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
   { note "the newer fixtures could not be made"; exit 1; }
 SB_CODE="${OVMF_DIR_SYSTEM:-/usr/share/OVMF}/OVMF_CODE_4M.secboot.fd"
 SB_VARS="$NEW/ovmf-secboot-vars/OVMF_VARS_4M.fd"
+require_fixture "$SB_VARS"
 [[ -s "$SB_CODE" ]] || { note "$SB_CODE missing (ovmf)"; exit 1; }
-[[ -s "$SB_VARS" ]] || { note "$SB_VARS missing (make-fixtures-newer.sh)"; exit 1; }
 mkdir -p "$WORK"
 
 LOG="$WORK/machine-variables.log"

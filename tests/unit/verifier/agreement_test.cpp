@@ -10,7 +10,7 @@
 #include <cstring>
 #include <memory>
 
-#include "kexec/crypto_openssl.hpp"
+#include "kexec/verify/crypto_openssl.hpp"
 #include "verifier/bearssl_crypto.hpp"
 #include "verifier/signature_lists.hpp"
 #include "verifier/verify.hpp"
@@ -125,12 +125,11 @@ TEST_F(Agreement, EveryImageWithEveryDb) {
       kexec::TrustOptions options;
       for (const std::string& name : db) options.db_files.push_back(verify_fixture(name));
       options.efivars_directory = verify_fixture("no-efivars");
-      kexec::TrustPolicy policy;
-      std::string error;
-      ASSERT_TRUE(kexec::build_trust_policy(options, policy, error)) << error;
+      auto policy = kexec::build_trust_policy(options);
+      ASSERT_TRUE(policy) << policy.error().message();
       std::string label = "db";
       for (const std::string& name : db) label += " " + name;
-      if (expect_agree_file(image, policy, label) == Outcome::kAccepted) ++accepted;
+      if (expect_agree_file(image, *policy, label) == Outcome::kAccepted) ++accepted;
     }
   }
   EXPECT_GT(accepted, 10);
@@ -321,10 +320,12 @@ TEST_F(Agreement, RealSignedUkis) {
     options.db_files = {db_file};
     if (!dbx_file.empty()) options.dbx_files = {dbx_file};
     options.efivars_directory = "/nonexistent";
-    kexec::TrustPolicy policy;
-    std::string error;
-    if (!kexec::build_trust_policy(options, policy, error)) ADD_FAILURE() << error;
-    return policy;
+    auto policy = kexec::build_trust_policy(options);
+    if (!policy) {
+      ADD_FAILURE() << policy.error().message();
+      return kexec::TrustPolicy{};
+    }
+    return std::move(*policy);
   };
   const kexec::TrustPolicy trusted = policy_of(db, "");
   EXPECT_EQ(expect_agree(read_bytes(signed_uki), trusted, "uki-signed.efi"), Outcome::kAccepted);

@@ -3,7 +3,7 @@
 // certificates: what they accept, and the typed error and offset of what they refuse.
 #include <gtest/gtest.h>
 
-#include "kexec/crypto_openssl.hpp"
+#include "kexec/verify/crypto_openssl.hpp"
 #include "verifier/der.hpp"
 #include "verifier/x509.hpp"
 #include "verify/support.hpp"
