@@ -188,6 +188,39 @@ TEST(Loader, AConfinedRunThatIsRefusedLeavesTheLoadedImageAlone) {
   EXPECT_TRUE(kernel.loaded());
 }
 
+// The plan is refused where kexec_load(2) would refuse it (kernel/kexec_core.c,
+// sanity_check_segment_list), before any system call.
+TEST(Loader, RefusesAPlanTheKernelWouldRefuse) {
+  const Machine machine = described_q35_machine(1024);
+  auto plan_of = [](std::vector<PlannedSegment> segments) {
+    KexecPlan plan;
+    for (const PlannedSegment& segment : segments) {
+      plan.memsz_total += segment.memsz;
+      plan.bufsz_total += segment.bufsz;
+    }
+    plan.segments = std::move(segments);
+    return plan;
+  };
+  auto refusal = [&](std::vector<PlannedSegment> segments) {
+    auto checked = check_segments_as_the_kernel_does(plan_of(std::move(segments)), machine);
+    return checked ? std::string() : checked.error().reason;
+  };
+  EXPECT_EQ(refusal({{0x100000, 0x2000, 0x1000, "a"}, {0x200000, 0x1000, 0x1000, "b"}}), "");
+  EXPECT_NE(refusal({{0x100800, 0x1000, 0, "a"}}).find("page-aligned"), std::string::npos);
+  EXPECT_NE(refusal({{0x100000, 0x1800, 0, "a"}}).find("page-aligned"), std::string::npos);
+  EXPECT_NE(refusal({{0x100000, 0x2000, 0, "a"}, {0x101000, 0x1000, 0, "b"}}).find("overlap"),
+            std::string::npos);
+  EXPECT_NE(refusal({{0x100000, 0x1000, 0x2000, "a"}}).find("more data than memory"),
+            std::string::npos);
+  EXPECT_NE(refusal({{0xfffffffffffff000, 0x2000, 0, "a"}}).find("wraps"), std::string::npos);
+  EXPECT_NE(refusal({{0x1000000, 600ull << 20, 0, "a"}}).find("half of this machine's RAM"),
+            std::string::npos);
+  std::vector<PlannedSegment> seventeen;
+  for (std::uint64_t i = 0; i < 17; ++i)
+    seventeen.push_back({0x100000 + i * 0x2000, 0x1000, 0, "x"});
+  EXPECT_NE(refusal(seventeen).find("more than 16"), std::string::npos);
+}
+
 TEST(Loader, ReusedCommandLinesDropTheOldBootsOwnWords) {
   EXPECT_EQ(reusable_command_line("BOOT_IMAGE=/vmlinuz root=/dev/sda1 initrd=initrd  quiet\n"),
             "root=/dev/sda1 quiet");
