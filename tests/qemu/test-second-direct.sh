@@ -52,7 +52,9 @@ uki() {
     --disk "$WORK/esp-uki.img" --log "$WORK/second-uki-ovmf.log"
 }
 
-second_common=('^EFIKEXEC-SECOND: up$' '^EFIKEXEC-SECOND: initrd=second$'
+# No end anchor on the first line: the kernel may still be printing when /init starts, and
+# its messages then share the serial line with it.
+second_common=('^EFIKEXEC-SECOND: up' '^EFIKEXEC-SECOND: initrd=second$'
   '^EFIKEXEC-SECOND: acpi=yes$' '^EFIKEXEC-SECOND: memtotal_kb=[0-9]{6,}$'
   '^EFIKEXEC-SECOND: cpus=1$' '^EFIKEXEC-SECOND: done$' '!Kernel panic')
 
