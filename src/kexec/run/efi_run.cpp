@@ -69,8 +69,32 @@ void append(char* buffer, std::uint64_t capacity, std::uint64_t& used, std::stri
   used += count;
 }
 
+// The variables the image set, copied into the report (no allocation: finish() may run in the
+// fault handler).
+void report_variables(SharedReport& report) {
+  if (g_shim == nullptr) return;
+  std::uint32_t count = 0;
+  const std::size_t set = g_shim->variables().for_each_set_during_run(
+      [&](const efi::VariableStore::VariableView& view) {
+        if (count == kReportVariables) return;
+        ReportVariable& out = report.variables[count++];
+        const std::size_t chars = std::min(view.name.size(), kReportVariableNameChars);
+        std::memcpy(out.name, view.name.data(), chars * sizeof(CHAR16));
+        out.name[chars] = 0;
+        out.name_cut = view.name.size() > chars ? 1 : 0;
+        std::memcpy(out.guid, &view.guid, sizeof out.guid);
+        out.attributes = view.attributes;
+        out.size = static_cast<std::uint32_t>(view.data.size());
+        out.data_used = static_cast<std::uint32_t>(std::min(view.data.size(), kReportVariableData));
+        std::memcpy(out.data, view.data.data(), out.data_used);
+      });
+  report.variable_count = count;
+  report.variables_cut = set > count ? 1 : 0;
+}
+
 [[noreturn]] void finish(RunEnd end, std::uint64_t status, std::string_view message) {
   SharedReport& report = *g_report;
+  report_variables(report);
   report.end = end;
   report.status = status;
   report.seconds = seconds_since_start();
