@@ -69,8 +69,8 @@ void append(char* buffer, std::uint64_t capacity, std::uint64_t& used, std::stri
   used += count;
 }
 
-// The variables the image set, copied into the report (no allocation: finish() may run in the
-// fault handler).
+// The variables the image set, copied into the report; the count is written after them (no
+// allocation: finish() may run in the fault handler).
 void report_variables(SharedReport& report) {
   if (g_shim == nullptr) return;
   std::uint32_t count = 0;
@@ -94,7 +94,6 @@ void report_variables(SharedReport& report) {
 
 [[noreturn]] void finish(RunEnd end, std::uint64_t status, std::string_view message) {
   SharedReport& report = *g_report;
-  report_variables(report);
   report.end = end;
   report.status = status;
   report.seconds = seconds_since_start();
@@ -102,6 +101,10 @@ void report_variables(SharedReport& report) {
   std::memcpy(report.message, message.data(), length);
   report.message[length] = '\0';
   __atomic_store_n(&report.ended, 1, __ATOMIC_RELEASE);
+  // Last, and counted only once copied (the parent reads the report after the child is gone):
+  // should the image have broken the store so that reading it faults, the report stands without
+  // its variables.
+  report_variables(report);
   _exit(0);
 }
 
