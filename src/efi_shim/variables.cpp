@@ -90,6 +90,17 @@ bool VariableStore::visible(const Entry& entry) const {
   return !at_runtime_ || (entry.attributes & kRt) != 0;
 }
 
+bool VariableStore::inside_arena(const Entry& entry) const {
+  const std::size_t size = arena_.size();
+  if (entry.offset > size || entry.name_bytes < 2 * sizeof(CHAR16) ||
+      entry.name_bytes % sizeof(CHAR16) != 0 || entry.name_bytes > size - entry.offset ||
+      entry.data_size > size - entry.offset - entry.name_bytes)
+    return false;
+  CHAR16 last;
+  std::memcpy(&last, arena_.data() + entry.offset + entry.name_bytes - sizeof(CHAR16), sizeof last);
+  return last == 0;
+}
+
 VariableStore::Entry* VariableStore::find(const CHAR16* name, std::size_t name_bytes,
                                           const EFI_GUID& guid, bool visible_only) {
   for (Entry& entry : entries_) {

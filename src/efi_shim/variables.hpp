@@ -94,6 +94,22 @@ class VariableStore {
   std::size_t size() const { return entries_.size(); }
   VariableView at(std::size_t index) const;
   std::size_t arena_used() const { return used_; }
+  // The variables the image set during the run and that still exist (created, or snapshot
+  // variables rewritten or appended to), in store order: calls `visit(const VariableView&)` for
+  // each and returns how many there were. Safe on a store the image may have scribbled on: an
+  // entry whose blob does not lie inside the arena is skipped, never read.
+  template <typename Visit>
+  std::size_t for_each_set_during_run(Visit&& visit) const {
+    std::size_t count = 0;
+    const std::size_t entries = entries_.size() < kMaxVariables ? entries_.size() : kMaxVariables;
+    for (std::size_t i = 0; i < entries; ++i) {
+      const Entry& entry = entries_[i];
+      if (!entry.changed || !inside_arena(entry)) continue;
+      visit(at(i));
+      ++count;
+    }
+    return count;
+  }
 
  private:
   struct Entry {
@@ -108,6 +124,8 @@ class VariableStore {
 
   Entry* find(const CHAR16* name, std::size_t name_bytes, const EFI_GUID& guid, bool visible_only);
   bool visible(const Entry& entry) const;
+  // The entry's name (terminated, at least one character) and data lie inside the arena.
+  bool inside_arena(const Entry& entry) const;
   std::size_t live_bytes() const;
   // Room for `size` bytes in the arena (compacting if needed); nullopt when full.
   std::optional<std::uint32_t> allocate(std::size_t size);

@@ -9,6 +9,7 @@
 
 #include "fuzz_assert.hpp"
 #include "kexec/run/child_report.hpp"
+#include "kexec/run/efi_run.hpp"
 
 using namespace efikexec;
 using namespace efikexec::kexec;
@@ -33,6 +34,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (char c : outcome.message) FUZZ_ASSERT(static_cast<unsigned char>(c) >= 0x20 || c == '\n' || c == '\t');
   FUZZ_ASSERT(outcome.end != RunEnd::kTimeout);
   FUZZ_ASSERT(outcome.final_map.size() <= efi::MemoryManager::kMaxRanges);
+  FUZZ_ASSERT(outcome.variables_set.size() <= kReportVariables);
+  for (const ImageVariable& variable : outcome.variables_set) {
+    FUZZ_ASSERT(!variable.name.empty() && variable.name.size() <= 3 * kReportVariableNameChars + 3);
+    FUZZ_ASSERT(variable.guid.size() == 36);
+    FUZZ_ASSERT(variable.hex.size() <= 2 * kReportVariableData);
+    FUZZ_ASSERT(variable.text.has_value() == variable.hex.empty() || variable.size == 0);
+    for (const std::string* text : {&variable.name, variable.text ? &*variable.text : nullptr})
+      if (text != nullptr)
+        for (char c : *text) FUZZ_ASSERT(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
+  }
   std::uint64_t previous_end = 0;
   for (const efi::MemoryRange& range : outcome.final_map) {
     FUZZ_ASSERT(range.start >= previous_end && range.end() > range.start);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -143,6 +145,86 @@ HostStatus read_handoff(const ChildReport& report, const ReportLimits& limits,
   return {};
 }
 
+// UCS-2 as UTF-8; false if a character is a control character or a surrogate (not text).
+bool printable_ucs2(std::span<const std::uint16_t> chars, std::string& out) {
+  for (const std::uint16_t c : chars) {
+    if (c < 0x20 || (c >= 0x7f && c < 0xa0) || (c >= 0xd800 && c < 0xe000)) return false;
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xc0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3f));
+    } else {
+      out += static_cast<char>(0xe0 | (c >> 12));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (c & 0x3f));
+    }
+  }
+  return true;
+}
+
+std::string guid_text(const std::uint8_t (&g)[16]) {
+  char text[40];
+  std::snprintf(text, sizeof text,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[3], g[2],
+                g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14],
+                g[15]);
+  return text;
+}
+
+// The data as text: a whole NUL-terminated UCS-2 string of printable characters, nothing after.
+std::optional<std::string> data_text(std::span<const std::uint8_t> data, std::uint32_t size) {
+  if (data.size() != size || size < 2 || size % 2 != 0) return std::nullopt;
+  std::vector<std::uint16_t> chars(size / 2);
+  std::memcpy(chars.data(), data.data(), size);
+  if (chars.back() != 0) return std::nullopt;
+  chars.pop_back();
+  std::string text;
+  if (!printable_ucs2(chars, text)) return std::nullopt;
+  return text;
+}
+
+HostResult<std::vector<ImageVariable>> read_variables(const ChildReport& report) {
+  const std::uint32_t count = once(report.variable_count);
+  if (count > kReportVariables)
+    return host_fail(Stage::kRun, "it lists " + std::to_string(count) +
+                                      " variables set, more than it has room for (" +
+                                      std::to_string(kReportVariables) + ")");
+  std::vector<ImageVariable> variables;
+  variables.reserve(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const ReportVariable entry = once(report.variables[i]);
+    const std::string what = "variable " + std::to_string(i) + " set by the image";
+    const std::uint16_t* end = std::find(std::begin(entry.name), std::end(entry.name), 0);
+    if (end == std::end(entry.name)) return host_fail(Stage::kRun, what + " has no name terminator");
+    if (end == std::begin(entry.name)) return host_fail(Stage::kRun, what + " has no name");
+    if (entry.name_cut > 1 || entry.data_used > kReportVariableData ||
+        entry.data_used > entry.size ||
+        (entry.size > entry.data_used && entry.data_used < kReportVariableData))
+      return host_fail(Stage::kRun, what + " has corrupt sizes or flags");
+    ImageVariable variable;
+    // A name that is not printable text keeps its printable characters ('?' for the others).
+    for (const std::uint16_t* c = std::begin(entry.name); c != end; ++c)
+      if (!printable_ucs2({c, 1}, variable.name)) variable.name += '?';
+    if (entry.name_cut == 1) variable.name += "...";
+    variable.guid = guid_text(entry.guid);
+    variable.attributes = entry.attributes;
+    variable.size = entry.size;
+    const std::span<const std::uint8_t> data{entry.data, entry.data_used};
+    variable.text = data_text(data, entry.size);
+    if (!variable.text) {
+      static constexpr char kDigits[] = "0123456789abcdef";
+      for (const std::uint8_t byte : data) {
+        variable.hex += kDigits[byte >> 4];
+        variable.hex += kDigits[byte & 0xf];
+      }
+      variable.data_cut = entry.size > entry.data_used;
+    }
+    variables.push_back(std::move(variable));
+  }
+  return variables;
+}
+
 }  // namespace
 
 void read_child_output(const ChildReport& report, RunOutcome& outcome) {
@@ -167,6 +249,10 @@ HostStatus read_child_report(const ChildReport& report, const ReportLimits& limi
     return host_fail(Stage::kRun, "it names confinement steps that do not exist");
   std::uint8_t skipped_errno[sizeof report.confinement_errno];
   std::memcpy(skipped_errno, report.confinement_errno, sizeof skipped_errno);
+  auto variables = read_variables(report);
+  if (!variables) return std::unexpected(std::move(variables.error()));
+  const std::uint32_t variables_cut = once(report.variables_cut);
+  if (variables_cut > 1) return host_fail(Stage::kRun, "its mark for variables left out is corrupt");
   RunOutcome read;
   if (end == RunEnd::kExitBootServices)
     if (auto handoff = read_handoff(report, limits, read); !handoff) return handoff;
@@ -175,6 +261,8 @@ HostStatus read_child_report(const ChildReport& report, const ReportLimits& limi
   outcome.seconds_in_image = seconds;
   outcome.message = bounded_text(report.message, kReportMessageSize);
   outcome.confinement_skipped = skipped_confinement_steps(skipped, skipped_errno);
+  outcome.variables_set = std::move(*variables);
+  outcome.variables_cut = variables_cut == 1;
   if (end == RunEnd::kExitBootServices) {
     outcome.final_map = std::move(read.final_map);
     outcome.context = read.context;

@@ -21,6 +21,22 @@ namespace efikexec::kexec {
 inline constexpr std::size_t kReportMessageSize = 2048;
 inline constexpr std::size_t kReportConsoleSize = 1 << 20;
 inline constexpr std::size_t kReportTraceSize = 16 << 20;
+// The variables the image set during the run, as far as the report keeps them.
+inline constexpr std::size_t kReportVariables = 64;
+inline constexpr std::size_t kReportVariableNameChars = 64;  // terminator not counted
+inline constexpr std::size_t kReportVariableData = 512;      // the first bytes of the data
+
+// One variable the image set: its name (UCS-2, cut to kReportVariableNameChars, terminated), the
+// first bytes of its data and its full size.
+struct ReportVariable {
+  std::uint16_t name[kReportVariableNameChars + 1];
+  std::uint8_t name_cut;  // 1: the name was longer
+  std::uint8_t guid[16];  // EFI_GUID as the store holds it
+  std::uint32_t attributes;
+  std::uint32_t size;       // of the whole data
+  std::uint32_t data_used;  // bytes of `data` copied: min(size, kReportVariableData)
+  std::uint8_t data[kReportVariableData];
+};
 
 // Written by the child, read by the parent once the child is gone.
 struct ChildReport {
@@ -38,6 +54,9 @@ struct ChildReport {
   std::uint64_t handoff_data;
   std::uint32_t range_count;
   efi::MemoryRange ranges[efi::MemoryManager::kMaxRanges];
+  std::uint32_t variable_count;
+  std::uint32_t variables_cut;  // 1: the image set more than kReportVariables
+  ReportVariable variables[kReportVariables];
   std::uint64_t console_used;
   std::uint64_t trace_used;
   char console[kReportConsoleSize];
@@ -57,7 +76,7 @@ void read_child_output(const ChildReport& report, RunOutcome& outcome);
 
 // How the run ended, from a report the child marked finished: end, status, message, time, the
 // skipped confinement steps and, for ExitBootServices(), the context, the final map and the
-// handoff's pages. False (with `error`, outcome untouched but for the above) when a rule is broken.
+// handoff's pages, and the variables the image set. False (with `error`, outcome untouched but for the above) when a rule is broken.
 HostStatus read_child_report(const ChildReport& report, const ReportLimits& limits,
                              RunOutcome& outcome);
 

@@ -69,6 +69,29 @@ void append(char* buffer, std::uint64_t capacity, std::uint64_t& used, std::stri
   used += count;
 }
 
+// The variables the image set, copied into the report; the count is written after them (no
+// allocation: finish() may run in the fault handler).
+void report_variables(SharedReport& report) {
+  if (g_shim == nullptr) return;
+  std::uint32_t count = 0;
+  const std::size_t set = g_shim->variables().for_each_set_during_run(
+      [&](const efi::VariableStore::VariableView& view) {
+        if (count == kReportVariables) return;
+        ReportVariable& out = report.variables[count++];
+        const std::size_t chars = std::min(view.name.size(), kReportVariableNameChars);
+        std::memcpy(out.name, view.name.data(), chars * sizeof(CHAR16));
+        out.name[chars] = 0;
+        out.name_cut = view.name.size() > chars ? 1 : 0;
+        std::memcpy(out.guid, &view.guid, sizeof out.guid);
+        out.attributes = view.attributes;
+        out.size = static_cast<std::uint32_t>(view.data.size());
+        out.data_used = static_cast<std::uint32_t>(std::min(view.data.size(), kReportVariableData));
+        std::memcpy(out.data, view.data.data(), out.data_used);
+      });
+  report.variable_count = count;
+  report.variables_cut = set > count ? 1 : 0;
+}
+
 [[noreturn]] void finish(RunEnd end, std::uint64_t status, std::string_view message) {
   SharedReport& report = *g_report;
   report.end = end;
@@ -78,6 +101,10 @@ void append(char* buffer, std::uint64_t capacity, std::uint64_t& used, std::stri
   std::memcpy(report.message, message.data(), length);
   report.message[length] = '\0';
   __atomic_store_n(&report.ended, 1, __ATOMIC_RELEASE);
+  // Last, and counted only once copied (the parent reads the report after the child is gone):
+  // should the image have broken the store so that reading it faults, the report stands without
+  // its variables.
+  report_variables(report);
   _exit(0);
 }
 

@@ -75,6 +75,19 @@ struct E820Entry {
   std::uint32_t type;  // E820_TYPE_*: 1 RAM, 2 reserved, 3 ACPI, 4 NVS, 5 unusable, 7 PMEM
 };
 
+// A variable the image set during the run (SetVariable), as the parent read it from the report.
+struct ImageVariable {
+  std::string name;  // UTF-8; ends in "..." when the report cut it
+  std::string guid;  // 8-4-4-4-12, lower case
+  std::uint32_t attributes = 0;
+  std::uint64_t size = 0;  // of the whole data
+  // The data as text when it is a NUL-terminated UCS-2 string of printable characters (what
+  // systemd's loader variables are); otherwise `hex` holds its first bytes.
+  std::optional<std::string> text;
+  std::string hex;
+  bool data_cut = false;  // `hex` covers only the first bytes
+};
+
 struct RunOutcome {
   RunEnd end = RunEnd::kSetupFailed;
   std::uint64_t status = 0;        // EFI status returned, passed to Exit or ResetSystem
@@ -84,6 +97,10 @@ struct RunOutcome {
   double seconds_in_image = 0;     // wall time of the run in the child
   // The confinement steps this machine did not allow (docs/threat-model.md), in words.
   std::vector<std::string> confinement_skipped;
+  // The variables the image set (for every end the child reported), in the order the store holds
+  // them; `variables_cut` when it set more than the report keeps.
+  std::vector<ImageVariable> variables_set;
+  bool variables_cut = false;
 
   // Valid for kExitBootServices:
   efikexec_cpu_context context{};

@@ -33,7 +33,45 @@ json context_json(const efikexec_cpu_context& c) {
           {"fcw", hex_u64(c.fcw)}};
 }
 
+json variables_json(const RunOutcome& outcome) {
+  json out = json::array();
+  for (const ImageVariable& variable : outcome.variables_set) {
+    json entry = {{"name", variable.name},
+                  {"guid", variable.guid},
+                  {"attributes", hex_u64(variable.attributes)},
+                  {"size", variable.size}};
+    if (variable.text) {
+      entry["text"] = *variable.text;
+    } else {
+      entry["hex"] = variable.hex;
+      entry["hex_cut"] = variable.data_cut;
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string render_variables_set(const RunOutcome& outcome) {
+  // Hex beyond this many bytes is left to --json.
+  constexpr std::size_t kHexChars = 2 * 32;
+  std::string out;
+  for (const ImageVariable& variable : outcome.variables_set) {
+    out += "efikexec: the image set " + variable.name + " (" + variable.guid + "): ";
+    if (variable.text) {
+      out += *variable.text;
+    } else {
+      out += "hex " + variable.hex.substr(0, kHexChars);
+      if (variable.data_cut || variable.hex.size() > kHexChars) out += "...";
+      out += " (" + std::to_string(variable.size) + " bytes)";
+    }
+    out += "\n";
+  }
+  if (outcome.variables_cut)
+    out += "efikexec: the image set more variables than the run's report keeps\n";
+  return out;
+}
 
 json run_outcome_json(const RunOutcome& outcome) {
   json out = {{"end", run_end_name(outcome.end)},
@@ -41,7 +79,9 @@ json run_outcome_json(const RunOutcome& outcome) {
               {"message", outcome.message},
               {"seconds", outcome.seconds_in_image},
               {"console", outcome.console},
-              {"confinement", {{"skipped", outcome.confinement_skipped}}}};
+              {"confinement", {{"skipped", outcome.confinement_skipped}}},
+              {"variables_set", variables_json(outcome)},
+              {"variables_cut", outcome.variables_cut}};
   if (!outcome.trace.empty()) out["trace"] = outcome.trace;
   if (outcome.end != RunEnd::kExitBootServices) return out;
   out["context"] = context_json(outcome.context);
@@ -105,6 +145,7 @@ std::string render_run_outcome(const RunOutcome& outcome) {
     for (const std::string& step : outcome.confinement_skipped) out += " " + step + ";";
     out.back() = '\n';
   }
+  out += render_variables_set(outcome);
   out += std::string("ended: ") + run_end_name(outcome.end) + " (" + outcome.message + ")\n";
   return out;
 }

@@ -14,5 +14,8 @@ nlohmann::json run_outcome_json(const RunOutcome& outcome);
 // Console output, then (with --trace) the calls, the handoff facts, and a last line
 // "ended: <how> (<message>)".
 std::string render_run_outcome(const RunOutcome& outcome);
+// One line per variable the image set: "efikexec: the image set NAME (GUID): VALUE", the value
+// as text, or its first bytes in hex; empty when it set none.
+std::string render_variables_set(const RunOutcome& outcome);
 
 }  // namespace efikexec::kexec

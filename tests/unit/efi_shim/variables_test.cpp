@@ -477,6 +477,23 @@ TEST_F(VariablesTest, SnapshotVariablesCanBeOverriddenForTheRun) {
   EXPECT_EQ(get("Lang", guids::kGlobalVariable, &size, &data), EFI_NOT_FOUND);
 }
 
+TEST_F(VariablesTest, EnumeratesWhatTheRunSetAndStillHolds) {
+  EXPECT_EQ(set("StubInfo", kLoaderVendor, kBsRt, text16("systemd-stub 257")), EFI_SUCCESS);
+  EXPECT_EQ(set("Gone", kLoaderVendor, kBsRt, {1}), EFI_SUCCESS);
+  EXPECT_EQ(set("Gone", kLoaderVendor, kBsRt, {}), EFI_SUCCESS);
+  EXPECT_EQ(set("Lang", guids::kGlobalVariable, kNvBsRt, {'e', 'n', 'g', 0}), EFI_SUCCESS);
+  std::vector<std::string> names;
+  const std::size_t count =
+      store.for_each_set_during_run([&](const VariableStore::VariableView& view) {
+        names.emplace_back(view.name.begin(), view.name.end());
+        EXPECT_TRUE(view.changed);
+      });
+  // Unchanged snapshot variables (SecureBoot, SetupMode, Lang rewritten with the same bytes) and
+  // deleted ones are not listed.
+  EXPECT_EQ(count, 1u);
+  EXPECT_EQ(names, std::vector<std::string>{"StubInfo"});
+}
+
 TEST_F(VariablesTest, AfterExitBootServicesOnlyRuntimeVariables) {
   ASSERT_EQ(set("BootOnly", kLoaderVendor, EFI_VARIABLE_BOOTSERVICE_ACCESS, {1}), EFI_SUCCESS);
   ASSERT_EQ(set("Volatile", kLoaderVendor, kBsRt, {1}), EFI_SUCCESS);

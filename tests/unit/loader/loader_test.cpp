@@ -10,6 +10,7 @@
 
 #include "handoff_tables.hpp"
 #include "kexec/load/loader.hpp"
+#include "kexec/run/run_report.hpp"
 #include "kexec/common/hex.hpp"
 #include "support/prerequisites.hpp"
 
@@ -92,6 +93,27 @@ TEST(Loader, PlansASignedUkiThatPassesTheKernelsChecksAndLoadsItOnce) {
   const nlohmann::json json = plan_json(plan, result.run);
   EXPECT_EQ(json["segments"].size(), plan.segments.size());
   EXPECT_EQ(json["run"]["end"], "exit-boot-services");
+}
+
+TEST(Loader, ReportsTheVariablesTheStubSetInTheTranscriptAndThePlan) {
+  NEED_FIXTURES();
+  LoadResult result;
+  auto prepared = prepare_kexec(signed_uki_request(), result);
+  ASSERT_TRUE(prepared) << prepared.error().message();
+  const std::string transcript = render_variables_set(result.run);
+  EXPECT_NE(transcript.find("efikexec: the image set LoaderImageIdentifier "
+                            "(4a67b082-0a4c-41cf-b6c7-440b29bb8c4f): \\EFI\\Linux\\uki-signed.efi\n"),
+            std::string::npos)
+      << transcript;
+  const nlohmann::json json = plan_json(result.plan, result.run);
+  bool stub_info = false;
+  for (const nlohmann::json& variable : json["run"]["variables_set"])
+    if (variable["name"] == "StubInfo") {
+      stub_info = true;
+      EXPECT_EQ(variable["guid"], "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f");
+      EXPECT_EQ(variable["text"].get<std::string>().rfind("systemd-stub ", 0), 0u) << variable;
+    }
+  EXPECT_TRUE(stub_info) << json["run"]["variables_set"];
 }
 
 TEST(Loader, RefusesBeforeRunningAnything) {

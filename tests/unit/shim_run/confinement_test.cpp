@@ -12,10 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "kexec/image/file_bytes.hpp"
 #include "kexec/run/child_report.hpp"
@@ -219,6 +223,84 @@ TEST_F(ReportFixture, StringsAndCountsAreBounded) {
   EXPECT_EQ(outcome.message.size(), kReportMessageSize);
   EXPECT_EQ(outcome.message[3], '?') << "no terminal escapes from the child";
   EXPECT_EQ(outcome.console.size(), kReportConsoleSize);
+}
+
+// A variable as the child copies it: `text` as a NUL-terminated UCS-2 string, or raw bytes.
+void put_variable(ReportVariable& out, std::u16string_view name, std::span<const std::uint8_t> data) {
+  out = ReportVariable{};
+  std::copy(name.begin(), name.end(), out.name);
+  out.name[name.size()] = 0;
+  // 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f as the store holds it (little-endian fields).
+  constexpr std::uint8_t kLoaderGuid[16] = {0x82, 0xb0, 0x67, 0x4a, 0x4c, 0x0a, 0xcf, 0x41,
+                                            0xb6, 0xc7, 0x44, 0x0b, 0x29, 0xbb, 0x8c, 0x4f};
+  std::memcpy(out.guid, kLoaderGuid, sizeof out.guid);
+  out.attributes = 0x6;
+  out.size = static_cast<std::uint32_t>(data.size());
+  out.data_used = static_cast<std::uint32_t>(std::min(data.size(), kReportVariableData));
+  std::memcpy(out.data, data.data(), out.data_used);
+}
+
+std::vector<std::uint8_t> ucs2_bytes(std::u16string_view text) {
+  std::vector<std::uint8_t> bytes((text.size() + 1) * 2);
+  std::memcpy(bytes.data(), text.data(), text.size() * 2);
+  return bytes;
+}
+
+TEST_F(ReportFixture, VariablesTheImageSetAreReadAsTextOrHex) {
+  put_variable(report->variables[0], u"LoaderImageIdentifier", ucs2_bytes(u"\\EFI\\Linux\\a.efi"));
+  const std::uint8_t features[8] = {0xff, 0x01};
+  put_variable(report->variables[1], u"StubFeatures", features);
+  put_variable(report->variables[2], u"Escape", ucs2_bytes(u"a\x1b[2Jb"));
+  const std::vector<std::uint8_t> big(4096, 0xab);
+  put_variable(report->variables[3], u"Big", big);
+  report->variable_count = 4;
+  RunOutcome outcome;
+  auto read = read_child_report(*report, limits, outcome);
+  ASSERT_TRUE(read) << read.error().message();
+  ASSERT_EQ(outcome.variables_set.size(), 4u);
+  const ImageVariable& id = outcome.variables_set[0];
+  EXPECT_EQ(id.name, "LoaderImageIdentifier");
+  EXPECT_EQ(id.guid, "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f");
+  EXPECT_EQ(id.attributes, 0x6u);
+  ASSERT_TRUE(id.text.has_value());
+  EXPECT_EQ(*id.text, "\\EFI\\Linux\\a.efi");
+  EXPECT_FALSE(outcome.variables_set[1].text.has_value());
+  EXPECT_EQ(outcome.variables_set[1].hex, "ff01000000000000");
+  EXPECT_FALSE(outcome.variables_set[2].text.has_value()) << "control characters are not text";
+  EXPECT_EQ(outcome.variables_set[3].hex.size(), 2 * kReportVariableData);
+  EXPECT_TRUE(outcome.variables_set[3].data_cut);
+  EXPECT_EQ(outcome.variables_set[3].size, 4096u);
+  EXPECT_FALSE(outcome.variables_cut);
+}
+
+TEST_F(ReportFixture, AScribbledVariablesAreaIsAnErrorNeverACrash) {
+  report->variable_count = 0xffffffff;
+  EXPECT_NE(error_of().find("more than it has room for"), std::string::npos);
+  SetUp();
+  report->variable_count = 1;
+  std::fill(std::begin(report->variables[0].name), std::end(report->variables[0].name), u'A');
+  EXPECT_NE(error_of().find("no name terminator"), std::string::npos);
+  SetUp();
+  report->variable_count = 1;
+  put_variable(report->variables[0], u"X", ucs2_bytes(u"y"));
+  report->variables[0].data_used = 0xffffffff;
+  EXPECT_NE(error_of().find("corrupt sizes"), std::string::npos);
+  SetUp();
+  report->variable_count = 1;
+  put_variable(report->variables[0], u"X", ucs2_bytes(u"y"));
+  report->variables[0].name_cut = 9;
+  EXPECT_NE(error_of().find("corrupt sizes or flags"), std::string::npos);
+  SetUp();
+  report->variable_count = 1;
+  put_variable(report->variables[0], u"\x1b]0;x", ucs2_bytes(u"y"));
+  report->variables_cut = 1;
+  RunOutcome outcome;
+  auto read = read_child_report(*report, limits, outcome);
+  ASSERT_TRUE(read) << read.error().message();
+  EXPECT_EQ(outcome.variables_set.at(0).name, "?]0;x") << "no terminal escapes from the child";
+  EXPECT_TRUE(outcome.variables_cut);
+  report->variables_cut = 2;
+  EXPECT_NE(error_of().find("variables left out"), std::string::npos);
 }
 
 }  // namespace

@@ -115,6 +115,32 @@ TEST(RealImages, TheSignedUkiReachesExitBootServicesWithItsCommandLineAndInitrd)
   EXPECT_EQ(result.outcome.context.rflags & (1 << 10), 0u) << "DF clear";
 }
 
+TEST(RealImages, TheSignedUkiReportsTheLoaderVariablesSystemdStubSet) {
+  EFIKEXEC_NEED_FIXTURE(path, "uki-signed.efi");
+  ChildRun result = run(path, std::nullopt, 60);
+  ASSERT_EQ(result.outcome.end, RunEnd::kExitBootServices) << result.outcome.message;
+  const auto find = [&](const std::string& name) -> const ImageVariable* {
+    for (const ImageVariable& variable : result.outcome.variables_set)
+      if (variable.name == name) return &variable;
+    return nullptr;
+  };
+  const ImageVariable* id = find("LoaderImageIdentifier");
+  ASSERT_NE(id, nullptr);
+  EXPECT_EQ(id->guid, "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f");
+  EXPECT_NE(id->attributes & 0x2, 0u) << "boot-service access";
+  ASSERT_TRUE(id->text.has_value()) << id->hex;
+  EXPECT_EQ(*id->text, "\\EFI\\Linux\\image.efi");
+  const ImageVariable* stub = find("StubInfo");
+  ASSERT_NE(stub, nullptr);
+  ASSERT_TRUE(stub->text.has_value()) << stub->hex;
+  EXPECT_EQ(stub->text->rfind("systemd-stub ", 0), 0u) << *stub->text;
+  const ImageVariable* features = find("StubFeatures");
+  ASSERT_NE(features, nullptr);
+  EXPECT_FALSE(features->text.has_value()) << "a 64-bit mask, not text";
+  EXPECT_EQ(features->hex.size(), 2 * features->size);
+  EXPECT_FALSE(result.outcome.variables_cut);
+}
+
 TEST(RealImages, TheBareKernelTakesItsCommandLineAndInitrd) {
   EFIKEXEC_NEED_FIXTURE(kernel, "vmlinuz");
   EFIKEXEC_NEED_FIXTURE(initrd_path, "initrd-second.cpio.gz");
