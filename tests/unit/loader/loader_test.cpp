@@ -210,7 +210,7 @@ TEST(Loader, AConfinedRunThatIsRefusedLeavesTheLoadedImageAlone) {
   EXPECT_TRUE(kernel.loaded());
 }
 
-// The plan is refused where kexec_load(2) would refuse it (kernel/kexec_core.c,
+// The plan is refused where the kernel's segment check would refuse it (kernel/kexec_core.c,
 // sanity_check_segment_list), before any system call.
 TEST(Loader, RefusesAPlanTheKernelWouldRefuse) {
   const Machine machine = described_q35_machine(1024);
