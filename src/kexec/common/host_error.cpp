@@ -24,13 +24,24 @@ const char* stage_name(Stage stage) {
   return "unknown";
 }
 
+namespace {
+
+// " (code, offset 0x1f)", the place and the rule of an error.
+std::string code_and_offset(ErrorCode code, std::uint64_t offset) {
+  std::string text = std::string(" (") + error_code_name(code);
+  if (offset != Error::kNoOffset) text += ", offset " + hex_u64(offset);
+  return text + ")";
+}
+
+}  // namespace
+
+std::string describe(const Error& error) {
+  return error.message + code_and_offset(error.code, error.offset);
+}
+
 std::string HostError::message() const {
   std::string line = path.empty() ? reason : path + ": " + reason;
-  if (code != ErrorCode::kIo || offset != Error::kNoOffset) {
-    line += std::string(" (") + error_code_name(code);
-    if (offset != Error::kNoOffset) line += ", offset " + hex_u64(offset);
-    line += ")";
-  }
+  if (code != ErrorCode::kIo || offset != Error::kNoOffset) line += code_and_offset(code, offset);
   return line;
 }
 

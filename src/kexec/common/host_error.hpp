@@ -38,6 +38,9 @@ struct [[nodiscard]] HostError {
   std::string message() const;
 };
 
+// A core error in words: "message (code, offset 0x1f)"; HostError::message ends the same way.
+std::string describe(const Error& error);
+
 template <class T>
 using HostResult = std::expected<T, HostError>;
 using HostStatus = HostResult<void>;

@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include "kexec/common/digest.hpp"
+#include "kexec/common/host_error.hpp"
 #include "kexec/common/hex.hpp"
 #include "kexec/verify/verify_signature.hpp"
 #include "pe_loader/authenticode.hpp"
@@ -15,12 +16,6 @@
 namespace efikexec::kexec {
 
 namespace {
-
-std::string describe(const Error& error) {
-  std::string line = std::string(error.message) + " (" + error_code_name(error.code);
-  if (error.has_offset()) line += ", offset " + hex_u64(error.offset);
-  return line + ")";
-}
 
 VerifyVerdict refuse(ErrorCode code, std::string reason) {
   VerifyVerdict verdict;
