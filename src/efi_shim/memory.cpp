@@ -40,7 +40,14 @@ bool is_allocatable_type(std::uint32_t type) {
 }
 
 bool same_kind(const MemoryRange& a, const MemoryRange& b) {
-  return a.type == b.type && a.attribute == b.attribute && a.allocated == b.allocated;
+  return a.type == b.type && a.attribute == b.attribute && a.allocated == b.allocated &&
+         (a.virtual_start == 0) == (b.virtual_start == 0);
+}
+
+// True when b continues a without a break, physically and (if they have one) virtually.
+bool continues(const MemoryRange& a, const MemoryRange& b) {
+  return a.end() == b.start &&
+         (a.virtual_start == 0 || a.virtual_start + pages_to_bytes(a.pages) == b.virtual_start);
 }
 
 }  // namespace
@@ -63,10 +70,16 @@ Result<void> MemoryManager::init(std::span<const MemoryRange> machine, PhysicalM
   memory_ = &memory;
   ranges_.clear();
   chunks_.clear();
+  identity_virtual_ = false;
   for (const MemoryRange& range : machine) {
-    if (range.start % kPageSize != 0 || range.pages == 0)
+    if (range.start % kPageSize != 0 || range.pages == 0 || range.virtual_start % kPageSize != 0)
       return fail(ErrorCode::kInvalidArgument, "machine memory range not page aligned",
                   range.start);
+    if (range.virtual_start != 0) {
+      if (!checked_add(range.virtual_start, pages_to_bytes(range.pages)))
+        return fail(ErrorCode::kOverflow, "machine memory range wraps", range.start);
+      identity_virtual_ = true;
+    }
     if (!checked_add(range.start, pages_to_bytes(range.pages)))
       return fail(ErrorCode::kOverflow, "machine memory range wraps", range.start);
     std::size_t at = 0;
@@ -149,7 +162,7 @@ void MemoryManager::coalesce() {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < ranges_.size(); ++i) {
     if (kept > 0 && same_kind(ranges_[kept - 1], ranges_[i]) &&
-        ranges_[kept - 1].end() == ranges_[i].start) {
+        continues(ranges_[kept - 1], ranges_[i])) {
       ranges_[kept - 1].pages += ranges_[i].pages;
       continue;
     }
@@ -169,6 +182,7 @@ EFI_STATUS MemoryManager::convert(std::uint64_t start, std::uint64_t pages, std:
       MemoryRange upper = range;
       upper.start = boundary;
       upper.pages = (range.end() - boundary) / kPageSize;
+      if (range.virtual_start != 0) upper.virtual_start += boundary - range.start;
       range.pages = (boundary - range.start) / kPageSize;
       if (!ranges_.insert(i + 1, upper)) return EFI_OUT_OF_RESOURCES;
       break;
@@ -241,6 +255,9 @@ EFI_STATUS MemoryManager::get_memory_map(UINTN* map_size, EFI_MEMORY_DESCRIPTOR*
     EFI_MEMORY_DESCRIPTOR descriptor{};
     descriptor.Type = range.type;
     descriptor.PhysicalStart = range.start;
+    descriptor.VirtualStart = range.virtual_start != 0 ? range.virtual_start
+                              : identity_virtual_     ? range.start
+                                                      : 0;
     descriptor.NumberOfPages = range.pages;
     descriptor.Attribute = range.attribute;
     std::memset(out, 0, kDescriptorSize);

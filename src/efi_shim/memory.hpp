@@ -20,6 +20,9 @@ struct MemoryRange {
   std::uint32_t type;   // EFI_MEMORY_TYPE (or an OEM/OS value)
   std::uint64_t attribute;
   bool allocated;       // made by an allocation (only those may be freed)
+  // The address the firmware's runtime code runs this range at, when the machine's map gave
+  // one (a previous kernel already called SetVirtualAddressMap()); 0: none.
+  std::uint64_t virtual_start = 0;
 
   std::uint64_t end() const { return start + pages_to_bytes(pages); }
 };
@@ -88,6 +91,10 @@ class MemoryManager final : public PoolAllocator {
   FixedVector<MemoryRange, kMaxRanges> ranges_;
   FixedVector<PoolChunk, kMaxPoolChunks> chunks_;
   UINTN map_key_ = 1;
+  // Set when a machine range came with its virtual address: GetMemoryMap() then reports the
+  // physical address as VirtualStart of every other range (a kernel entered after kexec maps
+  // each descriptor at its VirtualStart).
+  bool identity_virtual_ = false;
 };
 
 }  // namespace efikexec::efi

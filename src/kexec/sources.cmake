@@ -16,12 +16,14 @@ add_library(efikexec_host STATIC
     ${EFIKEXEC_HOST_DIR}/verify/verified_image.cpp
     ${EFIKEXEC_HOST_DIR}/machine/machine.cpp
     ${EFIKEXEC_HOST_DIR}/machine/identity_memory.cpp
+    ${EFIKEXEC_HOST_DIR}/machine/firmware_runtime.cpp
     ${EFIKEXEC_HOST_DIR}/run/child_report.cpp
     ${EFIKEXEC_HOST_DIR}/run/confinement.cpp
     ${EFIKEXEC_HOST_DIR}/run/efi_run.cpp
     ${EFIKEXEC_HOST_DIR}/run/run_report.cpp
     ${EFIKEXEC_HOST_DIR}/handoff/trampoline.cpp
     ${EFIKEXEC_HOST_DIR}/handoff/kexec_plan.cpp
+    ${EFIKEXEC_HOST_DIR}/handoff/efi_setup.cpp
     ${EFIKEXEC_HOST_DIR}/load/kexec_syscalls.cpp
     ${EFIKEXEC_HOST_DIR}/load/loader.cpp
     ${EFIKEXEC_ARCH_SOURCES})

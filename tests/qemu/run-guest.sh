@@ -11,6 +11,8 @@
 #   --timeout SECONDS     wall-clock limit; QEMU is killed and the exit status is 124 (default 600)
 #   --until REGEX         stop QEMU as soon as the serial log has a line matching REGEX (exit 0)
 #   --disk IMAGE          attach a raw disk image (virtio-blk), e.g. an ESP for OVMF to boot
+#   --vars FILE           ovmf: use FILE itself as the writable variable store (kept after the
+#                         run, so a later boot finds what this one wrote) instead of a copy
 #   --show                also stream the serial log to stdout while the guest runs
 #   --kernel/--initrd     may be omitted together (boot from --disk instead)
 #
@@ -52,6 +54,7 @@ while [[ $# -gt 0 ]]; do
     --log) LOG="${2:?}"; shift 2 ;;
     --until) UNTIL="${2:?}"; shift 2 ;;
     --disk) DISK="${2:?}"; shift 2 ;;
+    --vars) VARS_FILE="${2:?}"; shift 2 ;;
     --show) SHOW=1; shift ;;
     --) shift; EXTRA=("$@"); break ;;
     -h | --help) usage ;;
@@ -90,9 +93,14 @@ case "$BIOS" in
     vars="${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}"
     [[ -f "$code" && -f "$vars" ]] || die "OVMF images not found ($code, $vars): install ovmf"
     # Each run gets its own variable store: NVRAM writes of one boot must not leak into the next.
-    cp "$vars" "$TMP/vars.fd"
+    store="$TMP/vars.fd"
+    if [[ -n "${VARS_FILE:-}" ]]; then
+      store="$VARS_FILE"
+    else
+      cp "$vars" "$store"
+    fi
     args+=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$code"
-      -drive "if=pflash,format=raw,unit=1,file=$TMP/vars.fd")
+      -drive "if=pflash,format=raw,unit=1,file=$store")
     ;;
   seabios) ;; # QEMU's default firmware
   *) die "--bios takes ovmf or seabios" ;;

@@ -65,6 +65,7 @@ void print_transcript(const LoadResult& result) {
   for (const PlannedSegment& segment : result.plan.segments)
     std::cout << "  " << hex_u64(segment.destination) << " " << mib(segment.memsz) << " ("
               << mib(segment.bufsz) << " data) " << segment.contents << "\n";
+  std::cout << "efikexec: " << result.plan.runtime.description << "\n";
 }
 
 // One line on stderr for --timings (bench/load-bench.sh reads it): each step's wall time, the

@@ -55,7 +55,9 @@ bool is_free_ram(const std::vector<efi::MemoryRange>& map, std::uint64_t start, 
 
 HandoffLayout handoff_layout(const Machine& machine, const Trampoline& trampoline) {
   const std::uint64_t top = arch::identity_map_top(machine.top_of_address_space());
-  return {efi::bytes_to_pages(trampoline.size()), arch::identity_table_pages(top), top};
+  const std::uint64_t efi_setup = machine.firmware_runtime ? kEfiSetupPages : 0;
+  return {efi::bytes_to_pages(trampoline.size()), arch::identity_table_pages(top) + efi_setup, top,
+          efi_setup};
 }
 
 HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& trampoline,
@@ -67,7 +69,9 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
   std::vector<arch::PhysicalRange> ram;
   for (const MachineRange& range : machine.ranges)
     if (range.kind == RangeKind::kRam) ram.push_back({range.start, range.end});
-  std::vector<std::byte> tables(efi::pages_to_bytes(layout.data_pages));
+  if (layout.efi_setup_pages > layout.data_pages)
+    return host_fail(Stage::kPlan, "the handoff layout has no room for its page tables");
+  std::vector<std::byte> tables(efi::pages_to_bytes(layout.data_pages - layout.efi_setup_pages));
   const arch::TableRoots roots =
       arch::build_identity_tables(tables, run.handoff_data, layout.map_top, ram);
   auto blob = trampoline.place(run.handoff_code, {roots.pml4, roots.pml5, run.context});
@@ -81,6 +85,11 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
   plan.entry = run.handoff_code + entry_offset;
   plan.trampoline = run.handoff_code;
   plan.page_tables = run.handoff_data;
+  const std::uint64_t efi_setup_page =
+      layout.efi_setup_pages == 0 ? 0 : run.handoff_data + efi::pages_to_bytes(tables.size() / kPage);
+  auto runtime = hand_over_runtime_services(machine, run, efi_setup_page);
+  if (!runtime) return std::unexpected(std::move(runtime.error()));
+  plan.runtime = std::move(*runtime);
 
   // Everything the run allocated must be where the image left it; neighbours merge.
   std::vector<Extent> extents;
@@ -174,6 +183,14 @@ nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run) {
           {"memsz_total", plan.memsz_total},
           {"bufsz_total", plan.bufsz_total},
           {"segments", segments},
+          {"runtime_services",
+           {{"firmware", plan.runtime.firmware},
+            {"description", plan.runtime.description},
+            {"setup_efi", plan.runtime.firmware ? nlohmann::json(hex_u64(plan.runtime.setup_data))
+                                                : nlohmann::json(nullptr)},
+            {"runtime_table", plan.runtime.firmware
+                                  ? nlohmann::json(hex_u64(plan.runtime.runtime_services))
+                                  : nlohmann::json(nullptr)}}},
           {"memory_map", map},
           {"run", run_outcome_json(run)}};
 }

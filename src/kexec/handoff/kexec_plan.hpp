@@ -12,6 +12,7 @@
 
 #include "kexec/run/efi_run.hpp"
 #include "kexec/machine/machine.hpp"
+#include "kexec/handoff/efi_setup.hpp"
 #include "kexec/handoff/trampoline.hpp"
 
 namespace efikexec::kexec {
@@ -20,8 +21,9 @@ inline constexpr std::size_t kMaxKexecSegments = 16;  // KEXEC_SEGMENT_MAX
 
 struct HandoffLayout {
   std::uint64_t code_pages;   // the trampoline
-  std::uint64_t data_pages;   // its page tables
+  std::uint64_t data_pages;   // its page tables, then the SETUP_EFI page (if any)
   std::uint64_t map_top;      // the identity map covers [0, map_top)
+  std::uint64_t efi_setup_pages = 0;  // the last data pages: SETUP_EFI (efi_setup.hpp)
 };
 HandoffLayout handoff_layout(const Machine& machine, const Trampoline& trampoline);
 
@@ -39,10 +41,12 @@ struct KexecPlan {
   std::uint64_t page_tables = 0;
   std::uint64_t memsz_total = 0;
   std::uint64_t bufsz_total = 0;
+  RuntimeHandover runtime;    // the firmware's runtime services, or why the kernel has none
 };
 
-// Writes the trampoline and the tables into the run's memory and plans the segments, checked as
-// below. Failures are Stage::kPlan.
+// Writes the trampoline, the tables and (when the machine has them) the firmware's runtime
+// services for the next kernel (efi_setup.hpp) into the run's memory and plans the segments,
+// checked as below. Failures are Stage::kPlan.
 HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& trampoline,
                                  const HandoffLayout& layout, RunOutcome& run);
 

@@ -236,6 +236,9 @@ std::vector<efi::MemoryRange> Machine::efi_ranges() const {
     std::uint64_t start, end;
     const MachineRange* range;
   };
+  auto virtual_of = [](const MachineRange& range, std::uint64_t address) -> std::uint64_t {
+    return range.virtual_start == 0 ? 0 : range.virtual_start + (address - range.start);
+  };
   std::vector<std::uint64_t> bounds;
   std::vector<Painted> pieces;
   for (const MachineRange& r : ranges) {
@@ -263,12 +266,16 @@ std::vector<efi::MemoryRange> Machine::efi_ranges() const {
     const KindInfo& k = info(best->kind);
     const std::uint64_t attribute = best->attribute != 0 ? best->attribute : k.attribute;
     const std::uint64_t pages = (bounds[i + 1] - bounds[i]) / kPage;
+    const std::uint64_t virtual_start = virtual_of(*best, bounds[i]);
     if (!out.empty() && out.back().type == k.efi_type && out.back().attribute == attribute &&
-        out.back().end() == bounds[i]) {
+        out.back().end() == bounds[i] &&
+        (out.back().virtual_start == 0) == (virtual_start == 0) &&
+        (virtual_start == 0 ||
+         out.back().virtual_start + efi::pages_to_bytes(out.back().pages) == virtual_start)) {
       out.back().pages += pages;
       continue;
     }
-    out.push_back({bounds[i], pages, k.efi_type, attribute, false});
+    out.push_back({bounds[i], pages, k.efi_type, attribute, false, virtual_start});
   }
   return out;
 }
@@ -293,16 +300,18 @@ HostResult<Machine> discover_machine() {
   const fs::path efi = "/sys/firmware/efi";
   machine.efi_booted = fs::is_directory(efi, ec);
   if (machine.efi_booted) {
-    // The firmware's runtime regions, exactly as the firmware's map gave them.
-    for (const auto& entry : fs::directory_iterator(efi / "runtime-map", ec)) {
-      std::uint64_t type = 0, start = 0, pages = 0, attribute = 0;
-      if (!read_number(entry.path() / "type", type) ||
-          !read_number(entry.path() / "phys_addr", start) ||
-          !read_number(entry.path() / "num_pages", pages))
-        continue;
-      read_number(entry.path() / "attribute", attribute);
-      if (auto kind = kind_from_efi_type(type))
-        machine.ranges.push_back({start, start + pages * kPage, *kind, attribute});
+    // The firmware's runtime regions, as the firmware's map gave them, at the virtual addresses
+    // the running kernel gave them.
+    auto runtime = read_firmware_runtime(efi.string());
+    if (!runtime) return std::unexpected(std::move(runtime.error()));
+    if (runtime->runtime) {
+      for (const RuntimeRegion& region : runtime->runtime->regions)
+        machine.ranges.push_back({region.physical, region.end(),
+                                  kind_from_efi_type(region.type).value_or(RangeKind::kReserved),
+                                  region.attribute, region.virtual_address});
+      machine.firmware_runtime = std::move(runtime->runtime);
+    } else {
+      machine.firmware_runtime_unavailable = std::move(runtime->unavailable);
     }
     std::string systab;
     if (read_text(efi / "systab", systab)) {
@@ -353,7 +362,11 @@ HostResult<Machine> machine_from_json(const json& description) {
                                             range["type"].get<std::string>() + "'");
     if (range.contains("attribute") && !parse_address(range["attribute"], attribute))
       return host_fail(Stage::kMachine, "machine description: bad attribute");
-    machine.ranges.push_back({start, end, *kind, attribute});
+    std::uint64_t virtual_start = 0;
+    if (range.contains("virtual") &&
+        (!parse_address(range["virtual"], virtual_start) || virtual_start % kPage != 0))
+      return host_fail(Stage::kMachine, "machine description: bad virtual address");
+    machine.ranges.push_back({start, end, *kind, attribute, virtual_start});
   }
   std::sort(machine.ranges.begin(), machine.ranges.end(),
             [](const MachineRange& a, const MachineRange& b) { return a.start < b.start; });
@@ -396,6 +409,7 @@ json machine_to_json(const Machine& machine) {
     json range = {{"start", hex_string(r.start)}, {"end", hex_string(r.end)},
                   {"type", range_kind_name(r.kind)}};
     if (r.attribute != 0) range["attribute"] = hex_string(r.attribute);
+    if (r.virtual_start != 0) range["virtual"] = hex_string(r.virtual_start);
     memory.push_back(range);
   }
   json out = {{"source", machine.source}, {"efi", machine.efi_booted}, {"memory", memory}};
@@ -406,6 +420,15 @@ json machine_to_json(const Machine& machine) {
   out["acpi10"] = address(machine.acpi10_rsdp);
   out["smbios"] = address(machine.smbios);
   out["smbios3"] = address(machine.smbios3);
+  if (machine.firmware_runtime) {
+    const FirmwareRuntime& runtime = *machine.firmware_runtime;
+    out["firmware_runtime"] = {{"runtime_services", hex_string(runtime.runtime_services)},
+                               {"fw_vendor", hex_string(runtime.fw_vendor)},
+                               {"config_table", hex_string(runtime.config_table)},
+                               {"regions", runtime.regions.size()}};
+  } else if (!machine.firmware_runtime_unavailable.empty()) {
+    out["firmware_runtime_unavailable"] = machine.firmware_runtime_unavailable;
+  }
   return out;
 }
 

@@ -14,6 +14,7 @@
 
 #include "efi_shim/memory.hpp"
 #include "kexec/common/host_error.hpp"
+#include "kexec/machine/firmware_runtime.hpp"
 
 namespace efikexec::kexec {
 
@@ -34,6 +35,8 @@ struct MachineRange {
   std::uint64_t end;  // exclusive
   RangeKind kind;
   std::uint64_t attribute;  // EFI attribute bits; 0 means the usual ones for the kind
+  // A firmware runtime region's virtual address (from the runtime map); 0: none.
+  std::uint64_t virtual_start = 0;
 };
 
 // A firmware table the image may read before ExitBootServices, copied so the child can map it
@@ -61,6 +64,11 @@ struct Machine {
   std::optional<std::uint64_t> smbios3;
   std::vector<TableCopy> tables;
   std::vector<FirmwareVariable> variables;
+  // The firmware's runtime services as the running kernel left them (EFI machines whose kernel
+  // exposes its runtime map); when absent, `firmware_runtime_unavailable` says why, and the next
+  // kernel runs without EFI runtime services.
+  std::optional<FirmwareRuntime> firmware_runtime;
+  std::string firmware_runtime_unavailable;
 
   std::uint64_t ram_bytes() const;
   std::uint64_t top_of_ram() const;

@@ -64,16 +64,6 @@ bool known_end(RunEnd end) {
   return false;
 }
 
-// [start, start + size) inside one allocated range of the map (size 0: one byte at start).
-bool in_allocated(const std::vector<efi::MemoryRange>& map, std::uint64_t start,
-                  std::uint64_t size) {
-  for (const efi::MemoryRange& range : map)
-    if (range.allocated && start >= range.start && start < range.end() &&
-        std::max<std::uint64_t>(size, 1) <= range.end() - start)
-      return true;
-  return false;
-}
-
 bool inside_ram(const ReportLimits& limits, std::uint64_t start, std::uint64_t end) {
   for (auto [ram_start, ram_end] : limits.ram)
     if (start >= ram_start && end <= ram_end) return true;
@@ -226,6 +216,16 @@ HostResult<std::vector<ImageVariable>> read_variables(const ChildReport& report)
 }
 
 }  // namespace
+
+bool in_allocated(const std::vector<efi::MemoryRange>& map, std::uint64_t start,
+                  std::uint64_t size) {
+  for (const efi::MemoryRange& range : map)
+    if (range.allocated && start >= range.start && start < range.end() &&
+        std::max<std::uint64_t>(size, 1) <= range.end() - start)
+      return true;
+  return false;
+}
+
 
 void read_child_output(const ChildReport& report, RunOutcome& outcome) {
   const std::uint64_t console = std::min<std::uint64_t>(once(report.console_used),

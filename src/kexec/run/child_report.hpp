@@ -72,6 +72,11 @@ struct ReportLimits {
 };
 
 // The console output and the trace (bounded by their buffers); always readable.
+// [start, start + size) inside one allocated range of the map (size 0: one byte at start): where
+// the parent may read or write what the run left.
+bool in_allocated(const std::vector<efi::MemoryRange>& map, std::uint64_t start,
+                  std::uint64_t size);
+
 void read_child_output(const ChildReport& report, RunOutcome& outcome);
 
 // How the run ended, from a report the child marked finished: end, status, message, time, the

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+// The firmware's runtime services for the kernel the run started (x86_64 Linux boot protocol).
+// SetVirtualAddressMap() can be called once per firmware boot, so a kernel entered by kexec must
+// run the firmware at the virtual addresses the running kernel gave it, as kexec-tools arranges
+// it: a SETUP_EFI entry in boot_params' setup_data chain (Documentation/arch/x86/boot.rst; read
+// by arch/x86/platform/efi/efi.c, efi_systab_init) tells the kernel so, and it then maps each
+// runtime descriptor of its EFI memory map at its VirtualStart (kexec_enter_virtual_mode) and
+// calls through the system table's RuntimeServices. The shim's memory map already carries those
+// virtual addresses (src/efi_shim/memory.cpp), so the map the Linux stub copied into boot_params
+// does too; what is written here, after the run, is the rest.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "kexec/common/host_error.hpp"
+#include "kexec/machine/machine.hpp"
+#include "kexec/run/efi_run.hpp"
+
+namespace efikexec::kexec {
+
+inline constexpr std::uint32_t kSetupEfi = 4;  // SETUP_EFI (arch/x86/include/uapi/asm/bootparam.h)
+inline constexpr std::uint64_t kBootParamsSetupData = 0x250;  // boot_params.hdr.setup_data
+inline constexpr std::size_t kSetupDataHeader = 16;  // next (u64), type (u32), len (u32)
+// struct efi_setup_data: fw_vendor, runtime (read by kernels before 5.7), tables, smbios,
+// reserved[8]; all physical but `runtime`, the virtual address of the runtime services table.
+inline constexpr std::size_t kEfiSetupData = 96;
+// Pages the handoff sets aside for it when the machine has firmware runtime services.
+inline constexpr std::uint64_t kEfiSetupPages = 1;
+
+// What the next kernel gets: the firmware's runtime services, or the shim's stubs (and why).
+struct RuntimeHandover {
+  bool firmware = false;
+  std::string description;          // one sentence for the load report
+  std::uint64_t setup_data = 0;     // where the SETUP_EFI entry is
+  std::uint64_t runtime_services = 0;
+  std::uint64_t config_tables = 0;  // the array SETUP_EFI names, and its length
+  std::uint64_t config_table_count = 0;
+};
+
+// The SETUP_EFI entry, as bytes: header (next, type, len) and struct efi_setup_data.
+std::array<std::byte, kSetupDataHeader + kEfiSetupData> efi_setup_entry(
+    std::uint64_t next, std::uint64_t fw_vendor, std::uint64_t runtime_services,
+    std::uint64_t tables, std::uint64_t smbios);
+
+// Hands the firmware's runtime services to the kernel of `run` when the machine has them and
+// the run left Linux boot_params: writes the SETUP_EFI entry at `page` (set aside by the run,
+// kEfiSetupPages), links it first in boot_params' setup_data chain, and points the system table
+// the kernel receives at the firmware's runtime services table (its CRC renewed). The boot
+// params and system table are read back from the run's memory as hostile: they must lie in
+// memory the run allocated, and the configuration table array the entry names too. Otherwise
+// nothing is written and the result says why (the kernel then finds the shim's stubs, and runs
+// without EFI runtime services). An error only when the run's memory cannot be written.
+HostResult<RuntimeHandover> hand_over_runtime_services(const Machine& machine, RunOutcome& run,
+                                                        std::uint64_t page);
+
+}  // namespace efikexec::kexec

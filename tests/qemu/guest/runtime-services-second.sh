@@ -1,0 +1,41 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# /init of the second kernel in the runtime-services test (test-runtime-services.sh puts it over
+# the fixtures' second initramfs, with efivarfs.ko): is EFI in virtual mode, how many variables
+# does efivarfs list, can a non-volatile variable be written; then a reset through EFI
+# ResetSystem (reboot=efi on the command line), which ends QEMU (-no-reboot).
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+say() { echo "EFIKEXEC-SECOND: $*"; }
+VARS=/sys/firmware/efi/efivars
+TEST_VAR="EfikexecRuntimeTest-6566696b-6578-6563-2d72-756e74696d65"
+say "up"
+say "cmdline=$(cat /proc/cmdline)"
+if dmesg | grep -q 'Unable to switch EFI into virtual mode'; then
+  say "virtual-mode=failed"
+else
+  say "virtual-mode=ok"
+fi
+dmesg | grep -E 'efi: |EFI' | sed 's/^/EFIKEXEC-SECOND: dmesg /' | head -n 20
+insmod /lib/efivarfs.ko 2>/dev/null
+if mount -t efivarfs efivarfs "$VARS"; then
+  say "second efivars=$(ls "$VARS" | wc -l)"
+  # Attributes NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS, then the data.
+  if printf '\007\000\000\000efikexec-runtime' >"$VARS/$TEST_VAR"; then
+    say "set-variable=ok"
+    say "read-back=$(tail -c +5 "$VARS/$TEST_VAR")"
+  else
+    say "set-variable=failed"
+  fi
+else
+  say "efivarfs mount failed"
+fi
+say "resetting"
+sync
+reboot -f
+sleep 5
+say "reset returned"
+poweroff -f
