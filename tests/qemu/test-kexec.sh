@@ -88,12 +88,12 @@ for scenario in "${SCENARIOS[@]}"; do
       '^EFIKEXEC-FIRST: load-status=1$'
     check "signed-uki: second kernel has the UKI's world" second_world_ok signed-uki 1G \
       "$UKI_CMDLINE"
-    # The runtime services stubs answer EFI_UNSUPPORTED: Linux turns EFI runtime off and boots.
-    check "signed-uki: EFI tables used, runtime services turned off safely" \
+    # The firmware's runtime services at the first kernel's virtual addresses (SETUP_EFI): the
+    # kernel takes the kexec path into virtual mode (qemu.runtime-services checks variables).
+    check "signed-uki: EFI tables used, the firmware's runtime services kept" \
       "$QEMU_DIR/expect.sh" "$WORK/signed-uki.log" '^EFIKEXEC-SECOND: efi=yes$' \
-      'efi: EFI v2\.70 by efikexec' \
-      'efi: Unable to switch EFI into virtual mode \(status=8000000000000003\)' \
-      '!BUG:' '!Oops'
+      "^EFIKEXEC-FIRST: efikexec: the next kernel runs with the firmware's EFI runtime services" \
+      'efi: EFI v2\.70 by EDK II' '!Unable to switch EFI into virtual mode' '!BUG:' '!Oops'
     ;;
   refusals)
     check "refusals: boots" boot refusals kexec-refusals.sh ovmf 1G 1
@@ -127,6 +127,13 @@ for scenario in "${SCENARIOS[@]}"; do
     check "seabios: boots" boot seabios kexec-signed-uki.sh seabios 1G 1
     check "seabios: the UKI boots from a first kernel without EFI" second_world_ok seabios 1G \
       "$UKI_CMDLINE"
+    # No firmware runtime services to keep: the shim's stubs answer EFI_UNSUPPORTED and Linux
+    # turns EFI runtime off and boots on.
+    check "seabios: no firmware runtime services, turned off safely" \
+      "$QEMU_DIR/expect.sh" "$WORK/seabios.log" \
+      '^EFIKEXEC-FIRST: efikexec: the next kernel runs without EFI runtime services: this machine did not boot through EFI' \
+      'efi: EFI v2\.70 by efikexec' \
+      'efi: Unable to switch EFI into virtual mode \(status=8000000000000003\)' '!BUG:' '!Oops'
     ;;
   la57)
     check "la57: boots" boot la57 kexec-signed-uki.sh ovmf 1G 1 max

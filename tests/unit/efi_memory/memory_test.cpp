@@ -274,3 +274,72 @@ TEST(MemoryInit, RejectsOverlappingOrUnalignedMachines) {
 
 }  // namespace
 }  // namespace efikexec::efi
+
+namespace efikexec::efi {
+namespace {
+
+// A machine whose map came with the firmware's runtime regions at a previous kernel's virtual
+// addresses (after kexec): GetMemoryMap() reports those as VirtualStart, and the physical address
+// for every other range, so that a kernel mapping each descriptor at its VirtualStart maps the
+// rest one to one. Runtime regions with a virtual break are not merged.
+TEST(MemoryVirtual, ReportsTheFirmwaresVirtualAddresses) {
+  FakeMemory memory;
+  MemoryManager manager;
+  const std::vector<MemoryRange> ranges = {
+      {0x100000, (32 * kMiB - 0x100000) / kPageSize, EfiConventionalMemory, kRamAttributes, false},
+      {32 * kMiB, 16, EfiRuntimeServicesData, kRamAttributes | EFI_MEMORY_RUNTIME, false,
+       0xfffffffeffa00000},
+      {32 * kMiB + 0x10000, 16, EfiRuntimeServicesData, kRamAttributes | EFI_MEMORY_RUNTIME,
+       false, 0xfffffffeff800000},
+      {32 * kMiB + 0x20000, (16 * kMiB - 0x20000) / kPageSize, EfiConventionalMemory,
+       kRamAttributes, false}};
+  ASSERT_TRUE(manager.init(ranges, memory).has_value());
+  EFI_PHYSICAL_ADDRESS address = 0;
+  ASSERT_EQ(manager.allocate_pages(AllocateAnyPages, EfiLoaderData, 2, &address), EFI_SUCCESS);
+  UINTN size = 0, descriptor_size = 0, key = 0;
+  UINT32 version = 0;
+  ASSERT_EQ(manager.get_memory_map(&size, nullptr, &key, &descriptor_size, &version),
+            EFI_BUFFER_TOO_SMALL);
+  std::vector<std::byte> buffer(size);
+  ASSERT_EQ(manager.get_memory_map(&size, reinterpret_cast<EFI_MEMORY_DESCRIPTOR*>(buffer.data()),
+                                   &key, &descriptor_size, &version),
+            EFI_SUCCESS);
+  int runtime = 0;
+  for (std::size_t at = 0; at < size; at += descriptor_size) {
+    EFI_MEMORY_DESCRIPTOR d{};
+    std::memcpy(&d, buffer.data() + at, sizeof d);
+    if (d.PhysicalStart == 32 * kMiB) {
+      EXPECT_EQ(d.VirtualStart, 0xfffffffeffa00000u);
+      EXPECT_EQ(d.NumberOfPages, 16u);
+      ++runtime;
+    } else if (d.PhysicalStart == 32 * kMiB + 0x10000) {
+      EXPECT_EQ(d.VirtualStart, 0xfffffffeff800000u);
+      ++runtime;
+    } else {
+      EXPECT_EQ(d.VirtualStart, d.PhysicalStart) << std::hex << d.PhysicalStart;
+    }
+  }
+  EXPECT_EQ(runtime, 2);
+}
+
+TEST(MemoryVirtual, WithoutVirtualAddressesVirtualStartStaysZero) {
+  FakeMemory memory;
+  MemoryManager manager;
+  const std::vector<MemoryRange> ranges = {
+      {0x100000, (32 * kMiB - 0x100000) / kPageSize, EfiConventionalMemory, kRamAttributes, false}};
+  ASSERT_TRUE(manager.init(ranges, memory).has_value());
+  UINTN size = 0, descriptor_size = 0, key = 0;
+  UINT32 version = 0;
+  ASSERT_EQ(manager.get_memory_map(&size, nullptr, &key, &descriptor_size, &version),
+            EFI_BUFFER_TOO_SMALL);
+  std::vector<std::byte> buffer(size);
+  ASSERT_EQ(manager.get_memory_map(&size, reinterpret_cast<EFI_MEMORY_DESCRIPTOR*>(buffer.data()),
+                                   &key, &descriptor_size, &version),
+            EFI_SUCCESS);
+  EFI_MEMORY_DESCRIPTOR d{};
+  std::memcpy(&d, buffer.data(), sizeof d);
+  EXPECT_EQ(d.VirtualStart, 0u);
+}
+
+}  // namespace
+}  // namespace efikexec::efi
