@@ -6,7 +6,9 @@
 #   three-profile one of make-fixtures-newer.sh) is loaded by efikexec and by kexec-tools 2.0.32
 #   (`kexec -l`, which splits a UKI into its .linux and .initrd, and `kexec -s -l`, the
 #   kernel-side file loader), and whether each notices a copy of the UKI with one byte of profile
-#   2's .cmdline changed. One guest boot per loader (Debian 6.1 first kernel, OVMF).
+#   2's .cmdline changed. One guest boot per loader (Debian 6.1 first kernel, OVMF). Then, one
+#   more boot per loader, whether the next kernel has the firmware's EFI runtime services and how
+#   many variables its efivarfs lists (scenarios/runtime-services.sh with the signed 6.1 kernel).
 #   kexec-tools is built static from Debian's forky source package at test time
 #   (bench/build-kexec-tools.sh, into WORKDIR/kexec-tools); nothing of it is kept in the tree.
 #   Prints the table (markdown) and writes it to WORKDIR/comparison.md; --update-doc DOC
@@ -70,6 +72,46 @@ for loader in "${LOADERS[@]}"; do
     "$FIX/vmlinuz" "$OVMF_SYSTEM" "$append"
 done
 
+# EFI runtime services in the next kernel: the signed Debian 6.1 EFI-stub kernel with the
+# runtime-services initrd (it counts efivarfs), through each loader; one guest boot per loader.
+runtime_second_initrd "$WORK/runtime-second.cpio.gz"
+for loader in "${LOADERS[@]}"; do
+  name="runtime-$loader"
+  overlay_begin "$name"
+  overlay_add "$name" bin/kexec "$KEXEC"
+  overlay_add "$name" fixtures/runtime-second.cpio.gz "$WORK/runtime-second.cpio.gz"
+  if [[ "${KEXEC_COMPARE_REUSE:-0}" == 1 ]] && grep -qa '^EFIKEXEC-SECOND: done' "$WORK/$name.log" 2>/dev/null; then
+    note "$name: reusing the measurement in $WORK/$name.log"
+    continue
+  fi
+  check "$name: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/runtime-services.sh" \
+    "$FIX/vmlinuz" "$OVMF_SYSTEM" "$FIRST_APPEND efikexec.loader=$loader"
+done
+
+# runtime_row LOADER: runtime services on or off in the next kernel, and the efivarfs counts.
+runtime_row() {
+  local loader="$1" clean cmd state first second
+  clean="$(sed -e 's/\r//g' -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' "$WORK/runtime-$loader.log")"
+  get() { sed -n "s/^$1//p" <<<"$clean" | head -n1; }
+  case "$loader" in
+    efikexec) cmd="efikexec load --db db.crt --initrd INITRD --append ... KERNEL" ;;
+    kexec-l) cmd="kexec -l KERNEL --initrd=INITRD --append=..." ;;
+    kexec-s) cmd="kexec -s -l KERNEL --initrd=INITRD --append=..." ;;
+  esac
+  first="$(get 'EFIKEXEC-FIRST: first efivars=')"
+  second="$(get 'EFIKEXEC-SECOND: second efivars=')"
+  if [[ "$(get 'EFIKEXEC-SECOND: ')" != up ]]; then
+    state="(no second kernel)"
+  elif [[ "$(get 'EFIKEXEC-SECOND: virtual-mode=')" == ok && -n "$second" ]]; then
+    state="on (the firmware's, at the first kernel's virtual addresses)"
+  else
+    state="off"
+  fi
+  [[ -n "$second" ]] || second="none (efivarfs cannot be mounted)"
+  # shellcheck disable=SC2016 # the backquotes are markdown
+  printf '| %s | `%s` | %s | %s | %s |\n' "$loader" "$cmd" "$state" "${first:-?}" "$second"
+}
+
 # One row per loader, from what the guests printed.
 row() {
   local loader="$1" log="$WORK/$1.log" clean cmd cmdline initrd profile sig tampered good size mem
@@ -131,6 +173,13 @@ row() {
   echo "| loader | command | the second kernel's command line | its initrd | profile | signature checked over the whole image | MemTotal |"
   echo "|---|---|---|---|---|---|---|"
   for loader in "${LOADERS[@]}"; do row "$loader"; done
+  echo
+  echo "EFI runtime services in the next kernel, measured the same way: Debian's signed 6.1 EFI-stub"
+  echo "kernel (\`vmlinuz-signed.efi\`) with an initrd that mounts efivarfs and counts its variables."
+  echo
+  echo "| loader | command | EFI runtime services in the next kernel | efivarfs variables, first kernel | efivarfs variables, next kernel |"
+  echo "|---|---|---|---|---|"
+  for loader in "${LOADERS[@]}"; do runtime_row "$loader"; done
 } >"$WORK/comparison.md"
 cat "$WORK/comparison.md"
 

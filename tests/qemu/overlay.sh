@@ -55,3 +55,19 @@ system_ovmf() {
     ln -sf "${OVMF_DIR_SYSTEM:-/usr/share/OVMF}/$f" "$1/$f"
   done
 }
+
+# runtime_second_initrd DEST: the second kernel's initrd of the runtime-services guests: the
+# fixtures' initrd-second, and over it guest/runtime-services-second.sh as /init and the first
+# kernel's efivarfs.ko (the second kernel is the same Debian 6.1 build, vmlinuz-signed.efi).
+runtime_second_initrd() {
+  local dest="$1" kver tree
+  kver="$(ls "$FIX/modules")"
+  tree="$(mktemp -d "$WORK/.runtime-second.XXXXXX")"
+  mkdir -p "$tree/lib"
+  cp "$QEMU_DIR/guest/runtime-services-second.sh" "$tree/init"
+  cp "$FIX/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" "$tree/lib/efivarfs.ko"
+  (cd "$tree" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+    cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$tree.cpio.gz"
+  cat "$FIX/initrd-second.cpio.gz" "$tree.cpio.gz" >"$dest"
+  rm -rf "$tree" "$tree.cpio.gz"
+}

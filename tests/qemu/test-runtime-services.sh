@@ -17,6 +17,8 @@ set -euo pipefail
 TEST_NAME=test-runtime-services
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
+# shellcheck source=SCRIPTDIR/overlay.sh
+. "$QEMU_DIR/overlay.sh"
 
 [[ $# -eq 3 ]] || { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN" >&2; exit 2; }
 FIX="$(realpath -- "$1")"
@@ -30,15 +32,7 @@ mkdir -p "$WORK"
 cp "$OVMF/OVMF_VARS_4M.fd" "$WORK/vars.fd"
 
 # The second kernel's initrd: the fixtures' one, and over it this test's /init and efivarfs.ko.
-KVER="$(ls "$FIX/modules")"
-second="$WORK/second.overlay"
-rm -rf "$second"
-mkdir -p "$second/lib"
-cp "$QEMU_DIR/guest/runtime-services-second.sh" "$second/init"
-cp "$FIX/modules/$KVER/kernel/fs/efivarfs/efivarfs.ko" "$second/lib/efivarfs.ko"
-(cd "$second" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
-  cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$WORK/second-overlay.cpio.gz"
-cat "$FIX/initrd-second.cpio.gz" "$WORK/second-overlay.cpio.gz" >"$WORK/runtime-second.cpio.gz"
+runtime_second_initrd "$WORK/runtime-second.cpio.gz"
 
 # The first kernel's initramfs: the usual one, and the second initrd in /fixtures.
 first="$WORK/first.overlay"

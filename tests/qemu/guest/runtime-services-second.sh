@@ -4,7 +4,8 @@
 # /init of the second kernel in the runtime-services test (test-runtime-services.sh puts it over
 # the fixtures' second initramfs, with efivarfs.ko): is EFI in virtual mode, how many variables
 # does efivarfs list, can a non-volatile variable be written; then a reset through EFI
-# ResetSystem (reboot=efi on the command line), which ends QEMU (-no-reboot).
+# ResetSystem (reboot=efi on the command line), which ends QEMU (-no-reboot). With
+# efikexec.runtime=count (kexec-tools-compare.sh) it stops after the count.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -23,6 +24,12 @@ dmesg | grep -E 'efi: |EFI' | sed 's/^/EFIKEXEC-SECOND: dmesg /' | head -n 20
 insmod /lib/efivarfs.ko 2>/dev/null
 if mount -t efivarfs efivarfs "$VARS"; then
   say "second efivars=$(ls "$VARS" | wc -l)"
+  # efikexec.runtime=count (the kexec-tools comparison): only the count, then power off.
+  if grep -q 'efikexec.runtime=count' /proc/cmdline; then
+    say "done"
+    poweroff -f
+    sleep 5
+  fi
   # Attributes NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS, then the data.
   if printf '\007\000\000\000efikexec-runtime' >"$VARS/$TEST_VAR"; then
     say "set-variable=ok"
@@ -32,6 +39,7 @@ if mount -t efivarfs efivarfs "$VARS"; then
   fi
 else
   say "efivarfs mount failed"
+  grep -q 'efikexec.runtime=count' /proc/cmdline && { say "done"; poweroff -f; sleep 5; }
 fi
 say "resetting"
 sync

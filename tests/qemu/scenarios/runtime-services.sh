@@ -24,10 +24,28 @@ fi
 
 say "first efivars=$(ls "$VARS" | wc -l)"
 [ -e "$VARS/$TEST_VAR" ] && say "first test variable already there"
-"$EFIKEXEC" load --db "$FIXTURES/keys/db.crt" --initrd "$FIXTURES/runtime-second.cpio.gz" \
-  --append "console=ttyS0 panic=-1 reboot=efi efikexec.runtime=1" \
-  "$FIXTURES/vmlinuz-signed.efi" 2>&1 | sed 's/^/EFIKEXEC-FIRST: /'
-say "load-status=$(cat /sys/kernel/kexec_loaded)"
-"$EFIKEXEC" exec 2>&1 | sed 's/^/EFIKEXEC-FIRST: /'
+# efikexec.loader=kexec-l|kexec-s (kexec-tools-compare.sh): the same kernel and initrd through
+# kexec-tools, and the second kernel only counts (efikexec.runtime=count).
+loader="$(cmdline_arg efikexec.loader)"
+second="console=ttyS0 panic=-1"
+case "$loader" in
+  kexec-l | kexec-s)
+    [ "$loader" = kexec-s ] && mode=-s || mode=
+    # shellcheck disable=SC2086 # $mode is one flag or nothing
+    /bin/kexec $mode -l "$FIXTURES/vmlinuz-signed.efi" --initrd="$FIXTURES/runtime-second.cpio.gz" \
+      --append="$second efikexec.runtime=count" 2>&1 | sed 's/^/EFIKEXEC-FIRST: /'
+    say "load-status=$(cat /sys/kernel/kexec_loaded)"
+    /bin/kexec -e 2>&1 | sed 's/^/EFIKEXEC-FIRST: /'
+    ;;
+  *)
+    runtime=1
+    [ "$loader" = efikexec ] && runtime=count
+    "$EFIKEXEC" load --db "$FIXTURES/keys/db.crt" --initrd "$FIXTURES/runtime-second.cpio.gz" \
+      --append "$second reboot=efi efikexec.runtime=$runtime" \
+      "$FIXTURES/vmlinuz-signed.efi" 2>&1 | sed 's/^/EFIKEXEC-FIRST: /'
+    say "load-status=$(cat /sys/kernel/kexec_loaded)"
+    "$EFIKEXEC" exec 2>&1 | sed 's/^/EFIKEXEC-FIRST: /'
+    ;;
+esac
 say "exec returned"
 exit 1
