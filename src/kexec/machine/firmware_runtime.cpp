@@ -16,6 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr std::uint64_t kPage = 4096;
+constexpr std::uint64_t kMemoryRuntime = std::uint64_t{1} << 63;  // EFI_MEMORY_RUNTIME
 
 enum class Read { kOk, kMissing, kMalformed };
 
@@ -88,6 +89,9 @@ HostResult<FirmwareRuntimeFacts> read_firmware_runtime(const std::string& efi_di
         region.physical > ~std::uint64_t{0} - region.pages * kPage ||
         region.virtual_address > ~std::uint64_t{0} - region.pages * kPage)
       return std::unexpected(malformed(where / "num_pages", "the region is empty or wraps").error());
+    // A kernel that was itself started with a whole memory map (by efikexec) lists every
+    // descriptor of it; only those marked EFI_MEMORY_RUNTIME are the firmware's.
+    if ((region.attribute & kMemoryRuntime) == 0) continue;
     runtime.regions.push_back(region);
   }
   if (ec) return host_fail(Stage::kMachine, "cannot list the firmware's runtime map", map.string());

@@ -44,7 +44,9 @@ struct FirmwareRuntimeFacts {
   std::string unavailable;
 };
 
-// Reads EFI_DIR (normally /sys/firmware/efi). A missing runtime map or runtime file is
+// Reads EFI_DIR (normally /sys/firmware/efi); of the runtime map only the entries marked
+// EFI_MEMORY_RUNTIME (a kernel started by efikexec lists its whole map there). A missing runtime
+// map or runtime file is
 // `unavailable`; an entry that is there but malformed (a file missing or not a number, an
 // unaligned or wrapping range, overlapping entries, a runtime table outside every region) is an
 // error (Stage::kMachine) naming the file.

@@ -103,6 +103,18 @@ TEST_F(FakeEfiDir, KeepsARuntimeTableThatIsAlreadyVirtual) {
   EXPECT_EQ(facts->runtime->runtime_services, 0xfffffffeffa00018u);
 }
 
+// A kernel started by efikexec got the whole memory map, and its runtime map lists all of it:
+// RAM (virtual = physical, no EFI_MEMORY_RUNTIME) is not the firmware's.
+TEST_F(FakeEfiDir, KeepsOnlyTheRuntimeEntries) {
+  ovmf_like();
+  entry(3, 0x100000, 0x100000, 0x7000, EfiConventionalMemory, 0xf);
+  entry(4, 0x8000000, 0x8000000, 0x100, EfiLoaderData, 0xf);
+  auto facts = read();
+  ASSERT_TRUE(facts && facts->runtime);
+  ASSERT_EQ(facts->runtime->regions.size(), 3u);
+  EXPECT_EQ(facts->runtime->regions[0].physical, 0x7f9f0000u);
+}
+
 TEST_F(FakeEfiDir, AMissingMapIsUnavailableNotAnError) {
   file("systab", "ACPI20=0x7fb7e014\n");
   auto facts = read();
