@@ -56,16 +56,24 @@ system_ovmf() {
   done
 }
 
-# runtime_second_initrd DEST: the second kernel's initrd of the runtime-services guests: the
-# fixtures' initrd-second, and over it guest/runtime-services-second.sh as /init and the first
-# kernel's efivarfs.ko (the second kernel is the same Debian 6.1 build, vmlinuz-signed.efi).
+# runtime_second_initrd DEST [EFIKEXEC_BIN]: the second kernel's initrd of the runtime-services
+# guests: the fixtures' initrd-second, and over it guest/runtime-services-second.sh as /init and
+# the first kernel's efivarfs.ko (the second kernel is the same Debian 6.1 build,
+# vmlinuz-signed.efi); with EFIKEXEC_BIN also efikexec, that kernel and db.crt, for a load
+# --dry-run in the second kernel.
 runtime_second_initrd() {
-  local dest="$1" kver tree
+  local dest="$1" bin="${2:-}" kver tree
   kver="$(ls "$FIX/modules")"
   tree="$(mktemp -d "$WORK/.runtime-second.XXXXXX")"
   mkdir -p "$tree/lib"
   cp "$QEMU_DIR/guest/runtime-services-second.sh" "$tree/init"
   cp "$FIX/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" "$tree/lib/efivarfs.ko"
+  if [[ -n "$bin" ]]; then
+    mkdir -p "$tree/bin" "$tree/fixtures/keys"
+    cp "$bin" "$tree/bin/efikexec"
+    cp "$FIX/vmlinuz-signed.efi" "$tree/fixtures/vmlinuz-signed.efi"
+    cp "$FIX/keys/db.crt" "$tree/fixtures/keys/db.crt"
+  fi
   (cd "$tree" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
     cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$tree.cpio.gz"
   cat "$FIX/initrd-second.cpio.gz" "$tree.cpio.gz" >"$dest"

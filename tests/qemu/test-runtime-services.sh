@@ -9,6 +9,8 @@
 #      the second kernel must enter EFI virtual mode the kexec way (no "Unable to switch EFI
 #      into virtual mode"), list as many variables as the first, write a non-volatile variable
 #      (SetVariable through the firmware), and reset through EFI (reboot=efi: ResetSystem).
+#   In the second kernel, efikexec load --dry-run of the same kernel must find the firmware's
+#   runtime services in the runtime map that kernel exposes, with the same runtime table.
 #   2. The same variable store booted again: the first kernel finds that variable.
 #   GetTime is not checked on its own: Debian's kernel has no efi_test module and x86 reads the
 #   time from the CMOS clock; it is called through the same runtime table as the variables.
@@ -32,7 +34,7 @@ mkdir -p "$WORK"
 cp "$OVMF/OVMF_VARS_4M.fd" "$WORK/vars.fd"
 
 # The second kernel's initrd: the fixtures' one, and over it this test's /init and efivarfs.ko.
-runtime_second_initrd "$WORK/runtime-second.cpio.gz"
+runtime_second_initrd "$WORK/runtime-second.cpio.gz" "$BIN"
 
 # The first kernel's initramfs: the usual one, and the second initrd in /fixtures.
 first="$WORK/first.overlay"
@@ -71,6 +73,14 @@ second_count="$(tr -d '\r' <"$LOG" | sed -n 's/^EFIKEXEC-SECOND: second efivars=
 note "efivarfs: ${first_count:-?} variables in the first kernel, ${second_count:-?} in the second"
 same_count() { [[ -n "$first_count" && "$first_count" -gt 0 && "$first_count" == "$second_count" ]]; }
 check "second kernel: efivarfs lists as many variables as the first" same_count
+# efikexec in the second kernel reads the runtime map that kernel exposes (its whole EFI map:
+# only the EFI_MEMORY_RUNTIME entries count) and would hand the same runtime table on.
+runtime_table="$(tr -d '\r' <"$LOG" |
+  sed -n "s/^EFIKEXEC-FIRST: efikexec: the next kernel runs with the firmware's EFI runtime services (.*runtime services table \(0x[0-9a-f]*\),.*/\1/p" | head -n1)"
+check "second kernel: efikexec there would hand the same runtime services on" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  "^EFIKEXEC-SECOND: chain: efikexec: the next kernel runs with the firmware's EFI runtime services \([1-9][0-9]* runtime regions .*runtime services table ${runtime_table:-none}," \
+  '^EFIKEXEC-SECOND: chain exit=0$'
 check "second kernel: SetVariable of a non-volatile variable, then a reset" "$QEMU_DIR/expect.sh" \
   "$LOG" '^EFIKEXEC-SECOND: set-variable=ok$' '^EFIKEXEC-SECOND: read-back=efikexec-runtime$' \
   '^EFIKEXEC-SECOND: resetting$' '!^EFIKEXEC-SECOND: reset returned'

@@ -30,6 +30,16 @@ if mount -t efivarfs efivarfs "$VARS"; then
     poweroff -f
     sleep 5
   fi
+  # A second kexec from here (efikexec in this initrd only in test-runtime-services.sh): what a
+  # load would hand on, without loading.
+  if [ -x /bin/efikexec ]; then
+    mkdir -p /tmp
+    /bin/efikexec load --dry-run=/tmp/plan.json --db /fixtures/keys/db.crt \
+      /fixtures/vmlinuz-signed.efi >/tmp/chain.out 2>&1
+    rc=$?
+    sed 's/^/EFIKEXEC-SECOND: chain: /' /tmp/chain.out
+    say "chain exit=$rc"
+  fi
   # Attributes NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS, then the data.
   if printf '\007\000\000\000efikexec-runtime' >"$VARS/$TEST_VAR"; then
     say "set-variable=ok"
