@@ -23,7 +23,7 @@ fi
 dmesg | grep -E 'efi: |EFI' | sed 's/^/EFIKEXEC-SECOND: dmesg /' | head -n 20
 insmod /lib/efivarfs.ko 2>/dev/null
 if mount -t efivarfs efivarfs "$VARS"; then
-  say "second efivars=$(ls "$VARS" | wc -l)"
+  say "second efivars=$(find "$VARS" -mindepth 1 -maxdepth 1 | wc -l)"
   # efikexec.runtime=count (the kexec-tools comparison): only the count, then power off.
   if grep -q 'efikexec.runtime=count' /proc/cmdline; then
     say "done"

@@ -22,7 +22,7 @@ if [ "$(cmdline_arg efikexec.after_reset)" = 1 ]; then
   exit 0
 fi
 
-say "first efivars=$(ls "$VARS" | wc -l)"
+say "first efivars=$(find "$VARS" -mindepth 1 -maxdepth 1 | wc -l)"
 [ -e "$VARS/$TEST_VAR" ] && say "first test variable already there"
 # efikexec.loader=kexec-l|kexec-s (kexec-tools-compare.sh): the same kernel and initrd through
 # kexec-tools, and the second kernel only counts (efikexec.runtime=count).
