@@ -4,9 +4,11 @@
 // IdentityMemory), the few privileged instructions the stubs execute in ring 3 are answered as
 // the confined run answers them, and port I/O is a fake. systemd-stub and the Linux stub run
 // against the bare-metal host: ExitBootServices() returns EFI_SUCCESS to the Linux stub, which
-// then jumps to the kernel it decompressed. That jump is caught: the kernel's pages are made
-// non-executable when ExitBootServices() succeeds, so the first instruction of the kernel faults,
-// with RIP at the kernel's entry and RSI at the boot_params the stub built.
+// then jumps to the kernel it decompressed. That jump is caught: when ExitBootServices()
+// succeeds, every page of loader code that is neither a loaded image nor the allocation the
+// ExitBootServices() call came from (systemd-stub >= 258 copies the Linux stub into pages of its
+// own) loses its execute permission, so the kernel's first instruction faults, with RIP at the
+// kernel's entry and RSI at the boot_params the Linux stub built.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +61,7 @@ struct Report {
   std::uint64_t boot_params_systab;
   std::uint64_t initrd_size;
   bool acpi_table_installed;
+  char exit_boot_services_caller[64];  // where the ExitBootServices() call came from
   char command_line[1024];
   char message[512];
   char serial[16384];
@@ -103,6 +107,51 @@ class BackedMemory final : public efi::PhysicalMemory {
   kexec::IdentityMemory& memory_;
 };
 
+std::uint64_t g_exit_boot_services_return = 0;
+
+// The allocation an address is in, as the shim names it ("pages@#N" for the pages of traced
+// AllocatePages call N, the image's label, "?" when unknown).
+std::string allocation_of(std::uint64_t address) {
+  efi::Text text;
+  efi::active_shim().describe_address(text, address);
+  const std::string_view name = text.view();
+  return std::string(name.substr(0, name.find('+')));
+}
+
+// ExitBootServices() as the image finds it: notes where the call came from, then the shim's.
+EFI_STATUS EFIAPI recording_exit_boot_services(EFI_HANDLE image, UINTN map_key) {
+  g_exit_boot_services_return = reinterpret_cast<std::uint64_t>(__builtin_return_address(0));
+  return efi::exit_boot_services_handler(image, map_key);
+}
+
+// The ring-0 runner, which puts the recording ExitBootServices() in the table before the first
+// image starts.
+class RecordingRunner final : public efi::ImageRunner {
+ public:
+  EFI_STATUS call_entry(EFI_IMAGE_ENTRY_POINT entry, EFI_HANDLE handle,
+                        EFI_SYSTEM_TABLE* system_table, std::uint64_t stack_top,
+                        std::uint64_t* frame) override {
+    if (stack_top != 0) {
+      system_table->BootServices->ExitBootServices = recording_exit_boot_services;
+      efi::active_shim().update_table_crc(&system_table->BootServices->Hdr);
+    }
+    return runner_.call_entry(entry, handle, system_table, stack_top, frame);
+  }
+  [[noreturn]] void exit_to(std::uint64_t* frame, EFI_STATUS status) override {
+    runner_.exit_to(frame, status);
+  }
+
+ private:
+  arch::EfiCallRunner runner_;
+};
+
+// Traced calls are what make the shim remember which AllocatePages call made which pages; the
+// lines themselves are not needed.
+class DiscardedTrace final : public efi::TraceSink {
+ public:
+  void line(std::string_view) override {}
+};
+
 // What the bare-metal run end does, plus what catches the jump: the kernel's pages (loader
 // code that is no loaded image) lose their execute permission.
 class CatchingRunEnd final : public efi::RunEndSink {
@@ -117,11 +166,16 @@ class CatchingRunEnd final : public efi::RunEndSink {
       if (efi::guid_equal(table->ConfigurationTable[i].VendorGuid, efi::guids::kAcpi20Table) &&
           reinterpret_cast<std::uint64_t>(table->ConfigurationTable[i].VendorTable) == kAcpiRsdp)
         g_report->acpi_table_installed = true;
+    const std::string caller = allocation_of(g_exit_boot_services_return);
+    std::snprintf(g_report->exit_boot_services_caller,
+                  sizeof g_report->exit_boot_services_caller, "%s", caller.c_str());
     for (const efi::MemoryRange& range : efi::active_shim().memory().ranges()) {
       if (range.type != EfiLoaderCode || !range.allocated) continue;
-      if (efi::active_shim().images().containing(range.start) != nullptr) continue;
-      mprotect(reinterpret_cast<void*>(range.start), efi::pages_to_bytes(range.pages),
-               PROT_READ | PROT_WRITE);
+      for (std::uint64_t page = range.start; page < range.end(); page += efi::kPageSize) {
+        if (efi::active_shim().images().containing(page) != nullptr) continue;
+        if (caller[0] != '?' && allocation_of(page) == caller) continue;
+        mprotect(reinterpret_cast<void*>(page), efi::kPageSize, PROT_READ | PROT_WRITE);
+      }
     }
   }
   [[noreturn]] void end_run(const char* reason, EFI_STATUS) override {
@@ -198,16 +252,22 @@ void on_fault(int signal, siginfo_t* info, void* raw) {
   report.rip_in_loaded_image = efi::active_shim().images().containing(rip) != nullptr;
   const bool fetch_fault = signal == SIGSEGV && !general_protection &&
                            reinterpret_cast<std::uint64_t>(info->si_addr) == rip;
+  const bool caught = g_exited && fetch_fault && report.rip_in_loader_code &&
+                      !report.rip_in_loaded_image;
   if (!g_exited) {
     report.end = End::kFaultBefore;
-  } else if (fetch_fault && report.rip_in_loader_code && !report.rip_in_loaded_image) {
+  } else if (caught) {
     report.end = End::kKernelEntered;
   } else {
     report.end = End::kFaultAfter;
   }
-  std::snprintf(report.message, sizeof report.message, "signal %d at 0x%llx (si_addr 0x%llx)",
-                signal, static_cast<unsigned long long>(rip),
-                static_cast<unsigned long long>(reinterpret_cast<std::uint64_t>(info->si_addr)));
+  int length = std::snprintf(
+      report.message, sizeof report.message, "signal %d at 0x%llx (si_addr 0x%llx), code", signal,
+      static_cast<unsigned long long>(rip),
+      static_cast<unsigned long long>(reinterpret_cast<std::uint64_t>(info->si_addr)));
+  for (std::size_t i = 0; i < available && length > 0 && length < 400; ++i)
+    length += std::snprintf(report.message + length, sizeof report.message - length, " %02x",
+                            code[i]);
   // boot_params as the Linux stub left it for the kernel (read only inside allocated memory).
   const std::uint64_t params = report.rsi;
   if (report.end == End::kKernelEntered && allocated(params, 4096)) {
@@ -287,7 +347,8 @@ const std::vector<E820Range> kInUse = {{0x1000000, 0x200000, 0}, {0x30000000, 0x
   TscCounter counter;
   TscClock clock(ports, counter, 2'000'000'000);
   CpuRandom random;
-  arch::EfiCallRunner runner;
+  RecordingRunner runner;
+  DiscardedTrace trace;
   CatchingRunEnd run_end(serial);
   BackedMemory backed(memory);
   struct NothingReadable final : PhysicalReader {
@@ -300,6 +361,7 @@ const std::vector<E820Range> kInUse = {{0x1000000, 0x200000, 0}, {0x30000000, 0x
   services.random = &random;
   services.runner = &runner;
   services.run_end = &run_end;
+  services.trace = &trace;
   static MachineMap map;
   const BareMetalMachine machine{kE820, kInUse, kRuntime, kAcpiRsdp, 0, 0};
   const Error error = run_uki_with(machine, request, serial, services, map);
@@ -326,31 +388,53 @@ Report run_in_child(const BareMetalRequest& request) {
   return report;
 }
 
-TEST(BareMetalRun, TheSignedUkiExitsBootServicesAndJumpsToItsKernel) {
-  EFIKEXEC_NEED_FIXTURE(path, "uki-signed.efi");
+// Runs the fixture `name` with `append` appended (and `profile`), and checks that the kernel was
+// entered with the boot_params the Linux stub built from what it was given.
+void expect_kernel_entered(const std::string& path, std::optional<std::uint32_t> profile = {}) {
   auto bytes = kexec::FileBytes::read(path);
   ASSERT_TRUE(bytes) << bytes.error().message();
   auto image = pe::Image::parse(bytes->view());
   ASSERT_TRUE(image.has_value());
   const uki::Uki uki = uki::Uki::from_image(*image);
-  const std::string cmdline = kexec::section_text(image->section_data(*uki.find(".cmdline")));
+  const std::string cmdline =
+      kexec::section_text(image->section_data(*uki.find(".cmdline", profile)));
 
   BareMetalRequest request{};
   request.uki = {bytes->view().data(), bytes->view().size()};
   request.command_line = "efikexec.test=bare-metal";
   request.replace_command_line = false;
+  request.profile = profile;
   const Report report = run_in_child(request);
   ASSERT_EQ(report.end, End::kKernelEntered)
-      << report.message << "\nserial:\n" << report.serial;
+      << path << ": " << report.message << "\nExitBootServices() called from "
+      << report.exit_boot_services_caller << "\nserial:\n" << report.serial;
   EXPECT_EQ(report.exit_boot_services_calls, 1u) << "ExitBootServices() succeeded once";
   EXPECT_TRUE(report.rip_in_loader_code);
   EXPECT_FALSE(report.rip_in_loaded_image) << "the decompressed kernel, not a stub";
   EXPECT_TRUE(report.boot_params_valid) << "RSI is the boot_params the Linux stub built";
   EXPECT_EQ(report.boot_params_systab, report.system_table);
   EXPECT_EQ(std::string(report.command_line), cmdline + " efikexec.test=bare-metal");
-  EXPECT_EQ(report.initrd_size, uki.find(".initrd")->virtual_size);
+  // systemd-stub >= 257 adds a cpio of its own to the UKI's initrd.
+  EXPECT_GE(report.initrd_size, uki.find(".initrd", profile)->virtual_size);
   EXPECT_NE(std::string(report.serial).find("ExitBootServices() succeeded"), std::string::npos);
   EXPECT_TRUE(report.acpi_table_installed) << "the next kernel finds ACPI";
+}
+
+TEST(BareMetalRun, TheSignedUkiExitsBootServicesAndJumpsToItsKernel) {
+  EFIKEXEC_NEED_FIXTURE(path, "uki-signed.efi");
+  expect_kernel_entered(path);
+}
+
+TEST(BareMetalRun, NewerStubsAndKernelsJumpToTheirKernelsToo) {
+  EFIKEXEC_NEED_FIXTURE(stub257, "newer/uki-257-6.12-signed.efi");
+  EFIKEXEC_NEED_FIXTURE(stub262, "newer/uki-262-7.2-signed.efi");
+  expect_kernel_entered(stub257);
+  expect_kernel_entered(stub262);
+}
+
+TEST(BareMetalRun, AProfileOfAMultiProfileUkiIsBooted) {
+  EFIKEXEC_NEED_FIXTURE(path, "newer/uki-profiles-signed.efi");
+  expect_kernel_entered(path, 1);
 }
 
 TEST(BareMetalRun, AnExtraInitrdNextToTheUkisOwnIsRefusedBeforeAnythingRuns) {
