@@ -57,4 +57,8 @@ std::uint32_t efi_type_of_e820(std::uint32_t e820_type);
 // overlaps another descriptor or memory the payload uses.
 Result<void> build_machine_map(const BareMetalMachine& machine, MachineMap& map);
 
+// The highest whole run of `pages` conventional pages between 1 MiB and 4 GiB (else above 4 GiB),
+// retyped EfiBootServicesData in `map`; its address.
+Result<std::uint64_t> set_aside(MachineMap& map, std::uint64_t pages);
+
 }  // namespace efikexec::payload

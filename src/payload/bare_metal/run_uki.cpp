@@ -24,7 +24,6 @@ namespace {
 // The UKI's path on the shim's boot volume (systemd-stub derives NAME.extra.d and
 // LoaderImageIdentifier from it).
 constexpr char16_t kUkiPath[] = u"\\EFI\\Linux\\uki.efi";
-constexpr std::uint64_t kFourGiB = std::uint64_t{1} << 32;
 
 Error failure(SerialConsole& serial, Error error) {
   serial.write("efikexec: cannot run the UKI: ");
@@ -43,21 +42,6 @@ Error failure(SerialConsole& serial, ErrorCode code, const char* message,
   return failure(serial, Error{code, message, offset});
 }
 
-bool find_below(const MachineMap& map, std::uint64_t bytes, std::uint64_t floor,
-                std::uint64_t ceiling, std::size_t& index, std::uint64_t& address) {
-  for (std::size_t i = map.ranges.size(); i-- > 0;) {
-    const efi::MemoryRange& range = map.ranges[i];
-    if (range.type != EfiConventionalMemory) continue;
-    const std::uint64_t top = range.end() < ceiling ? range.end() : ceiling;
-    const std::uint64_t bottom = range.start > floor ? range.start : floor;
-    if (top <= bottom || top - bottom < bytes) continue;
-    index = i;
-    address = top - bytes;
-    return true;
-  }
-  return false;
-}
-
 // Copies an ASCII command line into UCS-2 (anything else becomes '?', as the confined run does).
 void to_ucs2(std::string_view text, CHAR16* out) {
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -68,33 +52,6 @@ void to_ucs2(std::string_view text, CHAR16* out) {
 }
 
 }  // namespace
-
-Result<std::uint64_t> set_aside(MachineMap& map, std::uint64_t pages) {
-  const std::uint64_t bytes = efi::pages_to_bytes(pages);
-  std::size_t index = 0;
-  std::uint64_t address = 0;
-  if (!find_below(map, bytes, efi::MemoryManager::kLowestAllocation, kFourGiB, index, address) &&
-      !find_below(map, bytes, kFourGiB, ~std::uint64_t{0}, index, address))
-    return fail(ErrorCode::kNoMemory, "no RAM for the shim's own pages", bytes);
-  efi::MemoryRange& range = map.ranges[index];
-  const efi::MemoryRange taken{address, pages, EfiBootServicesData, range.attribute, false};
-  const std::uint64_t above = (range.end() - (address + bytes)) / efi::kPageSize;
-  const efi::MemoryRange rest_above{address + bytes, above, EfiConventionalMemory,
-                                    range.attribute, false};
-  range.pages = (address - range.start) / efi::kPageSize;
-  std::size_t at = index;
-  if (range.pages == 0) {
-    map.ranges[at] = taken;
-  } else {
-    ++at;
-    if (!map.ranges.insert(at, taken) || !map.virtual_starts.insert(at, 0))
-      return fail(ErrorCode::kNoMemory, "the machine's memory map has too many ranges");
-  }
-  if (above != 0 &&
-      (!map.ranges.insert(at + 1, rest_above) || !map.virtual_starts.insert(at + 1, 0)))
-    return fail(ErrorCode::kNoMemory, "the machine's memory map has too many ranges");
-  return address;
-}
 
 Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& request,
                    SerialConsole& serial, const BareMetalServices& services, MachineMap& map) {

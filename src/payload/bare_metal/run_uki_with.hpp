@@ -33,8 +33,4 @@ inline constexpr std::uint64_t kEfiStackPages = 128;  // 512 KiB, as the confine
 Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& request,
                    SerialConsole& serial, const BareMetalServices& services, MachineMap& map);
 
-// The highest whole run of `pages` conventional pages between 1 MiB and 4 GiB (else above 4 GiB),
-// retyped EfiBootServicesData in `map`; its address.
-Result<std::uint64_t> set_aside(MachineMap& map, std::uint64_t pages);
-
 }  // namespace efikexec::payload
