@@ -7,27 +7,19 @@
 
 namespace efikexec::payload {
 
-Result<void> IdentityPhysicalMemory::init(std::span<const efi::MemoryRange> map) {
-  ram_.clear();
-  for (const efi::MemoryRange& range : map) {
-    if (range.type != EfiConventionalMemory && range.type != EfiBootServicesData) continue;
-    if (!ram_.push_back({range.start, range.end()}))
-      return fail(ErrorCode::kNoMemory, "too many RAM ranges", range.start);
-  }
-  return {};
-}
-
 Result<void> IdentityPhysicalMemory::back(std::uint64_t address, std::uint64_t size) {
   auto end = checked_add(address, size);
   if (!end) return fail(ErrorCode::kOverflow, "memory range wraps", address);
   std::uint64_t cursor = address;
   while (cursor < *end) {
-    const Span* holding = nullptr;
-    for (const Span& span : ram_)
-      if (cursor >= span.start && cursor < span.end) holding = &span;
+    const efi::MemoryRange* holding = nullptr;
+    for (const efi::MemoryRange& range : map_)
+      if (cursor >= range.start && cursor < range.end() &&
+          (range.type == EfiConventionalMemory || range.type == EfiBootServicesData))
+        holding = &range;
     if (holding == nullptr)
       return fail(ErrorCode::kOutOfRange, "memory outside the machine's RAM", cursor);
-    cursor = holding->end;
+    cursor = holding->end();
   }
   return {};
 }

@@ -9,7 +9,6 @@
 #include <optional>
 #include <span>
 
-#include "efi_shim/fixed_vector.hpp"
 #include "efi_shim/host.hpp"
 #include "payload/bare_metal/legacy_devices.hpp"
 #include "payload/bare_metal/machine_map.hpp"
@@ -23,8 +22,9 @@ namespace efikexec::payload {
 // for the shim itself).
 class IdentityPhysicalMemory final : public efi::PhysicalMemory {
  public:
-  // Takes the conventional and boot-services-data ranges of `map` as the backable memory.
-  Result<void> init(std::span<const efi::MemoryRange> map);
+  // The conventional and boot-services-data ranges of `map` are the backable memory; `map` must
+  // outlive this object and not change (the shim keeps its own copy to allocate from).
+  explicit IdentityPhysicalMemory(std::span<const efi::MemoryRange> map) : map_(map) {}
   Result<void> back(std::uint64_t address, std::uint64_t size) override;
   std::byte* pointer(std::uint64_t address) override {
     return reinterpret_cast<std::byte*>(address);
@@ -34,11 +34,7 @@ class IdentityPhysicalMemory final : public efi::PhysicalMemory {
   }
 
  private:
-  struct Span {
-    std::uint64_t start;
-    std::uint64_t end;
-  };
-  efi::FixedVector<Span, MachineMap::kMaxRanges> ram_;
+  std::span<const efi::MemoryRange> map_;
 };
 
 // Monotonic time from a cycle counter of known frequency; the date from the CMOS clock.

@@ -85,8 +85,7 @@ Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& requ
   auto own = set_aside(map, efi::bytes_to_pages(shim_bytes + kVariableStorageBytes));
   if (!own) return failure(serial, own.error());
 
-  IdentityPhysicalMemory identity;
-  if (auto ready = identity.init(map.ranges.span()); !ready) return failure(serial, ready.error());
+  IdentityPhysicalMemory identity(map.ranges.span());
   efi::PhysicalMemory& memory = services.memory != nullptr ? *services.memory : identity;
   if (auto backed = memory.back(*own, shim_bytes + kVariableStorageBytes); !backed)
     return failure(serial, backed.error());
