@@ -65,6 +65,18 @@ class SerialConsole {
 // Runs the UKI against the shim in ring 0 on the machine's memory; returns only on failure
 // (the stub's own ExitBootServices() succeeds and it starts the kernel). What went wrong is also
 // written on `serial`.
+//
+// What it expects of the caller:
+//  - ring 0, interrupts off, DF clear, long mode with a flat 64-bit code segment, SSE enabled
+//    (CR4.OSFXSR, CR0.EM clear): it loads MXCSR 0x1F80 and the x87 control word 0x037F itself;
+//  - an identity map of all e820 RAM (the stubs and the kernel run on it until the kernel loads
+//    its own CR3), and of the ACPI, NVS and runtime code/data ranges, which it reads to find the
+//    firmware tables (reserved and MMIO ranges are never read);
+//  - `in_use` naming every page that must survive until the kernel runs: the payload's code and
+//    data, its stack, page tables, GDT and IDT, the UKI, the extra initrd, boot_params;
+//  - about 16 KiB of the caller's stack (the images run on a 512 KiB stack the shim allocates);
+//  - static storage for about 44 KiB of .bss (the machine map); the shim itself (about 260 KiB)
+//    and its variable store (1 MiB) live in pages it sets aside from the map.
 Error run_uki_on_bare_metal(const BareMetalMachine&, const BareMetalRequest&, SerialConsole&);
 
 }  // namespace efikexec::payload

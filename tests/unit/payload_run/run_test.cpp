@@ -437,6 +437,37 @@ TEST(BareMetalRun, AProfileOfAMultiProfileUkiIsBooted) {
   expect_kernel_entered(path, 1);
 }
 
+// An image that does not start a kernel: how it ends comes back to the payload (or, for
+// ResetSystem(), ends the run), after Exit() unwound to the call that entered it.
+Report run_misbehave(const char* mode) {
+  auto bytes = kexec::FileBytes::read(std::string(EFT_APPS_DIR) + "/eft_misbehave.efi");
+  EXPECT_TRUE(bytes) << bytes.error().message();
+  if (!bytes) return Report{};
+  BareMetalRequest request{};
+  request.uki = {bytes->view().data(), bytes->view().size()};
+  request.command_line = mode;
+  request.replace_command_line = true;
+  return run_in_child(request);
+}
+
+TEST(BareMetalRun, ReturnExitAndResetComeBackAsTheyShould) {
+  Report returned = run_misbehave("return-error");
+  EXPECT_EQ(returned.end, End::kReturned) << returned.message;
+  EXPECT_STREQ(returned.message, "the UKI returned without starting its kernel");
+  EXPECT_NE(std::string(returned.serial).find("(at 0x8000000000000001)"), std::string::npos)
+      << returned.serial;
+  Report exited = run_misbehave("exit-aborted");
+  EXPECT_EQ(exited.end, End::kReturned) << exited.message;
+  EXPECT_STREQ(exited.message, "the UKI called Exit() without starting its kernel");
+  EXPECT_NE(std::string(exited.serial).find("(at 0x8000000000000015)"), std::string::npos)
+      << exited.serial;
+  EXPECT_NE(std::string(exited.serial).find("EFT: begin misbehave"), std::string::npos)
+      << "the image's console is the serial port";
+  Report reset = run_misbehave("reset");
+  EXPECT_EQ(reset.end, End::kEndRun) << reset.message;
+  EXPECT_STREQ(reset.message, "the image called ResetSystem()");
+}
+
 TEST(BareMetalRun, AnExtraInitrdNextToTheUkisOwnIsRefusedBeforeAnythingRuns) {
   EFIKEXEC_NEED_FIXTURE(path, "uki-signed.efi");
   auto bytes = kexec::FileBytes::read(path);
