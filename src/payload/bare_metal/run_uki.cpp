@@ -37,9 +37,18 @@ Error failure(SerialConsole& serial, Error error) {
   return error;
 }
 
-Error failure(SerialConsole& serial, ErrorCode code, const char* message,
-              std::uint64_t offset = Error::kNoOffset) {
-  return failure(serial, Error{code, message, offset});
+Error failure(SerialConsole& serial, ErrorCode code, const char* message) {
+  return failure(serial, Error{code, message});
+}
+
+// A failure the image reported: its EFI status is the error's offset.
+Error image_failure(SerialConsole& serial, const char* message, EFI_STATUS status) {
+  serial.write("efikexec: cannot run the UKI: ");
+  serial.write(message);
+  serial.write(" (status ");
+  write_hex(serial, status);
+  serial.write(")\r\n");
+  return Error{ErrorCode::kImageFault, message, status};
 }
 
 // Copies an ASCII command line into UCS-2 (anything else becomes '?', as the confined run does).
@@ -117,7 +126,7 @@ Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& requ
   EFI_STATUS status = shim->load_image(uki_bytes, reinterpret_cast<const CHAR16*>(kUkiPath),
                                        label, &handle);
   if (status != EFI_SUCCESS)
-    return failure(serial, ErrorCode::kImageFault, "LoadImage() of the UKI failed", status);
+    return image_failure(serial, "LoadImage() of the UKI failed", status);
   if (*options_length) {
     // In pool memory, as everything the image can see.
     const std::size_t length = **options_length;
@@ -132,8 +141,7 @@ Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& requ
     status = shim->set_load_options(handle, static_cast<const CHAR16*>(wide), length);
     (void)shim->memory().free_pool(wide);
     (void)shim->memory().free_pool(text);
-    if (status != EFI_SUCCESS)
-      return failure(serial, ErrorCode::kNoMemory, "cannot set LoadOptions", status);
+    if (status != EFI_SUCCESS) return image_failure(serial, "cannot set LoadOptions", status);
   }
   if (!request.extra_initrd.empty() &&
       shim->install_initrd(ByteView(request.extra_initrd)) != EFI_SUCCESS)
@@ -142,11 +150,11 @@ Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& requ
   UINTN exit_data_size = 0;
   CHAR16* exit_data = nullptr;
   status = shim->start_image(handle, &exit_data_size, &exit_data);
-  return failure(serial, ErrorCode::kImageFault,
-                 shim->images().last_start_exited()
-                     ? "the UKI called Exit() without starting its kernel"
-                     : "the UKI returned without starting its kernel",
-                 status);
+  return image_failure(serial,
+                       shim->images().last_start_exited()
+                           ? "the UKI called Exit() without starting its kernel"
+                           : "the UKI returned without starting its kernel",
+                       status);
 }
 
 namespace {

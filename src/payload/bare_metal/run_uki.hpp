@@ -64,7 +64,8 @@ class SerialConsole {
 
 // Runs the UKI against the shim in ring 0 on the machine's memory; returns only on failure
 // (the stub's own ExitBootServices() succeeds and it starts the kernel). What went wrong is also
-// written on `serial`.
+// written on `serial`. When the UKI itself failed (LoadImage, or its entry point returned or
+// called Exit()), the error's code is kImageFault and its offset the EFI status.
 //
 // What it expects of the caller:
 //  - ring 0, interrupts off, DF clear, long mode with a flat 64-bit code segment, SSE enabled

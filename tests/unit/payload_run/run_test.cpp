@@ -454,12 +454,12 @@ TEST(BareMetalRun, ReturnExitAndResetComeBackAsTheyShould) {
   Report returned = run_misbehave("return-error");
   EXPECT_EQ(returned.end, End::kReturned) << returned.message;
   EXPECT_STREQ(returned.message, "the UKI returned without starting its kernel");
-  EXPECT_NE(std::string(returned.serial).find("(at 0x8000000000000001)"), std::string::npos)
+  EXPECT_NE(std::string(returned.serial).find("(status 0x8000000000000001)"), std::string::npos)
       << returned.serial;
   Report exited = run_misbehave("exit-aborted");
   EXPECT_EQ(exited.end, End::kReturned) << exited.message;
   EXPECT_STREQ(exited.message, "the UKI called Exit() without starting its kernel");
-  EXPECT_NE(std::string(exited.serial).find("(at 0x8000000000000015)"), std::string::npos)
+  EXPECT_NE(std::string(exited.serial).find("(status 0x8000000000000015)"), std::string::npos)
       << exited.serial;
   EXPECT_NE(std::string(exited.serial).find("EFT: begin misbehave"), std::string::npos)
       << "the image's console is the serial port";
