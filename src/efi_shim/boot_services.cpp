@@ -622,14 +622,14 @@ EFI_STATUS EFIAPI exit_boot_services_handler(EFI_HANDLE image, UINTN map_key) {
   CALL("ExitBootServices");
   if (call.traced()) {
     call.handle(image).str(", mapkey=").hex(map_key);
-    // On success the run ends inside exit_boot_services(): the line goes out first.
+    // On success the run may end inside exit_boot_services(): the line goes out first.
     if (map_key == call.shim().memory().map_key()) {
       call.result(EFI_SUCCESS);
       call.emit();
     }
   }
   EFI_STATUS status = call.shim().exit_boot_services(image, map_key);
-  if (call.traced()) call.result(status);
+  if (call.traced() && status != EFI_SUCCESS) call.result(status);
   return status;
 }
 

@@ -93,11 +93,14 @@ class ImageRunner {
   ~ImageRunner() = default;
 };
 
-// Where a run ends other than by returning: the host records how, and never comes back.
+// Where a run ends other than by returning: the host records how.
 class RunEndSink {
  public:
-  // ExitBootServices() accepted the map key: the image's state was captured.
-  [[noreturn]] virtual void boot_services_exited(EFI_HANDLE image) = 0;
+  // ExitBootServices() accepted the map key and the tables are in their after-handoff state.
+  // A host that captured the image's state (the confined child) ends the run here and never
+  // returns; a host that returns lets ExitBootServices() return EFI_SUCCESS to the image, which
+  // goes on to start its kernel (bare metal, where the image already runs in ring 0).
+  virtual void boot_services_exited(EFI_HANDLE image) = 0;
   // The image asked for something that ends the run (ResetSystem, an impossible request).
   [[noreturn]] virtual void end_run(const char* reason, EFI_STATUS status) = 0;
 

@@ -269,7 +269,7 @@ EFI_STATUS Shim::exit_boot_services(EFI_HANDLE image, UINTN map_key) {
   system_table_->BootServices = nullptr;
   update_table_crc(&system_table_->Hdr);
   host_.run_end->boot_services_exited(image);
-  __builtin_unreachable();
+  return EFI_SUCCESS;
 }
 
 // ---- ServiceCall ----

@@ -10,6 +10,7 @@
 #include "kexec/verify/verify.hpp"
 #include "kexec/verify/verify_signature.hpp"
 #include "pe_loader/authenticode.hpp"
+#include "uki/load_options.hpp"
 
 namespace efikexec::kexec {
 
@@ -152,13 +153,7 @@ json sbat_report(const pe::Image& image) {
 
 }  // namespace
 
-std::string section_text(ByteView bytes) {
-  std::string_view text = bytes.chars();
-  while (!text.empty() && (text.back() == '\0' || text.back() == '\n' || text.back() == ' ' ||
-                           text.back() == '\r'))
-    text.remove_suffix(1);
-  return std::string(text);
-}
+std::string section_text(ByteView bytes) { return std::string(uki::section_text_view(bytes)); }
 
 json inspect_image(const std::string& path, const uki::Uki& uki, const InspectOptions& options) {
   const pe::Image& image = uki.image();

@@ -10,6 +10,7 @@
 
 #include "kexec/inspect/inspect.hpp"
 #include "kexec/common/hex.hpp"
+#include "uki/load_options.hpp"
 #include "uki/uki.hpp"
 
 namespace efikexec::kexec {
@@ -25,9 +26,8 @@ HostResult<std::string> read_proc_cmdline() {
   return reusable_command_line(line);
 }
 
-// What the image gets as LoadOptions: systemd-stub takes them as the command line (when
-// Secure Boot does not lock it to .cmdline) and reads a leading "@N" as the profile; an EFI-stub
-// kernel takes them as its command line.
+// What the image gets as LoadOptions (uki/load_options.hpp), with this kernel's command line
+// when asked to reuse it.
 HostResult<std::optional<std::string>> build_load_options(const LoadRequest& request,
                                                           const uki::Uki& uki) {
   std::optional<std::string> line = request.command_line;
@@ -36,27 +36,20 @@ HostResult<std::optional<std::string>> build_load_options(const LoadRequest& req
     if (!reused) return std::unexpected(std::move(reused.error()));
     line = std::move(*reused);
   }
-  if (request.append) {
-    std::string base;
-    if (line) {
-      base = *line;
-    } else if (const pe::Section* own = uki.find(".cmdline", request.profile)) {
-      base = section_text(uki.image().section_data(*own));
-    }
-    line = base.empty() ? *request.append : base + " " + *request.append;
-  }
   if (request.profile) {
     if (const std::string problem = profile_problem(uki, *request.profile); !problem.empty())
       return host_fail(Stage::kRequest, problem, request.image_path);
-    // "@N" only for a UKI that has profiles (systemd-stub >= 257 reads it). A UKI without
-    // .profile sections is its own profile 0, and stubs before 257 would take "@0" for the
-    // kernel's command line.
-    if (uki.profile_count() > 0) {
-      const std::string selector = "@" + std::to_string(*request.profile);
-      line = line ? selector + " " + *line : selector;
-    }
   }
-  return line;
+  uki::CommandLineRequest wanted;
+  if (line) wanted.command_line = *line;
+  if (request.append) wanted.append = *request.append;
+  wanted.profile = request.profile;
+  auto length = uki::compose_load_options(uki, wanted, {});
+  if (!length) return host_fail(Stage::kRequest, length.error().message, request.image_path);
+  if (!*length) return std::optional<std::string>();
+  std::string options(**length, '\0');
+  (void)uki::compose_load_options(uki, wanted, options);
+  return std::optional<std::string>(std::move(options));
 }
 
 }  // namespace

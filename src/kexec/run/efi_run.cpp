@@ -22,13 +22,11 @@
 #include "efi_shim/shim.hpp"
 #include "kexec/run/child_report.hpp"
 #include "kexec/run/confinement.hpp"
+#include "efi_call_runner.hpp"
 #include "privileged.hpp"
 
 extern "C" {
 // arch/x86_64
-EFI_STATUS efikexec_efi_call(void* entry, void* handle, void* system_table, std::uint64_t stack_top,
-                             std::uint64_t* frame);
-[[noreturn]] void efikexec_efi_exit(std::uint64_t* frame, EFI_STATUS status);
 EFI_STATUS EFIAPI efikexec_exit_boot_services_entry(EFI_HANDLE image, UINTN map_key);
 extern void* efikexec_exit_boot_services_handler;
 extern efikexec_cpu_context efikexec_captured_context;
@@ -170,19 +168,6 @@ class ReportTrace final : public efi::TraceSink {
   }
 };
 
-class ArchRunner final : public efi::ImageRunner {
- public:
-  EFI_STATUS call_entry(EFI_IMAGE_ENTRY_POINT entry, EFI_HANDLE handle,
-                        EFI_SYSTEM_TABLE* system_table, std::uint64_t stack_top,
-                        std::uint64_t* frame) override {
-    return efikexec_efi_call(reinterpret_cast<void*>(entry), handle, system_table, stack_top,
-                             frame);
-  }
-  [[noreturn]] void exit_to(std::uint64_t* frame, EFI_STATUS status) override {
-    efikexec_efi_exit(frame, status);
-  }
-};
-
 class ChildRunEnd final : public efi::RunEndSink {
  public:
   [[noreturn]] void boot_services_exited(EFI_HANDLE image) override {
@@ -320,7 +305,7 @@ std::u16string to_ucs2(std::string_view text) {
   static LinuxRandom random;
   static ReportConsole console;
   static ReportTrace trace;
-  static ArchRunner runner;
+  static arch::EfiCallRunner runner;
   static ChildRunEnd run_end;
   static std::byte variable_storage[kVariableStorage];
   auto* shim = new efi::Shim();

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// run_uki_on_bare_metal() with its machine-facing services passed in: the real function passes
+// the ring-0 ones (bare_metal_host.hpp); tests pass fakes for what a test process cannot do
+// (port I/O, physical memory at fixed addresses, the end of the run).
+#pragma once
+
+#include "efi_shim/host.hpp"
+#include "payload/bare_metal/firmware_tables.hpp"
+#include "payload/bare_metal/machine_map.hpp"
+#include "payload/bare_metal/run_uki.hpp"
+
+namespace efikexec::payload {
+
+struct BareMetalServices {
+  // Null: IdentityPhysicalMemory over the machine map (the real machine).
+  efi::PhysicalMemory* memory = nullptr;
+  // Null: IdentityReader over the machine map.
+  PhysicalReader* reader = nullptr;
+  efi::Clock* clock = nullptr;
+  efi::Random* random = nullptr;
+  efi::ImageRunner* runner = nullptr;
+  efi::RunEndSink* run_end = nullptr;
+  efi::TraceSink* trace = nullptr;  // null: no trace
+};
+
+// Pages set aside before the shim starts, typed EfiBootServicesData: the Shim object itself and
+// the variable store's backing (the next kernel gets them back as RAM).
+inline constexpr std::uint64_t kVariableStorageBytes = 1 << 20;
+inline constexpr std::uint64_t kEfiStackPages = 128;  // 512 KiB, as the confined run gives
+
+// `map` is scratch the caller provides (large: static storage on bare metal). Returns only when
+// the UKI could not be started or came back without starting its kernel.
+Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& request,
+                   SerialConsole& serial, const BareMetalServices& services, MachineMap& map);
+
+}  // namespace efikexec::payload
