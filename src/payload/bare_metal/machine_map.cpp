@@ -154,7 +154,6 @@ std::uint32_t efi_type_of_e820(std::uint32_t e820_type) {
 
 Result<void> build_machine_map(const BareMetalMachine& machine, MachineMap& map) {
   map.ranges.clear();
-  map.virtual_starts.clear();
   map.bounds.clear();
   if (machine.e820.size() > MachineMap::kMaxE820)
     return fail(ErrorCode::kNoMemory, "more e820 entries than the payload takes",
@@ -227,18 +226,17 @@ Result<void> build_machine_map(const BareMetalMachine& machine, MachineMap& map)
     const std::uint64_t pages = (end - start) / kPage;
     if (!map.ranges.empty()) {
       efi::MemoryRange& last = map.ranges.back();
-      const std::uint64_t last_virtual = map.virtual_starts[map.ranges.size() - 1];
       // Runtime pieces join only where their virtual addresses continue too.
       const bool runtime_contiguous =
-          region == nullptr || last_virtual + efi::pages_to_bytes(last.pages) == virtual_start;
+          region == nullptr ||
+          last.virtual_start + efi::pages_to_bytes(last.pages) == virtual_start;
       if (last.end() == start && last.type == type && last.attribute == attribute &&
           runtime_contiguous) {
         last.pages += pages;
         continue;
       }
     }
-    if (!map.ranges.push_back({start, pages, type, attribute, false}) ||
-        !map.virtual_starts.push_back(virtual_start))
+    if (!map.ranges.push_back({start, pages, type, attribute, false, virtual_start}))
       return fail(ErrorCode::kNoMemory, "the machine's memory map has too many ranges", start);
   }
   return {};
@@ -262,11 +260,10 @@ Result<std::uint64_t> set_aside(MachineMap& map, std::uint64_t pages) {
     map.ranges[at] = taken;
   } else {
     ++at;
-    if (!map.ranges.insert(at, taken) || !map.virtual_starts.insert(at, 0))
+    if (!map.ranges.insert(at, taken))
       return fail(ErrorCode::kNoMemory, "the machine's memory map has too many ranges");
   }
-  if (above != 0 &&
-      (!map.ranges.insert(at + 1, rest_above) || !map.virtual_starts.insert(at + 1, 0)))
+  if (above != 0 && !map.ranges.insert(at + 1, rest_above))
     return fail(ErrorCode::kNoMemory, "the machine's memory map has too many ranges");
   return address;
 }

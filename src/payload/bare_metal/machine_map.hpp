@@ -34,10 +34,9 @@ struct MachineMap {
   // Half of the shim's range table: the other half is room for the image's allocations.
   static constexpr std::size_t kMaxRanges = efi::MemoryManager::kMaxRanges / 2;
 
-  // Sorted, disjoint, page aligned: the shim's `machine` map.
+  // Sorted, disjoint, page aligned: the shim's `machine` map (runtime regions carry the
+  // virtual address of their first page).
   efi::FixedVector<efi::MemoryRange, kMaxRanges> ranges;
-  // Per range: the virtual address of its first page for runtime regions, 0 for the others.
-  efi::FixedVector<std::uint64_t, kMaxRanges> virtual_starts;
 
   // Scratch of the build: every range edge, and the runtime regions as checked.
   efi::FixedVector<std::uint64_t, 2 * (kMaxE820 + kMaxInUse + kMaxRuntime) + 4> bounds;
