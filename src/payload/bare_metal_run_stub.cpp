@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+// TEMPORARY stand-in for src/payload/bare_metal/ until that work merges: the payload verifies
+// the UKI and then reports that it cannot run it yet. Drop this file (and
+// bare_metal_run_stub/) when src/payload/bare_metal/ exists.
+#include "payload/bare_metal/run_uki.hpp"
+
+namespace efikexec::payload {
+
+Error run_uki_on_bare_metal(const BareMetalMachine&, const BareMetalRequest&,
+                            SerialConsole& console) {
+  console.write("EFIKEXEC-PAYLOAD: running the UKI on bare metal is not built in\n");
+  return Error{ErrorCode::kUnsupported, "running the UKI on bare metal is not built in"};
+}
+
+}  // namespace efikexec::payload

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test-payload.sh FIXTURES WORKDIR LINK_PAYLOAD --cc CC -- ARCHIVE...
+#   The payload (docs/payload.md) after a real kexec_file_load in an OVMF guest (no Secure Boot):
+#   a payload is linked with the fixture db certificate built in (LINK_PAYLOAD is
+#   arch/x86_64/payload/link-payload.sh, CC and the ARCHIVEs are the build's) and signed with the
+#   db key; the guest loads it with the bundle of the signed fixture UKI, executes it, and the
+#   payload reports its entry, the verdict (accepted), its verification time and the bare-metal
+#   run's result, then resets the machine. A second guest does the same with the tampered UKI:
+#   the payload refuses it and resets. Logs: WORKDIR/payload-good.log, payload-tampered.log;
+#   WORKDIR/measurements.txt holds the verification time and the payload's size.
+set -euo pipefail
+TEST_NAME=test-payload
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
+# shellcheck source=SCRIPTDIR/overlay.sh
+. "$QEMU_DIR/overlay.sh"
+
+[[ $# -ge 6 && "$4" == --cc && "$6" == -- ]] ||
+  { echo "usage: $0 FIXTURES WORKDIR LINK_PAYLOAD --cc CC -- ARCHIVE..." >&2; exit 2; }
+FIX="$(realpath -m -- "$1")"
+WORK="$(realpath -m -- "$2")"
+LINK="$3"
+CC="$5"
+shift 6
+BIN=-
+require_fixture "$FIX"/{vmlinuz,keys/db.crt,keys/db.key,uki-signed.efi,uki-tampered.efi,modules}
+mkdir -p "$WORK"
+
+PAYLOAD="$WORK/payload-signed.efi"
+"$LINK" --cc "$CC" --out "$WORK/payload.efi" --db "$FIX/keys/db.crt" -- "$@" ||
+  { note "the payload could not be linked"; exit 1; }
+sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$PAYLOAD" \
+  "$WORK/payload.efi" >/dev/null 2>&1 || { note "sbsign failed"; exit 1; }
+cc -O2 -static -o "$WORK/payload-kexec" "$QEMU_DIR/guest/payload-kexec.c" ||
+  { note "the guest helper could not be built"; exit 1; }
+
+# bundle UKI OUT: the UKI, zero padding to a multiple of 4096 (protocol v1, no extra initrd).
+bundle() {
+  cp "$1" "$2"
+  truncate -s $(( ($(stat -c %s "$1") + 4095) / 4096 * 4096 )) "$2"
+}
+
+OVMF_SYSTEM="$WORK/ovmf-system"
+system_ovmf "$OVMF_SYSTEM"
+for which in good tampered; do
+  case "$which" in
+    good) uki="$FIX/uki-signed.efi" ;;
+    tampered) uki="$FIX/uki-tampered.efi" ;;
+  esac
+  name="payload-$which"
+  overlay_begin "$name"
+  overlay_add "$name" bin/payload-kexec "$WORK/payload-kexec"
+  overlay_add "$name" fixtures/payload/payload.efi "$PAYLOAD"
+  bundle "$uki" "$WORK/$which.bundle"
+  overlay_add "$name" "fixtures/payload/$which.bundle" "$WORK/$which.bundle"
+  append="$FIRST_APPEND efikexec.bundle=$which.bundle efikexec.uki_size=$(stat -c %s "$uki")"
+  check "$which: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/payload-kexec.sh" \
+    "$FIX/vmlinuz" "$OVMF_SYSTEM" "$append"
+done
+
+check "good: loaded, entered, accepted, handed to the run, reset" "$QEMU_DIR/expect.sh" \
+  "$WORK/payload-good.log" '^EFIKEXEC-FIRST: load loaded=1$' \
+  '^EFIKEXEC-PAYLOAD: entry at 0x[0-9a-f]+ boot_params=0x' \
+  '^EFIKEXEC-PAYLOAD: page tables loaded' \
+  '^EFIKEXEC-PAYLOAD: uki size=[0-9]+ extra initrd size=0$' \
+  '^EFIKEXEC-PAYLOAD: verification took [0-9]+ us' \
+  '^EFIKEXEC-PAYLOAD: verdict: accepted$' \
+  '^EFIKEXEC-PAYLOAD: running the UKI on bare metal is not built in$|^EFIKEXEC-PAYLOAD: bare-metal run' \
+  '^EFIKEXEC-PAYLOAD: resetting the machine$' '!EFIKEXEC-PAYLOAD: exception' \
+  '!EFIKEXEC-FIRST: exec returned'
+check "tampered: refused by the payload, reset" "$QEMU_DIR/expect.sh" \
+  "$WORK/payload-tampered.log" '^EFIKEXEC-FIRST: load loaded=1$' \
+  '^EFIKEXEC-PAYLOAD: entry at ' '^EFIKEXEC-PAYLOAD: verdict: refused: ' \
+  '^EFIKEXEC-PAYLOAD: resetting the machine$' '!EFIKEXEC-PAYLOAD: verdict: accepted' \
+  '!EFIKEXEC-PAYLOAD: exception'
+
+{
+  echo "payload size (unsigned): $(stat -c %s "$WORK/payload.efi") bytes"
+  echo "payload size (signed): $(stat -c %s "$PAYLOAD") bytes"
+  tr -d '\r' <"$WORK/payload-good.log" | grep -a '^EFIKEXEC-PAYLOAD: verification took' || true
+} | tee "$WORK/measurements.txt" >&2
+summary
