@@ -38,6 +38,8 @@ Result<ProtocolRequest> parse_protocol_command_line(std::string_view text) {
   } else if (text.ends_with(" --")) {
     options = slice(text, 0, text.size() - 3);
   }
+  if (text == "--" || text.starts_with("-- "))
+    return fail(ErrorCode::kNotFound, "efikexec.uki_size= is missing (nothing before --)", 0);
   if (options.empty()) return fail(ErrorCode::kNotFound, "efikexec.uki_size= is missing", 0);
 
   bool have_uki = false, have_initrd = false, have_profile = false, have_mode = false;
