@@ -27,15 +27,22 @@ set(EFIKEXEC_PAYLOAD_FLAGS -ffreestanding -fno-stack-protector -U_FORTIFY_SOURCE
     -fno-asynchronous-unwind-tables -fno-sanitize=all -fPIE -fvisibility=hidden)
 include(${PROJECT_SOURCE_DIR}/cmake/bearssl-freestanding.cmake)
 
-add_library(efikexec_payload_objects STATIC ${EFIKEXEC_PAYLOAD_SOURCES}
-            ${EFIKEXEC_PAYLOAD_PARSER_SOURCES} ${EFIKEXEC_PAYLOAD_BARE_METAL_SOURCES})
-target_include_directories(efikexec_payload_objects PRIVATE ${PROJECT_SOURCE_DIR}/include
-                           ${PROJECT_SOURCE_DIR}/src ${EFIKEXEC_PAYLOAD_BARE_METAL_INCLUDE})
-target_include_directories(efikexec_payload_objects SYSTEM PRIVATE ${GNU_EFI_INCLUDE_DIRS}
-  $<TARGET_PROPERTY:efikexec_bearssl_freestanding,INTERFACE_INCLUDE_DIRECTORIES>)
-target_compile_definitions(efikexec_payload_objects PRIVATE GNU_EFI_USE_MS_ABI)
-target_compile_options(efikexec_payload_objects PRIVATE ${EFIKEXEC_PAYLOAD_FLAGS}
-  $<$<COMPILE_LANGUAGE:CXX>:${EFIKEXEC_CORE_FLAGS} -fno-threadsafe-statics>)
+# efikexec_payload_target(NAME SOURCES...): a library compiled the payload's way.
+function(efikexec_payload_target name)
+  add_library(${name} STATIC ${ARGN})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include
+                             ${PROJECT_SOURCE_DIR}/src ${EFIKEXEC_PAYLOAD_BARE_METAL_INCLUDE})
+  target_include_directories(${name} SYSTEM PRIVATE ${GNU_EFI_INCLUDE_DIRS}
+    $<TARGET_PROPERTY:efikexec_bearssl_freestanding,INTERFACE_INCLUDE_DIRECTORIES>)
+  target_compile_definitions(${name} PRIVATE GNU_EFI_USE_MS_ABI)
+  target_compile_options(${name} PRIVATE ${EFIKEXEC_PAYLOAD_FLAGS}
+    $<$<COMPILE_LANGUAGE:CXX>:${EFIKEXEC_CORE_FLAGS} -fno-threadsafe-statics>)
+endfunction()
+# The payload's own code, linked whole; the bare-metal run in its own archive, so that a test
+# payload can link another run_uki_on_bare_metal in its place (link-payload.sh --object).
+efikexec_payload_target(efikexec_payload_objects ${EFIKEXEC_PAYLOAD_SOURCES}
+                        ${EFIKEXEC_PAYLOAD_PARSER_SOURCES})
+efikexec_payload_target(efikexec_payload_run ${EFIKEXEC_PAYLOAD_BARE_METAL_SOURCES})
 # The mem* functions must not be compiled into calls to themselves.
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/runtime.cpp PROPERTIES COMPILE_OPTIONS
                             "-fno-builtin;-fno-tree-loop-distribute-patterns")
@@ -45,10 +52,11 @@ set(EFIKEXEC_PAYLOAD_LINK_DEPENDS ${EFIKEXEC_PAYLOAD_LINK}
     ${PROJECT_SOURCE_DIR}/arch/x86_64/payload/payload.ld
     ${PROJECT_SOURCE_DIR}/arch/x86_64/payload/payload-trust.py
     ${PROJECT_SOURCE_DIR}/arch/x86_64/payload/make-payload-image.py
-    efikexec_payload_objects efikexec_core_freestanding efikexec_bearssl_freestanding)
+    efikexec_payload_objects efikexec_payload_run efikexec_core_freestanding
+    efikexec_bearssl_freestanding)
 # The archives, the payload's own first (linked whole): link-payload.sh's arguments after --.
 set(EFIKEXEC_PAYLOAD_ARCHIVES $<TARGET_FILE:efikexec_payload_objects>
-    $<TARGET_FILE:efikexec_core_freestanding> $<TARGET_FILE:efikexec_bearssl_freestanding>)
+    $<TARGET_FILE:efikexec_payload_run> $<TARGET_FILE:efikexec_core_freestanding> $<TARGET_FILE:efikexec_bearssl_freestanding>)
 set(trust_arguments)
 foreach(file IN LISTS EFIKEXEC_PAYLOAD_DB)
   list(APPEND trust_arguments --db ${file})

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# test-payload.sh FIXTURES WORKDIR LINK_PAYLOAD --cc CC -- ARCHIVE...
+# test-payload.sh FIXTURES WORKDIR LINK_PAYLOAD --cc CC --fault-run ARCHIVE -- ARCHIVE...
 #   The payload (docs/payload.md) after a real kexec_file_load in an OVMF guest (no Secure Boot):
 #   a payload is linked with the fixture db certificate built in (LINK_PAYLOAD is
 #   arch/x86_64/payload/link-payload.sh, CC and the ARCHIVEs are the build's) and signed with the
 #   db key; the guest loads it with the bundle of the signed fixture UKI, executes it, and the
 #   payload reports its entry, the verdict (accepted), its verification time and the bare-metal
 #   run's result, then resets the machine. A second guest does the same with the tampered UKI:
-#   the payload refuses it and resets. Logs: WORKDIR/payload-good.log, payload-tampered.log;
+#   the payload refuses it and resets. A third guest runs a payload whose bare-metal run is the
+#   --fault-run stand-in (tests/qemu/payload/fault_run.cpp): it reads every e820 RAM range through
+#   the payload's page tables, then an unmapped address, and the payload's exception handler
+#   reports the page fault and resets. Logs: WORKDIR/payload-{good,tampered,fault}.log;
 #   WORKDIR/measurements.txt holds the verification time and the payload's size.
 set -euo pipefail
 TEST_NAME=test-payload
@@ -17,13 +20,15 @@ TEST_NAME=test-payload
 # shellcheck source=SCRIPTDIR/overlay.sh
 . "$QEMU_DIR/overlay.sh"
 
-[[ $# -ge 6 && "$4" == --cc && "$6" == -- ]] ||
-  { echo "usage: $0 FIXTURES WORKDIR LINK_PAYLOAD --cc CC -- ARCHIVE..." >&2; exit 2; }
+[[ $# -ge 8 && "$4" == --cc && "$6" == --fault-run && "$8" == -- ]] ||
+  { echo "usage: $0 FIXTURES WORKDIR LINK_PAYLOAD --cc CC --fault-run ARCHIVE -- ARCHIVE..." >&2
+    exit 2; }
 FIX="$(realpath -m -- "$1")"
 WORK="$(realpath -m -- "$2")"
 LINK="$3"
 CC="$5"
-shift 6
+FAULT_RUN="$7"
+shift 8
 BIN=-
 require_fixture "$FIX"/{vmlinuz,keys/db.crt,keys/db.key,uki-signed.efi,uki-tampered.efi,modules}
 mkdir -p "$WORK"
@@ -33,6 +38,8 @@ PAYLOAD="$WORK/payload-signed.efi"
   { note "the payload could not be linked"; exit 1; }
 sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$PAYLOAD" \
   "$WORK/payload.efi" >/dev/null 2>&1 || { note "sbsign failed"; exit 1; }
+"$LINK" --cc "$CC" --out "$WORK/payload-fault.efi" --db "$FIX/keys/db.crt" \
+  --object "$FAULT_RUN" -- "$@" || { note "the fault payload could not be linked"; exit 1; }
 cc -O2 -static -o "$WORK/payload-kexec" "$QEMU_DIR/guest/payload-kexec.c" ||
   { note "the guest helper could not be built"; exit 1; }
 
@@ -44,15 +51,17 @@ bundle() {
 
 OVMF_SYSTEM="$WORK/ovmf-system"
 system_ovmf "$OVMF_SYSTEM"
-for which in good tampered; do
+for which in good tampered fault; do
+  payload="$PAYLOAD"
   case "$which" in
     good) uki="$FIX/uki-signed.efi" ;;
     tampered) uki="$FIX/uki-tampered.efi" ;;
+    fault) uki="$FIX/uki-signed.efi" payload="$WORK/payload-fault.efi" ;;
   esac
   name="payload-$which"
   overlay_begin "$name"
   overlay_add "$name" bin/payload-kexec "$WORK/payload-kexec"
-  overlay_add "$name" fixtures/payload/payload.efi "$PAYLOAD"
+  overlay_add "$name" fixtures/payload/payload.efi "$payload"
   bundle "$uki" "$WORK/$which.bundle"
   overlay_add "$name" "fixtures/payload/$which.bundle" "$WORK/$which.bundle"
   append="$FIRST_APPEND efikexec.bundle=$which.bundle efikexec.uki_size=$(stat -c %s "$uki")"
@@ -75,6 +84,18 @@ check "tampered: refused by the payload, reset" "$QEMU_DIR/expect.sh" \
   '^EFIKEXEC-PAYLOAD: entry at ' '^EFIKEXEC-PAYLOAD: verdict: refused: ' \
   '^EFIKEXEC-PAYLOAD: resetting the machine$' '!EFIKEXEC-PAYLOAD: verdict: accepted' \
   '!EFIKEXEC-PAYLOAD: exception'
+
+check "fault: every RAM range mapped, the page fault reported, reset" "$QEMU_DIR/expect.sh" \
+  "$WORK/payload-fault.log" '^EFIKEXEC-PAYLOAD: verdict: accepted$' \
+  '^EFIKEXEC-PAYLOAD: test run: every e820 RAM range is mapped$' \
+  '^EFIKEXEC-PAYLOAD: test run: reading 0x[0-9a-f]+$' \
+  '^EFIKEXEC-PAYLOAD: exception vector=14 error=0x0 rip=0x[0-9a-f]+ rsp=0x[0-9a-f]+ cr2=0x[0-9a-f]+$' \
+  '^EFIKEXEC-PAYLOAD: resetting the machine$'
+# The fault is at the address the run read.
+fault_log="$(tr -d '\r' <"$WORK/payload-fault.log")"
+read_at="$(sed -n 's/^EFIKEXEC-PAYLOAD: test run: reading //p' <<<"$fault_log" | head -n1)"
+cr2="$(sed -n 's/^EFIKEXEC-PAYLOAD: exception vector=14 .* cr2=//p' <<<"$fault_log" | head -n1)"
+check "fault: CR2 ($cr2) is the address read ($read_at)" test -n "$cr2" -a "$cr2" = "$read_at"
 
 {
   echo "payload size (unsigned): $(stat -c %s "$WORK/payload.efi") bytes"

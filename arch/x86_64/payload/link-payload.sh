@@ -2,19 +2,20 @@
 # SPDX-License-Identifier: MIT
 #
 # link-payload.sh --cc CC --out FILE.efi [--db FILE]... [--dbx FILE]... [--sbat-level FILE]
-#                 -- ARCHIVE...
+#                 [--object FILE]... -- ARCHIVE...
 #
 # The last step of the payload's build (docs/payload.md), one recipe for the installed payload
 # (CMake target efikexec_payload) and for payloads with other trust anchors (tests): makes the
 # db/dbx signature lists from the given certificates or .esl files (payload-trust.py), assembles
-# them with the SbatLevel text into the image as data, links the ARCHIVEs (the payload's objects
-# first, whole) as a static PIE with payload.ld, and turns it into the PE + bzImage file
-# (make-payload-image.py). Without --db the payload trusts nothing and refuses every UKI.
+# them with the SbatLevel text into the image as data, links the ARCHIVEs, the payload's objects
+# first and whole, with the OBJECTs (files or archives, also whole: a test's stand-ins for
+# members of the later archives) as a static PIE
+# with payload.ld, and turns it into the PE + bzImage file (make-payload-image.py). Without --db the payload trusts nothing and refuses every UKI.
 set -euo pipefail
 here="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
 die() { echo "link-payload: $*" >&2; exit 1; }
 cc="" out="" sbat=""
-db=() dbx=()
+db=() dbx=() objects=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --cc) cc="${2:?}"; shift 2 ;;
@@ -22,6 +23,7 @@ while [[ $# -gt 0 ]]; do
     --db) db+=("$(realpath -- "${2:?}")"); shift 2 ;;
     --dbx) dbx+=("$(realpath -- "${2:?}")"); shift 2 ;;
     --sbat-level) sbat="$(realpath -- "${2:?}")"; shift 2 ;;
+    --object) objects+=("${2:?}"); shift 2 ;;
     --) shift; break ;;
     *) die "unknown option $1" ;;
   esac
@@ -57,7 +59,7 @@ ASM
 "$cc" -nostdlib -nostartfiles -static-pie -Wl,--no-dynamic-linker -Wl,-T,"$here/payload.ld" \
   -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -Wl,-z,norelro -Wl,--build-id=none -Wl,--gc-sections \
   -Wl,-u,payload_entry64 -o "$work/payload.elf" "$work/trust.o" \
-  -Wl,--whole-archive "$first" -Wl,--no-whole-archive -Wl,--start-group "$@" -Wl,--end-group -lgcc
+  -Wl,--whole-archive "$first" ${objects[@]+"${objects[@]}"} -Wl,--no-whole-archive -Wl,--start-group "$@" -Wl,--end-group -lgcc
 objcopy -O binary "$work/payload.elf" "$work/payload.bin"
 python3 "$here/make-payload-image.py" "$work/payload.elf" "$work/payload.bin" "$out.tmp"
 mv -f -- "$out.tmp" "$out"
