@@ -41,7 +41,7 @@ PageTable g_page_tables[kPageTablePool];
 E820Range g_e820[kMaxE820Entries];
 E820Range g_in_use[kMaxInUse];
 EfiRuntimeDescriptor g_runtime[kMaxRuntimeDescriptors];
-pe::SbatLevelEntry g_sbat_level[pe::kMaxSbatEntries];
+constinit pe::SbatLevelEntry g_sbat_level[pe::kMaxSbatEntries]{};
 
 ByteView physical(std::uint64_t address, std::uint64_t size) {
   return ByteView(reinterpret_cast<const std::byte*>(address), static_cast<std::size_t>(size));

@@ -14,6 +14,9 @@ say "payload bundle=$bundle uki_size=$size"
 /bin/payload-kexec load "$FIXTURES/payload/payload.efi" "$bundle" \
   "efikexec.uki_size=$size -- console=ttyS0" 2>&1 | sed 's/^/EFIKEXEC-FIRST: /'
 say "load loaded=$(cat /sys/kernel/kexec_loaded)"
+# What the kernel's file loader said (bzImage64 probe, PE signature check).
+dmesg | grep -E 'kexec_file|kexec-bzImage64|kexec:|PEFILE|PKCS7|signature' | head -n 8 |
+  sed 's/^\[[ 0-9.]*\] /EFIKEXEC-FIRST: dmesg: /'
 /bin/payload-kexec exec 2>&1 | sed 's/^/EFIKEXEC-FIRST: /'
 say "exec returned"
 exit 1
