@@ -11,7 +11,10 @@
 #   the payload refuses it and resets. A third guest runs a payload whose bare-metal run is the
 #   --fault-run stand-in (tests/qemu/payload/fault_run.cpp): it reads every e820 RAM range through
 #   the payload's page tables, then an unmapped address, and the payload's exception handler
-#   reports the page fault and resets. Logs: WORKDIR/payload-{good,tampered,fault}.log;
+#   reports the page fault and resets. A fourth guest boots under Secure Boot (OVMF secboot code,
+#   the variable store of make-fixtures-newer.sh with the fixture db enrolled; the first kernel is
+#   locked down): the kernel refuses the unsigned payload and accepts the signed one, which then
+#   accepts the UKI. Logs: WORKDIR/payload-{good,tampered,fault,secure-boot}.log;
 #   WORKDIR/measurements.txt holds the verification time and the payload's size.
 set -euo pipefail
 TEST_NAME=test-payload
@@ -31,6 +34,12 @@ FAULT_RUN="$7"
 shift 8
 BIN=-
 require_fixture "$FIX"/{vmlinuz,keys/db.crt,keys/db.key,uki-signed.efi,uki-tampered.efi,modules}
+NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
+"$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
+  { note "the newer fixtures could not be made"; exit 1; }
+SB_CODE="${OVMF_DIR_SYSTEM:-/usr/share/OVMF}/OVMF_CODE_4M.secboot.fd"
+require_fixture "$NEW/ovmf-secboot-vars/OVMF_VARS_4M.fd"
+[[ -s "$SB_CODE" ]] || { note "$SB_CODE missing (ovmf)"; exit 1; }
 mkdir -p "$WORK"
 
 PAYLOAD="$WORK/payload-signed.efi"
@@ -51,12 +60,17 @@ bundle() {
 
 OVMF_SYSTEM="$WORK/ovmf-system"
 system_ovmf "$OVMF_SYSTEM"
-for which in good tampered fault; do
+OVMF_SECURE="$WORK/ovmf-secure-boot"
+mkdir -p "$OVMF_SECURE"
+ln -sf "$SB_CODE" "$OVMF_SECURE/OVMF_CODE_4M.fd"
+ln -sf "$NEW/ovmf-secboot-vars/OVMF_VARS_4M.fd" "$OVMF_SECURE/OVMF_VARS_4M.fd"
+for which in good tampered fault secure-boot; do
   payload="$PAYLOAD"
   case "$which" in
     good) uki="$FIX/uki-signed.efi" ;;
     tampered) uki="$FIX/uki-tampered.efi" ;;
     fault) uki="$FIX/uki-signed.efi" payload="$WORK/payload-fault.efi" ;;
+    secure-boot) uki="$FIX/uki-signed.efi" ;;
   esac
   name="payload-$which"
   overlay_begin "$name"
@@ -65,8 +79,15 @@ for which in good tampered fault; do
   bundle "$uki" "$WORK/$which.bundle"
   overlay_add "$name" "fixtures/payload/$which.bundle" "$WORK/$which.bundle"
   append="$FIRST_APPEND efikexec.bundle=$which.bundle efikexec.uki_size=$(stat -c %s "$uki")"
-  check "$which: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/payload-kexec.sh" \
-    "$FIX/vmlinuz" "$OVMF_SYSTEM" "$append"
+  if [[ $which == secure-boot ]]; then
+    overlay_add "$name" fixtures/payload/unsigned.efi "$WORK/payload.efi"
+    check "$which: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/payload-secure-boot.sh" \
+      "$FIX/vmlinuz" "$OVMF_SECURE" "$append" \
+      -- -machine smm=on -global driver=cfi.pflash01,property=secure,value=on
+  else
+    check "$which: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/payload-kexec.sh" \
+      "$FIX/vmlinuz" "$OVMF_SYSTEM" "$append"
+  fi
 done
 
 check "good: loaded, entered, accepted, handed to the run, reset" "$QEMU_DIR/expect.sh" \
@@ -91,6 +112,14 @@ check "fault: every RAM range mapped, the page fault reported, reset" "$QEMU_DIR
   '^EFIKEXEC-PAYLOAD: test run: reading 0x[0-9a-f]+$' \
   '^EFIKEXEC-PAYLOAD: exception vector=14 error=0x0 rip=0x[0-9a-f]+ rsp=0x[0-9a-f]+ cr2=0x[0-9a-f]+$' \
   '^EFIKEXEC-PAYLOAD: resetting the machine$'
+check "secure boot: lockdown, unsigned payload refused, signed accepted and run" \
+  "$QEMU_DIR/expect.sh" "$WORK/payload-secure-boot.log" \
+  '^EFIKEXEC-FIRST: lockdown=none \[integrity\] confidentiality$' \
+  '^EFIKEXEC-FIRST: unsigned: payload-kexec: kexec_file_load: ' \
+  '^EFIKEXEC-FIRST: unsigned loaded=0$' '^EFIKEXEC-FIRST: signed loaded=1$' \
+  '^EFIKEXEC-PAYLOAD: e820 entries=[0-9]+ secure_boot=3 ' \
+  '^EFIKEXEC-PAYLOAD: verdict: accepted$' '^EFIKEXEC-PAYLOAD: resetting the machine$' \
+  '!EFIKEXEC-PAYLOAD: exception'
 # The fault is at the address the run read.
 fault_log="$(tr -d '\r' <"$WORK/payload-fault.log")"
 read_at="$(sed -n 's/^EFIKEXEC-PAYLOAD: test run: reading //p' <<<"$fault_log" | head -n1)"
