@@ -48,7 +48,7 @@ APT=(apt-get -q -o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceP
   die "apt-get source --download-only bearssl failed"
 
 cd "$out/download"
-dsc="$(ls bearssl_*.dsc 2>/dev/null | head -n1)"
+dsc="$(find . -maxdepth 1 -name "bearssl_*.dsc" -printf "%f\n" | head -n1)"
 [[ -n "$dsc" && -s "$ORIG" ]] || die "the source package has no $ORIG"
 listed="$(awk '/^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 } on && $3 == f { print $1 }' \
   f="$ORIG" "$dsc")"

@@ -5,6 +5,14 @@
 include(GNUInstallDirs)
 include(${CMAKE_CURRENT_LIST_DIR}/sources.cmake)
 
+# Where the payload is installed, relative to the prefix, and as an absolute path (the CLI's
+# default --payload). Defined even when this build does not make the payload: a distribution
+# may build and sign it separately and install it there.
+set(EFIKEXEC_PAYLOAD_INSTALL_PATH "${CMAKE_INSTALL_LIBDIR}/efikexec/efikexec-payload.efi")
+cmake_path(ABSOLUTE_PATH EFIKEXEC_PAYLOAD_INSTALL_PATH BASE_DIRECTORY "${CMAKE_INSTALL_PREFIX}"
+           OUTPUT_VARIABLE EFIKEXEC_PAYLOAD_INSTALL_FULL_PATH)
+message(STATUS "efikexec payload path: ${EFIKEXEC_PAYLOAD_INSTALL_FULL_PATH}")
+
 # The parsers, hosted: unit tests and fuzz targets.
 add_library(efikexec_payload_parsers STATIC ${EFIKEXEC_PAYLOAD_PARSER_SOURCES})
 target_link_libraries(efikexec_payload_parsers PUBLIC efikexec_core)
@@ -14,8 +22,6 @@ if(NOT EFIKEXEC_PAYLOAD)
   return()
 endif()
 
-# Where the payload is installed, relative to the prefix; the CLI's default --payload.
-set(EFIKEXEC_PAYLOAD_INSTALL_PATH "${CMAKE_INSTALL_LIBDIR}/efikexec/efikexec-payload.efi")
 # Trust anchors built into the payload: certificates (PEM/DER) or .esl files, ;-separated.
 set(EFIKEXEC_PAYLOAD_DB "" CACHE STRING
     "db of the payload: X.509 certificates (PEM or DER) or EFI_SIGNATURE_LIST files, ;-separated")

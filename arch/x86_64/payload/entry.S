@@ -121,8 +121,9 @@ payload_entry64:
         movq    %rax, %cr4
         fninit
 
-        /* payload_main(boot_params, image base, image end) (SysV: RDI, RSI, RDX); it returns
-         * only when it has nothing left to do but reset, which it does itself. */
+        /* payload_main(boot_params, image base, image end) (SysV: RDI, RSI, RDX). It never
+         * returns (it resets the machine itself); should it, we halt: nothing of purgatory's
+         * state is kept to return to. */
         movq    %r15, %rdi
         movq    %rbx, %rsi
         leaq    __image_end(%rip), %rdx
@@ -160,8 +161,9 @@ payload_exception_common:
         call    payload_exception
         jmp     payload_halt
 
-/* payload_load_cr3(root): SysV, RDI = the physical address of the new top-level table. Loading
- * CR3 flushes the TLB (no global pages are in use); RAX is the only other register written. */
+/* payload_load_cr3(root): SysV, RDI = the physical address of the new top-level table (PML4,
+ * or PML5 under CR4.LA57). Loading CR3 flushes the TLB (no global pages are in use). No
+ * general-purpose register is written, so every callee-saved one (RBX, RBP, R12-R15) survives. */
         .globl payload_load_cr3
 payload_load_cr3:
         movq    %rdi, %cr3
