@@ -14,7 +14,7 @@
  */
 #define PAYLOAD_CODE_SELECTOR 0x08
 #define PAYLOAD_DATA_SELECTOR 0x10
-#define PAYLOAD_STACK_SIZE (64 * 1024)
+#define PAYLOAD_STACK_SIZE (128 * 1024)  /* the deepest path needs about 40 KiB, estimated from -fstack-usage frames */
 
         .section .head.text, "ax"
         .code64
