@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// TEMPORARY stand-in for src/payload/bare_metal/ until that work merges: the payload verifies
-// the UKI and then reports that it cannot run it yet. Drop this file (and
-// bare_metal_run_stub/) when src/payload/bare_metal/ exists.
+// TEMPORARY stand-in while src/payload/bare_metal/ does not exist (src/payload/sources.cmake
+// picks it only then): the payload verifies the UKI and then reports that it cannot run it yet.
+// Remove this file and bare_metal_run_stub/ together with that condition.
 #include "payload/bare_metal/run_uki.hpp"
 
 namespace efikexec::payload {

@@ -50,7 +50,7 @@ sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$PAYLOAD" \
 "$LINK" --cc "$CC" --out "$WORK/payload-fault.efi" --db "$FIX/keys/db.crt" \
   --object "$FAULT_RUN" -- "$@" || { note "the fault payload could not be linked"; exit 1; }
 cc -O2 -static -o "$WORK/payload-kexec" "$QEMU_DIR/guest/payload-kexec.c" ||
-  { note "the guest helper could not be built"; exit 1; }
+  { note "payload-kexec (tests/qemu/guest/payload-kexec.c) could not be built"; exit 1; }
 
 # bundle UKI OUT: the UKI, zero padding to a multiple of 4096 (protocol v1, no extra initrd).
 bundle() {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// A guest-only helper of tests/qemu/test-payload.sh (built static there, run only inside QEMU
+// A guest-only program of tests/qemu/test-payload.sh (built static there, run only inside QEMU
 // guests): the payload protocol's kexec_file_load, as `efikexec load --payload` does it.
 //   payload-kexec load PAYLOAD BUNDLE CMDLINE   kexec_file_load(PAYLOAD, BUNDLE, CMDLINE)
 //   payload-kexec exec                          reboot(LINUX_REBOOT_CMD_KEXEC)
