@@ -65,9 +65,11 @@ Result<void> PageTableBuilder::map_page(std::uint64_t address, std::uint64_t pag
   return {};
 }
 
+std::uint64_t PageTableBuilder::limit() const { return five_level_ ? kLimit5Level : kLimit4Level; }
+
 Result<void> PageTableBuilder::map_identity(std::uint64_t address, std::uint64_t size, bool cached) {
   if (!root_) return fail(ErrorCode::kNoMemory, "page tables: no pool");
-  const std::uint64_t limit = five_level_ ? kLimit5Level : kLimit4Level;
+  const std::uint64_t limit = this->limit();
   if (size == 0 || address >= limit || size > limit - address)
     return fail(ErrorCode::kOutOfRange, "page tables: a range past the addressable space", address);
   const std::uint64_t flags = kPresent | kWritable | (cached ? 0 : kCacheDisable | kWriteThrough);
@@ -91,9 +93,10 @@ Result<void> map_e820(PageTableBuilder& builder, std::span<const E820Entry> e820
     for (const E820Entry& entry : e820) {
       const bool cached =
           entry.type == kE820Ram || entry.type == kE820Acpi || entry.type == kE820Nvs;
-      if (cached != (pass == 0)) continue;
-      if (auto mapped = builder.map_identity(entry.address, entry.size, cached); !mapped)
-        return mapped;
+      if (cached != (pass == 0) || entry.address >= builder.limit()) continue;
+      const std::uint64_t room = builder.limit() - entry.address;
+      const std::uint64_t size = entry.size < room ? entry.size : room;
+      if (auto mapped = builder.map_identity(entry.address, size, cached); !mapped) return mapped;
     }
   }
   return {};

@@ -23,6 +23,8 @@ class PageTableBuilder {
   // The top-level table: PML5 when five_level, else PML4.
   const PageTable* root() const { return root_; }
   std::size_t tables_used() const { return used_; }
+  // The end of what an identity map can reach: 2^47 with 4 levels, 2^56 with 5.
+  std::uint64_t limit() const;
 
  private:
   Result<PageTable*> table_at(PageTable* parent, unsigned index);
@@ -35,7 +37,7 @@ class PageTableBuilder {
   PageTable* root_ = nullptr;
 };
 
-// Maps every e820 range.
+// Maps every e820 range, clipped to the builder's limit (a range past it is left out).
 Result<void> map_e820(PageTableBuilder& builder, std::span<const E820Entry> e820);
 
 }  // namespace efikexec::payload

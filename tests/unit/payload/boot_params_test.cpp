@@ -181,6 +181,14 @@ TEST(PageTables, GigabytePagesFiveLevelsAndLimits) {
   PageTableBuilder four({pool.get(), 4}, false, false);
   EXPECT_EQ(four.map_identity(1ull << 47, 4096, true).error().code, ErrorCode::kOutOfRange);
   EXPECT_EQ(four.map_identity(0, 0, true).error().code, ErrorCode::kOutOfRange);
+  // map_e820 leaves out what 4-level paging cannot reach and clips what straddles the limit.
+  auto more = std::make_unique<PageTable[]>(8);
+  PageTableBuilder clipped({more.get(), 8}, false, false);
+  const E820Entry e820[] = {{0, 1 << 21, kE820Ram},
+                            {(1ull << 47) - (1 << 21), 1ull << 30, kE820Reserved},
+                            {1ull << 50, 1 << 21, kE820Reserved}};
+  ASSERT_TRUE(map_e820(clipped, e820));
+  EXPECT_EQ(clipped.tables_used(), 5u);  // PML4; PDPT + PD for 0; PDPT + PD below 2^47
 }
 
 // The payload file the build made: a PE32+ image and a bzImage that kexec_file_load's
