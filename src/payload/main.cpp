@@ -164,13 +164,20 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
   // Our own page tables: every e820 range, identity mapped, and the image itself.
   PageTableBuilder tables({g_page_tables, kPageTablePool}, five_level_paging(),
                           cpu_has_gigabyte_pages());
-  if (auto mapped = map_e820(tables, e820); !mapped) refuse(out, "page tables", mapped.error());
+  auto mapped_e820 = map_e820(tables, e820);
+  if (!mapped_e820) refuse(out, "page tables", mapped_e820.error());
   if (auto mapped = tables.map_identity(image_base, image_end - image_base, true); !mapped)
     refuse(out, "page tables", mapped.error());
   payload_load_cr3(reinterpret_cast<std::uint64_t>(tables.root()));
   out.write("EFIKEXEC-PAYLOAD: page tables loaded (");
   out.decimal(tables.tables_used());
-  out.write(five_level_paging() ? " tables, 5-level)\n" : " tables, 4-level)\n");
+  out.write(five_level_paging() ? " tables, 5-level" : " tables, 4-level");
+  if (*mapped_e820) {
+    out.write("; ");
+    out.decimal(*mapped_e820);
+    out.write(" non-RAM e820 ranges left out or cut short");
+  }
+  out.write(")\n");
 
   // The protocol command line and the bundle, both in RAM the kernel placed them in.
   const ByteView command_line_bytes =

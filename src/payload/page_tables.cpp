@@ -87,19 +87,27 @@ Result<void> PageTableBuilder::map_identity(std::uint64_t address, std::uint64_t
   return {};
 }
 
-Result<void> map_e820(PageTableBuilder& builder, std::span<const E820Entry> e820) {
+Result<std::size_t> map_e820(PageTableBuilder& builder, std::span<const E820Entry> e820) {
   // Cached ranges first, so that a 2 MiB page shared with a hole is write-back.
+  std::size_t left_out = 0;
   for (int pass = 0; pass < 2; ++pass) {
     for (const E820Entry& entry : e820) {
       const bool cached =
           entry.type == kE820Ram || entry.type == kE820Acpi || entry.type == kE820Nvs;
-      if (cached != (pass == 0) || entry.address >= builder.limit()) continue;
+      if (cached != (pass == 0)) continue;
+      if (entry.address >= builder.limit()) {
+        left_out += cached ? 0 : 1;
+        continue;
+      }
       const std::uint64_t room = builder.limit() - entry.address;
       const std::uint64_t size = entry.size < room ? entry.size : room;
-      if (auto mapped = builder.map_identity(entry.address, size, cached); !mapped) return mapped;
+      if (auto mapped = builder.map_identity(entry.address, size, cached); !mapped) {
+        if (cached) return std::unexpected(mapped.error());
+        ++left_out;
+      }
     }
   }
-  return {};
+  return left_out;
 }
 
 }  // namespace efikexec::payload

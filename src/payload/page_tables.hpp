@@ -37,7 +37,9 @@ class PageTableBuilder {
   PageTable* root_ = nullptr;
 };
 
-// Maps every e820 range, clipped to the builder's limit (a range past it is left out).
-Result<void> map_e820(PageTableBuilder& builder, std::span<const E820Entry> e820);
+// Maps every e820 range, clipped to the builder's limit (a range past it is left out). RAM,
+// ACPI and NVS come first and must all fit; the other ranges (reserved, MMIO) are mapped as far
+// as the pool lasts: returns how many of them were left out or mapped only in part.
+Result<std::size_t> map_e820(PageTableBuilder& builder, std::span<const E820Entry> e820);
 
 }  // namespace efikexec::payload

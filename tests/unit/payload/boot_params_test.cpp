@@ -157,7 +157,9 @@ TEST(PageTables, IdentityMapsEveryRangeIn2MiBPages) {
   PageTableBuilder builder({pool.get(), 16}, false, false);
   const E820Entry e820[] = {{0, 0x9fc00, kE820Ram}, {0x100000, 0x3ff00000, kE820Ram},
                             {0xfeffc000, 0x4000, kE820Reserved}};
-  ASSERT_TRUE(map_e820(builder, e820));
+  auto left_out = map_e820(builder, e820);
+  ASSERT_TRUE(left_out);
+  EXPECT_EQ(*left_out, 0u);
   // PML4 -> PDPT -> PD (GiB 0), PD (GiB 3).
   EXPECT_EQ(builder.tables_used(), 4u);
   const std::uint64_t pml4e = builder.root()->entries[0];
@@ -187,8 +189,19 @@ TEST(PageTables, GigabytePagesFiveLevelsAndLimits) {
   const E820Entry e820[] = {{0, 1 << 21, kE820Ram},
                             {(1ull << 47) - (1 << 21), 1ull << 30, kE820Reserved},
                             {1ull << 50, 1 << 21, kE820Reserved}};
-  ASSERT_TRUE(map_e820(clipped, e820));
+  auto left_out = map_e820(clipped, e820);
+  ASSERT_TRUE(left_out);
+  EXPECT_EQ(*left_out, 1u);              // the range at 2^50
   EXPECT_EQ(clipped.tables_used(), 5u);  // PML4; PDPT + PD for 0; PDPT + PD below 2^47
+  // The pool runs out: on RAM that is an error, on reserved ranges they are left out.
+  PageTableBuilder tight({more.get(), 3}, false, false);
+  const E820Entry ram_and_mmio[] = {{0, 1 << 21, kE820Ram}, {1ull << 40, 1 << 21, kE820Reserved}};
+  left_out = map_e820(tight, ram_and_mmio);
+  ASSERT_TRUE(left_out);
+  EXPECT_EQ(*left_out, 1u);
+  PageTableBuilder tighter({more.get(), 3}, false, false);
+  const E820Entry two_ram[] = {{0, 1 << 21, kE820Ram}, {1ull << 40, 1 << 21, kE820Ram}};
+  EXPECT_EQ(map_e820(tighter, two_ram).error().code, ErrorCode::kNoMemory);
 }
 
 // The payload file the build made: a PE32+ image and a bzImage that kexec_file_load's
