@@ -33,6 +33,10 @@ for file in "$libdir/libefikexec.so.$version" "$libdir/libefikexec.a" \
     "$prefix/share/man/man8/efikexec.8" "$prefix/sbin/efikexec"; do
   [[ -e "$file" ]] || fail "not installed: ${file#"$prefix"/}"
 done
+# The Secure Boot payload, when the build made it (docs/payload.md: EFIKEXEC_PAYLOAD_INSTALL_PATH).
+if [[ -e "$build/efikexec-payload.efi" ]]; then
+  [[ -s "$libdir/efikexec/efikexec-payload.efi" ]] || fail "not installed: ${libdir#"$prefix"/}/efikexec/efikexec-payload.efi"
+fi
 soname="$(readelf -d "$libdir/libefikexec.so.$version" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
 [[ "$soname" == "libefikexec.so.${version%%.*}" ]] || fail "SONAME is '$soname'"
 [[ "$(readlink "$libdir/$soname")" == "libefikexec.so.$version" ]] || fail "no $soname link"

@@ -30,11 +30,14 @@ overlay_first_kernel_modules() {
   echo "/lib/modules/$kver/kernel/fs/efivarfs/efivarfs.ko" >"$WORK/$1.overlay/etc/modules-load"
 }
 
-# overlay_boot NAME SCENARIO KERNEL OVMF_DIR APPEND: boots KERNEL under the OVMF of OVMF_DIR
-# (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd) with the guest initramfs plus the overlay, until the second
-# kernel is done (or the first one says exec returned, or panics). Log: WORK/NAME.log.
+# overlay_boot NAME SCENARIO KERNEL OVMF_DIR APPEND [-- QEMU_ARGS...]: boots KERNEL under the OVMF
+# of OVMF_DIR (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd) with the guest initramfs plus the overlay, until
+# the second kernel is done (or the first one says exec returned, or panics). Log: WORK/NAME.log.
 overlay_boot() {
   local name="$1" scenario="$2" kernel="$3" ovmf="$4" append="$5"
+  local extra=()
+  shift 5
+  if [[ "${1:-}" == -- ]]; then extra=("$@"); fi
   "$QEMU_DIR/make-guest-initrd.sh" "$WORK/$name" "$FIX" "$BIN" "$scenario" >/dev/null
   (cd "$WORK/$name.overlay" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
     cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$WORK/$name/overlay.cpio.gz"
@@ -43,7 +46,7 @@ overlay_boot() {
     "$QEMU_DIR/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout "$GUEST_TIMEOUT" \
     --until '^EFIKEXEC-SECOND: done|^EFIKEXEC-FIRST: exec returned|Kernel panic' \
     --kernel "$kernel" --initrd "$WORK/$name/initrd.cpio.gz" --append "$append" \
-    --log "$WORK/$name.log"
+    --log "$WORK/$name.log" ${extra[@]+"${extra[@]}"}
 }
 
 # system_ovmf DIR: DIR gets links to this machine's OVMF (OVMF_DIR_SYSTEM, default

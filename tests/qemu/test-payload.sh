@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test-payload.sh FIXTURES WORKDIR LINK_PAYLOAD --cc CC --fault-run ARCHIVE -- ARCHIVE...
+#   The payload (docs/payload.md) after a real kexec_file_load in an OVMF guest (no Secure Boot):
+#   a payload is linked with the fixture db certificate built in (LINK_PAYLOAD is
+#   arch/x86_64/payload/link-payload.sh, CC and the ARCHIVEs are the build's) and signed with the
+#   db key; the guest loads it with the bundle of the signed fixture UKI, executes it, and the
+#   payload reports its entry, the verdict (accepted), its verification time and the bare-metal
+#   run's result, then resets the machine. A second guest does the same with the tampered UKI:
+#   the payload refuses it and resets. A third guest runs a payload whose bare-metal run is the
+#   --fault-run stand-in (tests/qemu/payload/fault_run.cpp): it reads every e820 RAM range through
+#   the payload's page tables, then an unmapped address, and the payload's exception handler
+#   reports the page fault and resets. A fourth guest boots under Secure Boot (OVMF secboot code,
+#   the variable store of make-fixtures-newer.sh with the fixture db enrolled; the first kernel is
+#   locked down): the kernel refuses the unsigned payload and accepts the signed one, which then
+#   accepts the UKI. Logs: WORKDIR/payload-{good,tampered,fault,secure-boot}.log;
+#   WORKDIR/measurements.txt holds the verification time and the payload's size.
+set -euo pipefail
+TEST_NAME=test-payload
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
+# shellcheck source=SCRIPTDIR/overlay.sh
+. "$QEMU_DIR/overlay.sh"
+
+[[ $# -ge 8 && "$4" == --cc && "$6" == --fault-run && "$8" == -- ]] ||
+  { echo "usage: $0 FIXTURES WORKDIR LINK_PAYLOAD --cc CC --fault-run ARCHIVE -- ARCHIVE..." >&2
+    exit 2; }
+FIX="$(realpath -m -- "$1")"
+WORK="$(realpath -m -- "$2")"
+LINK="$3"
+CC="$5"
+FAULT_RUN="$7"
+shift 8
+BIN=-
+require_fixture "$FIX"/{vmlinuz,keys/db.crt,keys/db.key,uki-signed.efi,uki-tampered.efi,modules}
+NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
+"$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
+  { note "the newer fixtures could not be made"; exit 1; }
+SB_CODE="${OVMF_DIR_SYSTEM:-/usr/share/OVMF}/OVMF_CODE_4M.secboot.fd"
+require_fixture "$NEW/ovmf-secboot-vars/OVMF_VARS_4M.fd"
+[[ -s "$SB_CODE" ]] || { note "$SB_CODE missing (ovmf)"; exit 1; }
+mkdir -p "$WORK"
+
+PAYLOAD="$WORK/payload-signed.efi"
+"$LINK" --cc "$CC" --out "$WORK/payload.efi" --db "$FIX/keys/db.crt" -- "$@" ||
+  { note "the payload could not be linked"; exit 1; }
+sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$PAYLOAD" \
+  "$WORK/payload.efi" >/dev/null 2>&1 || { note "sbsign failed"; exit 1; }
+"$LINK" --cc "$CC" --out "$WORK/payload-fault.efi" --db "$FIX/keys/db.crt" \
+  --object "$FAULT_RUN" -- "$@" || { note "the fault payload could not be linked"; exit 1; }
+cc -O2 -static -o "$WORK/payload-kexec" "$QEMU_DIR/guest/payload-kexec.c" ||
+  { note "payload-kexec (tests/qemu/guest/payload-kexec.c) could not be built"; exit 1; }
+
+# bundle UKI OUT: the UKI, zero padding to a multiple of 4096 (protocol v1, no extra initrd).
+bundle() {
+  cp "$1" "$2"
+  truncate -s $(( ($(stat -c %s "$1") + 4095) / 4096 * 4096 )) "$2"
+}
+
+OVMF_SYSTEM="$WORK/ovmf-system"
+system_ovmf "$OVMF_SYSTEM"
+OVMF_SECURE="$WORK/ovmf-secure-boot"
+mkdir -p "$OVMF_SECURE"
+ln -sf "$SB_CODE" "$OVMF_SECURE/OVMF_CODE_4M.fd"
+ln -sf "$NEW/ovmf-secboot-vars/OVMF_VARS_4M.fd" "$OVMF_SECURE/OVMF_VARS_4M.fd"
+for which in good tampered fault secure-boot; do
+  payload="$PAYLOAD"
+  case "$which" in
+    good) uki="$FIX/uki-signed.efi" ;;
+    tampered) uki="$FIX/uki-tampered.efi" ;;
+    fault) uki="$FIX/uki-signed.efi" payload="$WORK/payload-fault.efi" ;;
+    secure-boot) uki="$FIX/uki-signed.efi" ;;
+  esac
+  name="payload-$which"
+  overlay_begin "$name"
+  overlay_add "$name" bin/payload-kexec "$WORK/payload-kexec"
+  overlay_add "$name" fixtures/payload/payload.efi "$payload"
+  bundle "$uki" "$WORK/$which.bundle"
+  overlay_add "$name" "fixtures/payload/$which.bundle" "$WORK/$which.bundle"
+  append="$FIRST_APPEND efikexec.bundle=$which.bundle efikexec.uki_size=$(stat -c %s "$uki")"
+  if [[ $which == secure-boot ]]; then
+    overlay_add "$name" fixtures/payload/unsigned.efi "$WORK/payload.efi"
+    check "$which: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/payload-secure-boot.sh" \
+      "$FIX/vmlinuz" "$OVMF_SECURE" "$append" \
+      -- -machine smm=on -global driver=cfi.pflash01,property=secure,value=on
+  else
+    check "$which: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/payload-kexec.sh" \
+      "$FIX/vmlinuz" "$OVMF_SYSTEM" "$append"
+  fi
+done
+
+check "good: loaded, entered, accepted, handed to the run, reset" "$QEMU_DIR/expect.sh" \
+  "$WORK/payload-good.log" '^EFIKEXEC-FIRST: load loaded=1$' \
+  '^EFIKEXEC-PAYLOAD: entry at 0x[0-9a-f]+ boot_params=0x' \
+  '^EFIKEXEC-PAYLOAD: page tables loaded' \
+  '^EFIKEXEC-PAYLOAD: uki size=[0-9]+ extra initrd size=0$' \
+  '^EFIKEXEC-PAYLOAD: verification took [0-9]+ us' \
+  '^EFIKEXEC-PAYLOAD: verdict: accepted$' \
+  '^EFIKEXEC-PAYLOAD: running the UKI on bare metal is not built in$|^EFIKEXEC-PAYLOAD: bare-metal run' \
+  '^EFIKEXEC-PAYLOAD: resetting the machine$' '!EFIKEXEC-PAYLOAD: exception' \
+  '!EFIKEXEC-FIRST: exec returned'
+check "tampered: refused by the payload, reset" "$QEMU_DIR/expect.sh" \
+  "$WORK/payload-tampered.log" '^EFIKEXEC-FIRST: load loaded=1$' \
+  '^EFIKEXEC-PAYLOAD: entry at ' '^EFIKEXEC-PAYLOAD: verdict: refused: ' \
+  '^EFIKEXEC-PAYLOAD: resetting the machine$' '!EFIKEXEC-PAYLOAD: verdict: accepted' \
+  '!EFIKEXEC-PAYLOAD: exception'
+
+check "fault: every RAM range mapped, the page fault reported, reset" "$QEMU_DIR/expect.sh" \
+  "$WORK/payload-fault.log" '^EFIKEXEC-PAYLOAD: verdict: accepted$' \
+  '^EFIKEXEC-PAYLOAD: test run: every e820 RAM range is mapped$' \
+  '^EFIKEXEC-PAYLOAD: test run: reading 0x[0-9a-f]+$' \
+  '^EFIKEXEC-PAYLOAD: exception vector=14 error=0x0 rip=0x[0-9a-f]+ rsp=0x[0-9a-f]+ cr2=0x[0-9a-f]+$' \
+  '^EFIKEXEC-PAYLOAD: resetting the machine$'
+check "secure boot: lockdown, unsigned payload refused, signed accepted and run" \
+  "$QEMU_DIR/expect.sh" "$WORK/payload-secure-boot.log" \
+  '^EFIKEXEC-FIRST: lockdown=none \[integrity\] confidentiality$' \
+  '^EFIKEXEC-FIRST: unsigned: payload-kexec: kexec_file_load: ' \
+  '^EFIKEXEC-FIRST: unsigned loaded=0$' '^EFIKEXEC-FIRST: signed loaded=1$' \
+  '^EFIKEXEC-PAYLOAD: e820 entries=[0-9]+ secure_boot=3 ' \
+  '^EFIKEXEC-PAYLOAD: verdict: accepted$' '^EFIKEXEC-PAYLOAD: resetting the machine$' \
+  '!EFIKEXEC-PAYLOAD: exception'
+# The fault is at the address the run read.
+fault_log="$(tr -d '\r' <"$WORK/payload-fault.log")"
+read_at="$(sed -n 's/^EFIKEXEC-PAYLOAD: test run: reading //p' <<<"$fault_log" | head -n1)"
+cr2="$(sed -n 's/^EFIKEXEC-PAYLOAD: exception vector=14 .* cr2=//p' <<<"$fault_log" | head -n1)"
+check "fault: CR2 ($cr2) is the address read ($read_at)" test -n "$cr2" -a "$cr2" = "$read_at"
+
+{
+  echo "payload size (unsigned): $(stat -c %s "$WORK/payload.efi") bytes"
+  echo "payload size (signed): $(stat -c %s "$PAYLOAD") bytes"
+  tr -d '\r' <"$WORK/payload-good.log" | grep -a '^EFIKEXEC-PAYLOAD: verification took' || true
+} | tee "$WORK/measurements.txt" >&2
+summary
