@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,6 +29,10 @@ struct FakeKexecState {
   std::uint64_t last_bytes = 0;  // sum of each buffer's last byte: proof they were read
   bool fail_load = false;
   bool loaded = false;
+  int file_loads = 0;
+  int file_unloads = 0;
+  std::string file_command_line;
+  std::uint64_t file_initrd_size = 0;
 };
 
 class FakeKexecSyscalls final : public kexec::KexecSyscalls {
@@ -52,6 +58,22 @@ class FakeKexecSyscalls final : public kexec::KexecSyscalls {
   }
   kexec::HostStatus unload() override {
     ++state_->unloads;
+    state_->loaded = false;
+    return {};
+  }
+  kexec::HostStatus file_load(int /*kernel_fd*/, int initrd_fd,
+                              const std::string& command_line) override {
+    ++state_->file_loads;
+    state_->file_command_line = command_line;
+    struct stat st{};
+    state_->file_initrd_size = fstat(initrd_fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    if (state_->fail_load)
+      return kexec::host_fail(kexec::Stage::kKexec, "fake kexec_file_load failed");
+    state_->loaded = true;
+    return {};
+  }
+  kexec::HostStatus file_unload() override {
+    ++state_->file_unloads;
     state_->loaded = false;
     return {};
   }
