@@ -4,14 +4,12 @@
 // (trampoline placement, identity page tables).
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstring>
 
 #include <nlohmann/json.hpp>
 
 #include "handoff_tables.hpp"
+#include "fake_kexec.hpp"
 #include "kexec/load/loader.hpp"
 #include "kexec/run/run_report.hpp"
 #include "kexec/common/hex.hpp"
@@ -20,57 +18,6 @@
 namespace efikexec::kexec {
 namespace {
 
-class FakeKexec final : public KexecSyscalls {
- public:
-  HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments) override {
-    ++loads;
-    this->entry = entry;
-    recorded.assign(segments.begin(), segments.end());
-    first_bytes.clear();
-    for (const KexecSegment& s : segments)
-      first_bytes.push_back(s.buffer_size >= 8 ? *static_cast<const std::uint64_t*>(s.buffer) : 0);
-    return {};
-  }
-  HostStatus unload() override {
-    ++unloads;
-    return {};
-  }
-  HostStatus file_load(int kernel_fd, int initrd_fd, const std::string& command_line) override {
-    ++file_loads;
-    file_kernel = read_all(kernel_fd);
-    file_initrd = read_all(initrd_fd);
-    file_initrd_writable = (fcntl(initrd_fd, F_GETFL) & O_ACCMODE) != O_RDONLY;
-    file_command_line = command_line;
-    if (file_load_errno != 0) return std::unexpected(kexec_file_load_failure(file_load_errno));
-    return {};
-  }
-  HostStatus file_unload() override {
-    ++file_unloads;
-    return {};
-  }
-  bool loaded() override { return loads > 0; }
-  // The whole file behind `fd`, read as the kernel reads it (from offset 0).
-  static std::string read_all(int fd) {
-    std::string bytes;
-    char buffer[65536];
-    for (off_t offset = 0;;) {
-      const ssize_t n = pread(fd, buffer, sizeof buffer, offset);
-      if (n <= 0) break;
-      bytes.append(buffer, static_cast<std::size_t>(n));
-      offset += n;
-    }
-    return bytes;
-  }
-  HostError execute() override { return {Stage::kKexec, "fake"}; }
-  int loads = 0;
-  std::uint64_t entry = 0;
-  std::vector<KexecSegment> recorded;
-  std::vector<std::uint64_t> first_bytes;
-  int unloads = 0, file_loads = 0, file_unloads = 0;
-  int file_load_errno = 0;  // non-zero: file_load fails as the kernel would with it
-  std::string file_kernel, file_initrd, file_command_line;
-  bool file_initrd_writable = false;
-};
 
 std::string fixture(const char* name) { return efikexec::testing::fixture_path(name); }
 
@@ -86,6 +33,7 @@ LoadRequest signed_uki_request(const char* image = "uki-signed.efi") {
   request.trust.efivars_directory = "/nonexistent";
   request.machine_spec = "q35";
   request.timeout_seconds = 60;
+  request.handoff = Handoff::kTrampoline;  // these tests are about the trampoline, lockdown or not
   return request;
 }
 
