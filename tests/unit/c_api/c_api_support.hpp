@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -87,15 +90,31 @@ class FakeKexecSyscalls final : public kexec::KexecSyscalls {
   std::shared_ptr<FakeKexecState> state_;
 };
 
-// Installs the fake for the test's lifetime.
+// Installs the fake for the test's lifetime, and a system root of the test's own (no lockdown
+// file until lock_down() writes one), made before any options of the test are.
 class WithFakeKexec : public ::testing::Test {
  protected:
+  WithFakeKexec() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "efikexec-c-api-XXXXXX").string();
+    root = mkdtemp(pattern.data());
+    kexec::set_system_root_for_testing(root);
+  }
+  ~WithFakeKexec() override {
+    kexec::set_system_root_for_testing({});
+    std::filesystem::remove_all(root);
+  }
+  // The kernel under `root` says lockdown [integrity].
+  void lock_down() {
+    std::filesystem::create_directories(root + "/sys/kernel/security");
+    std::ofstream(root + "/sys/kernel/security/lockdown") << "none [integrity] confidentiality\n";
+  }
   void SetUp() override {
     kexec::set_kexec_syscalls_factory_for_testing(
         [state = fake] { return std::make_unique<FakeKexecSyscalls>(state); });
   }
   void TearDown() override { kexec::set_kexec_syscalls_factory_for_testing(nullptr); }
 
+  std::string root;
   std::shared_ptr<FakeKexecState> fake = std::make_shared<FakeKexecState>();
 };
 
