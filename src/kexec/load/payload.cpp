@@ -71,14 +71,19 @@ OwnedFd::~OwnedFd() {
 }
 
 HostResult<uki::LinuxBootHeader> check_payload_image(ByteView bytes, const std::string& path) {
-  auto fail = [&path](std::string reason) {
-    return host_fail(Stage::kParse, "not an efikexec payload: " + std::move(reason), path);
+  constexpr const char* kNot = "not an efikexec payload (a PE that is also a 64-bit bzImage): ";
+  auto fail = [&path, kNot](std::string reason) {
+    return host_fail(Stage::kParse, kNot + std::move(reason), path);
+  };
+  auto core_fail = [&path, kNot](const Error& error) {
+    return std::unexpected(HostError{Stage::kParse, std::string(kNot) + error.message, path,
+                                     error.offset, error.code});
   };
   auto image = pe::Image::parse(bytes);
-  if (!image) return host_fail(Stage::kParse, image.error(), path);
+  if (!image) return core_fail(image.error());
   if (!image->is_x86_64()) return fail("not an x86_64 PE");
   auto header = uki::parse_linux_boot_header(bytes);
-  if (!header) return host_fail(Stage::kParse, header.error(), path);
+  if (!header) return core_fail(header.error());
   if (header->protocol_version < kMinimumProtocol)
     return fail("boot protocol " + std::to_string(header->protocol_version >> 8) + "." +
                 std::to_string(header->protocol_version & 0xff) +
