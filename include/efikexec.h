@@ -31,7 +31,7 @@ extern "C" {
 
 /* The C API's version; the shared library's SONAME follows the major number. */
 #define EFIKEXEC_API_VERSION_MAJOR 0
-#define EFIKEXEC_API_VERSION_MINOR 2
+#define EFIKEXEC_API_VERSION_MINOR 1
 
 typedef enum efikexec_status {
   EFIKEXEC_OK = 0,
@@ -136,10 +136,10 @@ typedef enum efikexec_handoff {
                                       with the image in its bundle */
 } efikexec_handoff;
 
-/* Since API 0.2. The handoff to use; any other value is EFIKEXEC_ERR_INVALID_ARGUMENT. */
+/* Added with the payload handoff (new functions only: the ABI stays compatible). The handoff to use; any other value is EFIKEXEC_ERR_INVALID_ARGUMENT. */
 EFIKEXEC_API efikexec_status efikexec_options_set_handoff(efikexec_options *options,
                                                           efikexec_handoff handoff);
-/* Since API 0.2. The signed payload for the payload handoff; NULL or "" the installed one. */
+/* Added with the payload handoff. The signed payload for the payload handoff; NULL or "" the installed one. */
 EFIKEXEC_API efikexec_status efikexec_options_set_payload(efikexec_options *options,
                                                           const char *path);
 
