@@ -136,10 +136,11 @@ typedef enum efikexec_handoff {
                                       with the image in its bundle */
 } efikexec_handoff;
 
-/* Added with the payload handoff (new functions only: the ABI stays compatible). The handoff to use; any other value is EFIKEXEC_ERR_INVALID_ARGUMENT. */
+/* The handoff to use; any other value is EFIKEXEC_ERR_INVALID_ARGUMENT. (This and the next
+ * came with the payload handoff: new functions only, the ABI stays compatible.) */
 EFIKEXEC_API efikexec_status efikexec_options_set_handoff(efikexec_options *options,
                                                           efikexec_handoff handoff);
-/* Added with the payload handoff. The signed payload for the payload handoff; NULL or "" the installed one. */
+/* The signed payload for the payload handoff; NULL or "" the installed one. */
 EFIKEXEC_API efikexec_status efikexec_options_set_payload(efikexec_options *options,
                                                           const char *path);
 
