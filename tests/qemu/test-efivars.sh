@@ -8,7 +8,9 @@
 #   dbx holds the `other` certificate (make-fixtures-newer.sh: ovmf-secboot-vars/). The first
 #   kernel (Debian's, booted by QEMU's -kernel) runs with Secure Boot on; efikexec verify and
 #   load --dry-run without --db must read db and dbx from efivarfs: the signed UKI accepted,
-#   the UKI signed by the dbx certificate refused as revoked.
+#   the UKI signed by the dbx certificate refused as revoked. The kernel is in lockdown
+#   [integrity]: load without --handoff (auto) takes the payload handoff, and with no payload
+#   installed refuses before anything runs.
 #   Log: WORKDIR/machine-variables.log.
 set -euo pipefail
 TEST_NAME=test-efivars
@@ -44,7 +46,8 @@ boot() {
 check "boots" boot
 check "Secure Boot on, db and dbx in efivarfs" "$QEMU_DIR/expect.sh" "$LOG" \
   '^EFIKEXEC-FIRST: secure-boot=1$' '^EFIKEXEC-FIRST: variable db size=[1-9]' \
-  '^EFIKEXEC-FIRST: variable dbx size=[1-9]' '^EFIKEXEC-FIRST: variable PK size=[1-9]'
+  '^EFIKEXEC-FIRST: variable dbx size=[1-9]' '^EFIKEXEC-FIRST: variable PK size=[1-9]' \
+  '^EFIKEXEC-FIRST: lockdown=none \[integrity\] confidentiality$'
 VARS='/sys/firmware/efi/efivars'
 SECURITY=d719b2cb-3d3a-4596-a3bc-dad00e67656f
 check "verify without --db: the db-signed UKI is accepted by efivarfs db" \
@@ -66,4 +69,9 @@ check "load --dry-run without --db: the signed UKI is planned, the other refused
   "^EFIKEXEC-FIRST: load-other: efikexec: /fixtures/uki-other-signed\\.efi: refused: .* revoked by dbx efivarfs dbx" \
   '^EFIKEXEC-FIRST: load-other: efikexec: nothing was loaded$' '^EFIKEXEC-FIRST: load-other exit=1 loaded=0$' \
   '^EFIKEXEC-FIRST: done$'
+check "load in lockdown without a payload: refused before anything runs, saying what to install" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  '^EFIKEXEC-FIRST: load-auto: efikexec: .*efikexec-payload\.efi: this kernel is in lockdown \[integrity\], so it refuses kexec_load; .*install the efikexec payload.*--payload FILE' \
+  '^EFIKEXEC-FIRST: load-auto exit=1 loaded=0$' \
+  '!^EFIKEXEC-FIRST: load-auto: efikexec: ran the image' '!^EFIKEXEC-FIRST: load-auto: efikexec: verified'
 summary

@@ -56,15 +56,17 @@ class LinuxKexecSyscalls final : public KexecSyscalls {
   HostStatus file_load(int kernel_fd, int initrd_fd, const std::string& command_line) override {
     if (forbidden()) return forbidden_here();
     // The length counts the NUL the kernel requires at its end.
-    if (syscall(SYS_kexec_file_load, kernel_fd, initrd_fd, command_line.size() + 1,
-                command_line.c_str(), 0UL) != 0)
+    if (syscall(SYS_kexec_file_load, static_cast<long>(kernel_fd), static_cast<long>(initrd_fd),
+                static_cast<unsigned long>(command_line.size() + 1), command_line.c_str(),
+                0UL) != 0)
       return std::unexpected(kexec_file_load_failure(errno));
     return {};
   }
 
   HostStatus file_unload() override {
     if (forbidden()) return forbidden_here();
-    if (syscall(SYS_kexec_file_load, -1, -1, 0UL, nullptr, KEXEC_FILE_UNLOAD) != 0) {
+    if (syscall(SYS_kexec_file_load, -1L, -1L, 0UL, nullptr,
+                static_cast<unsigned long>(KEXEC_FILE_UNLOAD)) != 0) {
       HostError error = kexec_file_load_failure(errno);
       error.reason = "kexec_file_load (unload) failed: " + std::string(std::strerror(errno));
       return std::unexpected(std::move(error));

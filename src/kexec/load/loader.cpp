@@ -117,15 +117,21 @@ HostResult<std::optional<PayloadImage>> find_payload(const LoadRequest& request,
   const std::string path = named ? request.payload_path : default_payload_path();
   auto payload = open_payload(path);
   if (payload) return std::optional<PayloadImage>(std::move(*payload));
-  if (named || request.handoff != Handoff::kAuto || payload.error().stage != Stage::kRead)
+  if (named || payload.error().stage != Stage::kRead)
     return std::unexpected(std::move(payload.error()));
+  const std::string what_to_do =
+      "install the efikexec payload, signed with a key this kernel trusts, at this path, or "
+      "name one with --payload FILE (docs/payload.md); nothing was run";
+  if (decision.lockdown == LockdownMode::kNone)
+    return host_fail(Stage::kRead,
+                     "no payload for the payload handoff (" + payload.error().reason + "): " +
+                         what_to_do,
+                     path);
   return host_fail(
       Stage::kKexec,
       std::string("this kernel is in lockdown [") + lockdown_mode_name(decision.lockdown) +
           "], so it refuses kexec_load; efikexec then loads through its signed payload with "
-          "kexec_file_load, and there is none (" + payload.error().reason +
-          "): install the efikexec payload, signed with a key this kernel trusts, at this "
-          "path, or name one with --payload FILE (docs/payload.md); nothing was run",
+          "kexec_file_load, and there is none (" + payload.error().reason + "): " + what_to_do,
       path);
 }
 

@@ -28,9 +28,16 @@ if [ -e "$VARS/SecureBoot-$GLOBAL" ]; then
   say "secure-boot=$(od -An -tu1 "$VARS/SecureBoot-$GLOBAL" | awk '{ print $5 }')"
 fi
 
+# The kernel's lockdown mode: under Secure Boot Debian's kernels lock down [integrity].
+say "lockdown=$(cat /sys/kernel/security/lockdown 2>/dev/null || echo absent)"
+
 attempt verify-signed verify "$FIXTURES/uki-signed.efi"
 attempt verify-other verify "$FIXTURES/uki-other-signed.efi"
 attempt verify-signed-json verify --json "$FIXTURES/uki-signed.efi"
-attempt load-signed load --dry-run=/tmp/plan.json "$FIXTURES/uki-signed.efi"
-attempt load-other load --dry-run=/tmp/plan-other.json "$FIXTURES/uki-other-signed.efi"
+# The trust policy's part of load is the same on both handoffs; the trampoline's dry run is the
+# one that runs the image. Without --handoff, a kernel in lockdown and no payload installed: the
+# load is refused before anything runs.
+attempt load-signed load --handoff trampoline --dry-run=/tmp/plan.json "$FIXTURES/uki-signed.efi"
+attempt load-other load --handoff trampoline --dry-run=/tmp/plan-other.json "$FIXTURES/uki-other-signed.efi"
+attempt load-auto load --dry-run=/tmp/plan-auto.json "$FIXTURES/uki-signed.efi"
 say "done"
