@@ -10,7 +10,8 @@
 #   load --dry-run without --db must read db and dbx from efivarfs: the signed UKI accepted,
 #   the UKI signed by the dbx certificate refused as revoked. The kernel is in lockdown
 #   [integrity]: load without --handoff (auto) takes the payload handoff, and with no payload
-#   installed refuses before anything runs.
+#   installed refuses before anything runs; with a stand-in payload signed by the db
+#   certificate, kexec_file_load accepts it and unload goes through KEXEC_FILE_UNLOAD.
 #   Log: WORKDIR/machine-variables.log.
 set -euo pipefail
 TEST_NAME=test-efivars
@@ -74,4 +75,14 @@ check "load in lockdown without a payload: refused before anything runs, saying 
   '^EFIKEXEC-FIRST: load-auto: efikexec: .*efikexec-payload\.efi: this kernel is in lockdown \[integrity\], so it refuses kexec_load; .*install the efikexec payload.*--payload FILE' \
   '^EFIKEXEC-FIRST: load-auto exit=1 loaded=0$' \
   '!^EFIKEXEC-FIRST: load-auto: efikexec: ran the image' '!^EFIKEXEC-FIRST: load-auto: efikexec: verified'
+check "load in lockdown with a signed payload: kexec_file_load takes it, unload takes it away" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  '^EFIKEXEC-FIRST: payload-dry: +"handoff": "payload",?$' \
+  '^EFIKEXEC-FIRST: payload-dry: +"command_line": "efikexec\.uki_size=[0-9]+",?$' \
+  '^EFIKEXEC-FIRST: payload-dry exit=0 loaded=0$' \
+  '^EFIKEXEC-FIRST: payload-load: efikexec: handoff: payload \(kexec_file_load\), lockdown integrity' \
+  '^EFIKEXEC-FIRST: payload-load: efikexec: payload command line: efikexec\.uki_size=[0-9]+ efikexec\.cmdline=append -- quiet$' \
+  '^EFIKEXEC-FIRST: payload-load exit=0 loaded=1$' \
+  '^EFIKEXEC-FIRST: payload-unload exit=0 loaded=0$' \
+  '!^EFIKEXEC-FIRST: payload-load: efikexec: ran the image'
 summary

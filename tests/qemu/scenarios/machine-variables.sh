@@ -40,4 +40,11 @@ attempt verify-signed-json verify --json "$FIXTURES/uki-signed.efi"
 attempt load-signed load --handoff trampoline --dry-run=/tmp/plan.json "$FIXTURES/uki-signed.efi"
 attempt load-other load --handoff trampoline --dry-run=/tmp/plan-other.json "$FIXTURES/uki-other-signed.efi"
 attempt load-auto load --dry-run=/tmp/plan-auto.json "$FIXTURES/uki-signed.efi"
+# The payload handoff's system calls on a kernel in lockdown, with a stand-in for the payload:
+# a PE that is also a bzImage, signed by the db certificate (the kernel's platform keyring).
+# kexec_file_load must accept it with the UKI in its bundle; unload must go through
+# KEXEC_FILE_UNLOAD (kexec_load is refused). Nothing is executed.
+attempt payload-dry load --payload "$FIXTURES/vmlinuz-signed.efi" --dry-run=- --json "$FIXTURES/uki-signed.efi"
+attempt payload-load load --payload "$FIXTURES/vmlinuz-signed.efi" --append "quiet" "$FIXTURES/uki-signed.efi"
+attempt payload-unload unload
 say "done"
