@@ -11,7 +11,8 @@
 #   the UKI signed by the dbx certificate refused as revoked. The kernel is in lockdown
 #   [integrity]: load without --handoff (auto) takes the payload handoff, and with no payload
 #   installed refuses before anything runs; with a stand-in payload signed by the db
-#   certificate, kexec_file_load accepts it and unload goes through KEXEC_FILE_UNLOAD.
+#   certificate, kexec_file_load accepts it and unload goes through KEXEC_FILE_UNLOAD; without
+#   its signature the kernel refuses it (ENODATA) and the image loaded before stays.
 #   Log: WORKDIR/machine-variables.log.
 set -euo pipefail
 TEST_NAME=test-efivars
@@ -75,7 +76,7 @@ check "load in lockdown without a payload: refused before anything runs, saying 
   '^EFIKEXEC-FIRST: load-auto: efikexec: .*efikexec-payload\.efi: this kernel is in lockdown \[integrity\], so it refuses kexec_load; .*install the efikexec payload.*--payload FILE' \
   '^EFIKEXEC-FIRST: load-auto exit=1 loaded=0$' \
   '!^EFIKEXEC-FIRST: load-auto: efikexec: ran the image' '!^EFIKEXEC-FIRST: load-auto: efikexec: verified'
-check "load in lockdown with a signed payload: kexec_file_load takes it, unload takes it away" \
+check "load in lockdown with a signed payload: kexec_file_load takes it, refuses it unsigned, unload takes it away" \
   "$QEMU_DIR/expect.sh" "$LOG" \
   '^EFIKEXEC-FIRST: payload-dry: +"handoff": "payload",?$' \
   '^EFIKEXEC-FIRST: payload-dry: +"command_line": "efikexec\.uki_size=[0-9]+",?$' \
@@ -83,6 +84,9 @@ check "load in lockdown with a signed payload: kexec_file_load takes it, unload 
   '^EFIKEXEC-FIRST: payload-load: efikexec: handoff: payload \(kexec_file_load\), lockdown integrity' \
   '^EFIKEXEC-FIRST: payload-load: efikexec: payload command line: efikexec\.uki_size=[0-9]+ efikexec\.cmdline=append -- quiet$' \
   '^EFIKEXEC-FIRST: payload-load exit=0 loaded=1$' \
+  '^EFIKEXEC-FIRST: payload-unsigned: efikexec: kexec_file_load failed: .*\(the payload is not signed' \
+  '^EFIKEXEC-FIRST: payload-unsigned: efikexec: nothing was loaded; a previously loaded image stays in place$' \
+  '^EFIKEXEC-FIRST: payload-unsigned exit=1 loaded=1$' \
   '^EFIKEXEC-FIRST: payload-unload exit=0 loaded=0$' \
   '!^EFIKEXEC-FIRST: payload-load: efikexec: ran the image'
 summary

@@ -46,5 +46,12 @@ attempt load-auto load --dry-run=/tmp/plan-auto.json "$FIXTURES/uki-signed.efi"
 # KEXEC_FILE_UNLOAD (kexec_load is refused). Nothing is executed.
 attempt payload-dry load --payload "$FIXTURES/vmlinuz-signed.efi" --dry-run=- --json "$FIXTURES/uki-signed.efi"
 attempt payload-load load --payload "$FIXTURES/vmlinuz-signed.efi" --append "quiet" "$FIXTURES/uki-signed.efi"
+# The same stand-in without its signature (the certificate table's directory entry zeroed):
+# the kernel refuses it, and the image loaded before stays loaded.
+pe=$(od -An -tu4 -j60 -N4 "$FIXTURES/vmlinuz-signed.efi" | tr -d ' ')
+cp "$FIXTURES/vmlinuz-signed.efi" /tmp/payload-unsigned.efi
+dd if=/dev/zero of=/tmp/payload-unsigned.efi bs=1 seek=$((pe + 24 + 112 + 4 * 8)) count=8 \
+  conv=notrunc 2>/dev/null
+attempt payload-unsigned load --payload /tmp/payload-unsigned.efi "$FIXTURES/uki-signed.efi"
 attempt payload-unload unload
 say "done"
