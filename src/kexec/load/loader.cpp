@@ -27,44 +27,10 @@ HostResult<std::string> read_proc_cmdline() {
   return reusable_command_line(line);
 }
 
-// What the image gets as LoadOptions: systemd-stub takes them as the command line (when
-// Secure Boot does not lock it to .cmdline) and reads a leading "@N" as the profile; an EFI-stub
-// kernel takes them as its command line.
-HostResult<std::optional<std::string>> build_load_options(const LoadRequest& request,
-                                                          const uki::Uki& uki) {
-  std::optional<std::string> line = request.command_line;
-  if (request.reuse_cmdline) {
-    auto reused = read_proc_cmdline();
-    if (!reused) return std::unexpected(std::move(reused.error()));
-    line = std::move(*reused);
-  }
-  if (request.append) {
-    std::string base;
-    if (line) {
-      base = *line;
-    } else if (const pe::Section* own = uki.find(".cmdline", request.profile)) {
-      base = section_text(uki.image().section_data(*own));
-    }
-    line = base.empty() ? *request.append : base + " " + *request.append;
-  }
-  if (request.profile) {
-    if (const std::string problem = profile_problem(uki, *request.profile); !problem.empty())
-      return host_fail(Stage::kRequest, problem, request.image_path);
-    // "@N" only for a UKI that has profiles (systemd-stub >= 257 reads it). A UKI without
-    // .profile sections is its own profile 0, and stubs before 257 would take "@0" for the
-    // kernel's command line.
-    if (uki.profile_count() > 0) {
-      const std::string selector = "@" + std::to_string(*request.profile);
-      line = line ? selector + " " + *line : selector;
-    }
-  }
-  return line;
-}
-
-// The command line as the payload protocol carries it: the text and whether it replaces the
-// UKI's own or is appended to it. The same rules as build_load_options; the payload applies them
-// to the UKI after kexec (and puts "@N" before them for a UKI with profiles).
-HostStatus payload_command_line_text(const LoadRequest& request, PayloadArguments& arguments) {
+// The command line the caller asked for: the text, and whether it replaces the image's own
+// (--command-line, --reuse-cmdline, with --append added to them) or is appended to it (--append
+// alone). Empty `mode`: the image keeps its own.
+HostStatus requested_command_line(const LoadRequest& request, PayloadArguments& arguments) {
   std::optional<std::string> line = request.command_line;
   if (request.reuse_cmdline) {
     auto reused = read_proc_cmdline();
@@ -74,7 +40,8 @@ HostStatus payload_command_line_text(const LoadRequest& request, PayloadArgument
   if (line) {
     arguments.mode = PayloadCommandLineMode::kReplace;
     arguments.text = *line;
-    if (request.append) arguments.text = line->empty() ? *request.append : *line + " " + *request.append;
+    if (request.append)
+      arguments.text = line->empty() ? *request.append : *line + " " + *request.append;
   } else if (request.append) {
     arguments.mode = PayloadCommandLineMode::kAppend;
     arguments.text = *request.append;
@@ -82,17 +49,43 @@ HostStatus payload_command_line_text(const LoadRequest& request, PayloadArgument
   return {};
 }
 
+// What the image gets as LoadOptions: systemd-stub takes them as the command line (when
+// Secure Boot does not lock it to .cmdline) and reads a leading "@N" as the profile; an EFI-stub
+// kernel takes them as its command line.
+HostResult<std::optional<std::string>> build_load_options(const LoadRequest& request,
+                                                          const uki::Uki& uki) {
+  PayloadArguments requested;
+  if (auto asked = requested_command_line(request, requested); !asked)
+    return std::unexpected(std::move(asked.error()));
+  std::optional<std::string> line;
+  if (requested.mode == PayloadCommandLineMode::kReplace) {
+    line = requested.text;
+  } else if (requested.mode == PayloadCommandLineMode::kAppend) {
+    std::string base;
+    if (const pe::Section* own = uki.find(".cmdline", request.profile))
+      base = section_text(uki.image().section_data(*own));
+    line = base.empty() ? requested.text : base + " " + requested.text;
+  }
+  if (request.profile) {
+    // "@N" only for a UKI that has profiles (systemd-stub >= 257 reads it). A UKI without
+    // .profile sections is its own profile 0, and stubs before 257 would take "@0" for the
+    // kernel's command line.
+    if (uki.profile_count() > 0) {
+      std::string selector = "@";
+      selector += std::to_string(*request.profile);
+      line = line ? selector + " " + *line : selector;
+    }
+  }
+  return line;
+}
+
 // The payload path after verification: nothing of the image runs here.
-HostStatus prepare_payload(const LoadRequest& request, const uki::Uki& uki, PayloadImage payload,
-                           LoadResult& result) {
+HostStatus prepare_payload(const LoadRequest& request, PayloadImage payload, LoadResult& result) {
   PayloadArguments arguments;
   arguments.uki_size = result.image->opened.bytes.size();
-  if (request.profile) {
-    if (const std::string problem = profile_problem(uki, *request.profile); !problem.empty())
-      return host_fail(Stage::kRequest, problem, request.image_path);
-    arguments.profile = *request.profile;
-  }
-  if (auto text = payload_command_line_text(request, arguments); !text) return text;
+  arguments.profile = request.profile;
+  // The payload applies the profile and the command line to the UKI after kexec.
+  if (auto text = requested_command_line(request, arguments); !text) return text;
   if (!request.initrd_path.empty()) {
     auto initrd = FileBytes::read(request.initrd_path);
     if (!initrd) return std::unexpected(std::move(initrd.error()));
@@ -209,8 +202,11 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
                      "the UKI carries its own initrd; --initrd is for EFI-stub kernels and UKIs "
                      "without one",
                      request.image_path);
+  if (request.profile)
+    if (const std::string problem = profile_problem(uki, *request.profile); !problem.empty())
+      return host_fail(Stage::kRequest, problem, request.image_path);
   if (*payload) {
-    auto prepared = prepare_payload(request, uki, std::move(**payload), result);
+    auto prepared = prepare_payload(request, std::move(**payload), result);
     result.timings.setup = lap();
     return prepared;
   }
