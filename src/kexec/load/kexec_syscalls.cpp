@@ -112,7 +112,8 @@ HostError kexec_file_load_failure(int error) {
       break;
     case EBUSY: text += " (a kexec image is being loaded or executed)"; break;
     case ENOEXEC:
-      text += " (the kernel does not take the payload for a 64-bit bzImage it can load)";
+      text += " (the kernel does not take the payload for a 64-bit bzImage it can load; a "
+              "kernel running 5-level paging also wants XLF_5LEVEL)";
       break;
     case ENOMEM:
       text += " (the kernel found no room for the payload and its bundle)";
