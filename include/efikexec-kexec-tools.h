@@ -10,7 +10,8 @@
  * kexec-tools' own: it is only declared here, never defined or read, so this header compiles
  * beside kexec-tools' kexec.h and without it.
  *
- * efikexec_kt_load does the whole load itself, including the one kexec_load(2): it adds no
+ * efikexec_kt_load does the whole load itself, including the one kexec_load(2) (on a kernel in
+ * lockdown: the one kexec_file_load(2) of efikexec's signed payload, as `efikexec load`): it adds no
  * segments to `info`. On success it returns EFIKEXEC_KT_LOADED (positive), which the fork's
  * my_load() and do_kexec_file_load() must take as "done" and return 0 without their own
  * kexec_load / kexec_file_load (that would replace the image). docs/integrating-kexec-tools.md
@@ -41,7 +42,8 @@ struct kexec_info;
 EFIKEXEC_API int efikexec_kt_probe(const char *kernel_buf, off_t kernel_size);
 
 /* Verifies the image (db/dbx/SBAT), runs it to ExitBootServices() in efikexec's sandbox and
- * kexec_loads it. Reads the options it knows from argv (see efikexec_kt_usage; others are
+ * kexec_loads it; on a kernel in lockdown hands it to the signed payload instead (the C API's
+ * EFIKEXEC_HANDOFF_AUTO; --efi-handoff and --efi-payload choose). Reads the options it knows from argv (see efikexec_kt_usage; others are
  * ignored, as kexec-tools' own loaders do) and never changes argv, getopt's state or `info`.
  * Returns EFIKEXEC_KT_LOADED, or -1 (kexec-tools' EFAILED) after a one-line message on stderr. */
 EFIKEXEC_API int efikexec_kt_load(int argc, char **argv, const char *kernel_buf,

@@ -127,6 +127,23 @@ EFIKEXEC_API efikexec_status efikexec_options_set_machine(efikexec_options *opti
 EFIKEXEC_API efikexec_status efikexec_options_set_timeout(efikexec_options *options,
                                                           unsigned seconds);
 
+/* How the loaded image gets control after kexec (docs/architecture.md, docs/payload.md). */
+typedef enum efikexec_handoff {
+  EFIKEXEC_HANDOFF_AUTO = 0,       /* the default: PAYLOAD when the kernel is in lockdown
+                                      (/sys/kernel/security/lockdown), else TRAMPOLINE */
+  EFIKEXEC_HANDOFF_TRAMPOLINE = 1, /* run the image to ExitBootServices() here, kexec_load */
+  EFIKEXEC_HANDOFF_PAYLOAD = 2     /* verify only, then kexec_file_load of the signed payload
+                                      with the image in its bundle */
+} efikexec_handoff;
+
+/* The handoff to use; any other value is EFIKEXEC_ERR_INVALID_ARGUMENT. (This and the next
+ * came with the payload handoff: new functions only, the ABI stays compatible.) */
+EFIKEXEC_API efikexec_status efikexec_options_set_handoff(efikexec_options *options,
+                                                          efikexec_handoff handoff);
+/* The signed payload for the payload handoff; NULL or "" the installed one. */
+EFIKEXEC_API efikexec_status efikexec_options_set_payload(efikexec_options *options,
+                                                          const char *path);
+
 /* ---- operations ----------------------------------------------------------------------------- */
 
 /* What the image is: the JSON document of `efikexec inspect --json`. Honours the image and the
@@ -140,19 +157,24 @@ EFIKEXEC_API efikexec_status efikexec_verify(efikexec_context *ctx,
                                              const efikexec_options *options);
 
 /* Dry run: verify, run the image to ExitBootServices() in the sandbox and plan the kexec
- * segments, without any kexec system call. *plan_json is `efikexec load --dry-run`'s plan. */
+ * segments, without any kexec system call. *plan_json is `efikexec load --dry-run`'s plan, with
+ * "handoff" and "lockdown"; on the payload handoff (nothing runs) it names the payload, the
+ * bundle and the command line kexec_file_load would get. */
 EFIKEXEC_API efikexec_status efikexec_plan(efikexec_context *ctx,
                                            const efikexec_options *options, char **plan_json);
 
-/* The same as efikexec_plan, then the one kexec_load(2) of the plan. On failure nothing new is
- * loaded and an image loaded before stays. Needs root (CAP_SYS_BOOT). */
+/* The same as efikexec_plan, then the one kexec_load(2) of the plan, or on the payload handoff
+ * the one kexec_file_load(2) of the payload (the image is verified, not run). On failure nothing
+ * new is loaded and an image loaded before stays. Needs root (CAP_SYS_BOOT). On a kernel in
+ * lockdown without a payload (AUTO) it fails with EFIKEXEC_ERR_KEXEC before anything runs. */
 EFIKEXEC_API efikexec_status efikexec_load(efikexec_context *ctx,
                                            const efikexec_options *options);
 
 /* Boots the loaded image now (reboot(LINUX_REBOOT_CMD_KEXEC)); returns only on failure. */
 EFIKEXEC_API efikexec_status efikexec_exec(efikexec_context *ctx);
 
-/* Unloads the loaded image. */
+/* Unloads the loaded image: kexec_file_load(KEXEC_FILE_UNLOAD) on a kernel in lockdown,
+ * kexec_load otherwise. */
 EFIKEXEC_API efikexec_status efikexec_unload(efikexec_context *ctx);
 
 /* *loaded = 1 when a kexec image is loaded (/sys/kernel/kexec_loaded), else 0. */

@@ -17,6 +17,7 @@ add_library(efikexec_host STATIC
     ${EFIKEXEC_HOST_DIR}/machine/machine.cpp
     ${EFIKEXEC_HOST_DIR}/machine/identity_memory.cpp
     ${EFIKEXEC_HOST_DIR}/machine/firmware_runtime.cpp
+    ${EFIKEXEC_HOST_DIR}/machine/lockdown.cpp
     ${EFIKEXEC_HOST_DIR}/run/child_report.cpp
     ${EFIKEXEC_HOST_DIR}/run/confinement.cpp
     ${EFIKEXEC_HOST_DIR}/run/efi_run.cpp
@@ -26,8 +27,12 @@ add_library(efikexec_host STATIC
     ${EFIKEXEC_HOST_DIR}/handoff/efi_setup.cpp
     ${EFIKEXEC_HOST_DIR}/load/kexec_syscalls.cpp
     ${EFIKEXEC_HOST_DIR}/load/loader.cpp
+    ${EFIKEXEC_HOST_DIR}/load/payload.cpp
     ${EFIKEXEC_ARCH_SOURCES})
 target_include_directories(efikexec_host PUBLIC ${EFIKEXEC_ARCH_INCLUDE_DIR})
+# Where `load` finds the payload when no --payload is given (load/payload.hpp).
+set_source_files_properties(${EFIKEXEC_HOST_DIR}/load/payload.cpp PROPERTIES COMPILE_DEFINITIONS
+                            EFIKEXEC_PAYLOAD_INSTALL_PATH="${EFIKEXEC_PAYLOAD_INSTALL_FULL_PATH}")
 # nlohmann-json costs more to compile than the code that uses it: once.
 target_precompile_headers(efikexec_host PRIVATE <nlohmann/json.hpp>)
 target_link_libraries(efikexec_host PUBLIC efikexec_core nlohmann_json::nlohmann_json)

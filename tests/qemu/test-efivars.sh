@@ -8,7 +8,11 @@
 #   dbx holds the `other` certificate (make-fixtures-newer.sh: ovmf-secboot-vars/). The first
 #   kernel (Debian's, booted by QEMU's -kernel) runs with Secure Boot on; efikexec verify and
 #   load --dry-run without --db must read db and dbx from efivarfs: the signed UKI accepted,
-#   the UKI signed by the dbx certificate refused as revoked.
+#   the UKI signed by the dbx certificate refused as revoked. The kernel is in lockdown
+#   [integrity]: load without --handoff (auto) takes the payload handoff, and with no payload
+#   installed refuses before anything runs; with a stand-in payload signed by the db
+#   certificate, kexec_file_load accepts it and unload goes through KEXEC_FILE_UNLOAD; without
+#   its signature the kernel refuses it (ENODATA) and the image loaded before stays.
 #   Log: WORKDIR/machine-variables.log.
 set -euo pipefail
 TEST_NAME=test-efivars
@@ -44,7 +48,8 @@ boot() {
 check "boots" boot
 check "Secure Boot on, db and dbx in efivarfs" "$QEMU_DIR/expect.sh" "$LOG" \
   '^EFIKEXEC-FIRST: secure-boot=1$' '^EFIKEXEC-FIRST: variable db size=[1-9]' \
-  '^EFIKEXEC-FIRST: variable dbx size=[1-9]' '^EFIKEXEC-FIRST: variable PK size=[1-9]'
+  '^EFIKEXEC-FIRST: variable dbx size=[1-9]' '^EFIKEXEC-FIRST: variable PK size=[1-9]' \
+  '^EFIKEXEC-FIRST: lockdown=none \[integrity\] confidentiality$'
 VARS='/sys/firmware/efi/efivars'
 SECURITY=d719b2cb-3d3a-4596-a3bc-dad00e67656f
 check "verify without --db: the db-signed UKI is accepted by efivarfs db" \
@@ -66,4 +71,22 @@ check "load --dry-run without --db: the signed UKI is planned, the other refused
   "^EFIKEXEC-FIRST: load-other: efikexec: /fixtures/uki-other-signed\\.efi: refused: .* revoked by dbx efivarfs dbx" \
   '^EFIKEXEC-FIRST: load-other: efikexec: nothing was loaded$' '^EFIKEXEC-FIRST: load-other exit=1 loaded=0$' \
   '^EFIKEXEC-FIRST: done$'
+check "load in lockdown without a payload: refused before anything runs, saying what to install" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  '^EFIKEXEC-FIRST: load-auto: efikexec: .*efikexec-payload\.efi: this kernel is in lockdown \[integrity\], so it refuses kexec_load; .*install the efikexec payload.*--payload FILE' \
+  '^EFIKEXEC-FIRST: load-auto exit=1 loaded=0$' \
+  '!^EFIKEXEC-FIRST: load-auto: efikexec: ran the image' '!^EFIKEXEC-FIRST: load-auto: efikexec: verified'
+check "load in lockdown with a signed payload: kexec_file_load takes it, refuses it unsigned, unload takes it away" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  '^EFIKEXEC-FIRST: payload-dry: +"handoff": "payload",?$' \
+  '^EFIKEXEC-FIRST: payload-dry: +"command_line": "efikexec\.uki_size=[0-9]+",?$' \
+  '^EFIKEXEC-FIRST: payload-dry exit=0 loaded=0$' \
+  '^EFIKEXEC-FIRST: payload-load: efikexec: handoff: payload \(kexec_file_load\), lockdown integrity' \
+  '^EFIKEXEC-FIRST: payload-load: efikexec: payload command line: efikexec\.uki_size=[0-9]+ efikexec\.cmdline=append -- quiet$' \
+  '^EFIKEXEC-FIRST: payload-load exit=0 loaded=1$' \
+  '^EFIKEXEC-FIRST: payload-unsigned: efikexec: kexec_file_load failed: .*\(the payload is not signed' \
+  '^EFIKEXEC-FIRST: payload-unsigned: efikexec: nothing was loaded; a previously loaded image stays in place$' \
+  '^EFIKEXEC-FIRST: payload-unsigned exit=1 loaded=1$' \
+  '^EFIKEXEC-FIRST: payload-unload exit=0 loaded=0$' \
+  '!^EFIKEXEC-FIRST: payload-load: efikexec: ran the image'
 summary

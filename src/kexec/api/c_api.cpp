@@ -34,8 +34,12 @@ using efikexec::kexec::KexecSyscalls;
 using efikexec::kexec::LoadRequest;
 using efikexec::kexec::LoadResult;
 
+namespace efikexec::kexec {
+std::string system_root_for_new_options();
+}
+
 struct efikexec_options {
-  LoadRequest request;
+  LoadRequest request{.system_root = efikexec::kexec::system_root_for_new_options()};
   int image_memfd = -1;  // set_image_memory: the copy, named by request.image_path
 
   ~efikexec_options() {
@@ -54,6 +58,7 @@ namespace {
 
 std::mutex factory_mutex;
 KexecSyscallsFactory syscalls_factory;  // empty: the real system calls
+std::string system_root;                // set_system_root_for_testing
 
 KexecSyscalls& context_syscalls(efikexec_context& ctx) {
   if (!ctx.syscalls) {
@@ -163,6 +168,16 @@ std::optional<std::string> optional_string(const char* text) {
 }
 
 }  // namespace
+
+std::string system_root_for_new_options() {
+  std::lock_guard lock(factory_mutex);
+  return system_root;
+}
+
+void set_system_root_for_testing(std::string root) {
+  std::lock_guard lock(factory_mutex);
+  system_root = std::move(root);
+}
 
 void set_kexec_syscalls_factory_for_testing(KexecSyscallsFactory factory) {
   std::lock_guard lock(factory_mutex);
@@ -301,6 +316,22 @@ efikexec_status efikexec_options_set_timeout(efikexec_options* options, unsigned
   });
 }
 
+efikexec_status efikexec_options_set_handoff(efikexec_options* options,
+                                             efikexec_handoff handoff) {
+  return guarded_set(options, [&](LoadRequest& r) {
+    switch (handoff) {
+      case EFIKEXEC_HANDOFF_AUTO: r.handoff = Handoff::kAuto; return EFIKEXEC_OK;
+      case EFIKEXEC_HANDOFF_TRAMPOLINE: r.handoff = Handoff::kTrampoline; return EFIKEXEC_OK;
+      case EFIKEXEC_HANDOFF_PAYLOAD: r.handoff = Handoff::kPayload; return EFIKEXEC_OK;
+    }
+    return EFIKEXEC_ERR_INVALID_ARGUMENT;
+  });
+}
+
+efikexec_status efikexec_options_set_payload(efikexec_options* options, const char* path) {
+  return setter(options, true, [&](LoadRequest& r) { r.payload_path = string_or_empty(path); });
+}
+
 efikexec_status efikexec_inspect(efikexec_context* ctx, const efikexec_options* options,
                                  char** json) {
   if (json != nullptr) *json = nullptr;
@@ -339,7 +370,7 @@ efikexec_status efikexec_plan(efikexec_context* ctx, const efikexec_options* opt
     LoadResult result;
     if (efikexec_status status = prepare(c, options, result); status != EFIKEXEC_OK)
       return status;
-    return hand_out(c, dump(plan_json(result.plan, result.run)), plan_text);
+    return hand_out(c, dump(load_json(result)), plan_text);
   });
 }
 
@@ -362,7 +393,9 @@ efikexec_status efikexec_exec(efikexec_context* ctx) {
 
 efikexec_status efikexec_unload(efikexec_context* ctx) {
   return guarded(ctx, [&](efikexec_context& c) {
-    if (auto unloaded = context_syscalls(c).unload(); !unloaded)
+    auto decision = decide_handoff(Handoff::kAuto, system_root_for_new_options());
+    if (!decision) return fail(c, decision.error());
+    if (auto unloaded = unload_kexec(decision->handoff, context_syscalls(c)); !unloaded)
       return fail(c, unloaded.error());
     return EFIKEXEC_OK;
   });

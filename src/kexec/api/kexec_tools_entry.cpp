@@ -34,7 +34,8 @@ struct KtArguments {
   bool reuse_cmdline = false;
   std::string initrd;
   std::vector<std::string> db, dbx;
-  std::optional<std::string> sbat_level, efivars, machine;
+  std::optional<std::string> sbat_level, efivars, machine, payload;
+  efikexec_handoff handoff = EFIKEXEC_HANDOFF_AUTO;
   bool no_verify = false;
   long profile = -1;
   unsigned long timeout = 0;  // 0: the library's default
@@ -77,7 +78,8 @@ HostResult<KtArguments> parse_arguments(int argc, char** argv) {
                                                                              : equals - 2));
     static constexpr const char* kWithValue[] = {
         "command-line", "append", "initrd", "ramdisk", "efi-db", "efi-dbx",
-        "efi-sbat-level", "efi-efivars", "efi-machine", "efi-profile", "efi-timeout"};
+        "efi-sbat-level", "efi-efivars", "efi-machine", "efi-profile", "efi-timeout",
+        "efi-handoff", "efi-payload"};
     bool takes_value = false;
     for (const char* known : kWithValue) takes_value = takes_value || name == known;
     std::string value;
@@ -106,6 +108,18 @@ HostResult<KtArguments> parse_arguments(int argc, char** argv) {
       args.efivars = value;
     } else if (name == "efi-machine") {
       args.machine = value;
+    } else if (name == "efi-payload") {
+      args.payload = value;
+    } else if (name == "efi-handoff") {
+      if (value == "auto")
+        args.handoff = EFIKEXEC_HANDOFF_AUTO;
+      else if (value == "trampoline")
+        args.handoff = EFIKEXEC_HANDOFF_TRAMPOLINE;
+      else if (value == "payload")
+        args.handoff = EFIKEXEC_HANDOFF_PAYLOAD;
+      else
+        return host_fail(Stage::kRequest, "--efi-handoff wants auto, trampoline or payload, got '" +
+                                              value + "'");
     } else if (name == "efi-no-verify") {
       args.no_verify = true;
     } else if (name == "efi-profile") {
@@ -149,6 +163,8 @@ efikexec_status apply(const KtArguments& args, efikexec_options* o) {
   if (args.sbat_level) set(efikexec_options_set_sbat_level(o, args.sbat_level->c_str()));
   if (args.efivars) set(efikexec_options_set_efivars(o, args.efivars->c_str()));
   if (args.machine) set(efikexec_options_set_machine(o, args.machine->c_str()));
+  if (args.payload) set(efikexec_options_set_payload(o, args.payload->c_str()));
+  set(efikexec_options_set_handoff(o, args.handoff));
   set(efikexec_options_set_no_verify(o, args.no_verify));
   set(efikexec_options_set_profile(o, static_cast<int>(args.profile)));
   if (args.timeout != 0) set(efikexec_options_set_timeout(o, static_cast<unsigned>(args.timeout)));
@@ -229,8 +245,12 @@ void efikexec_kt_usage(void) {
       "    --efi-profile=N       Boot profile N of a multi-profile UKI.\n"
       "    --efi-timeout=SECONDS Time the image may run before ExitBootServices (default 30).\n"
       "    --efi-machine=SPEC    Load for the described machine SPEC (q35[:MIB] or a JSON file).\n"
+      "    --efi-handoff=PATH    auto (default), trampoline or payload (see below).\n"
+      "    --efi-payload=FILE    The signed payload for the payload handoff.\n"
       "    The image runs to ExitBootServices() in efikexec's sandbox and is loaded with\n"
-      "    kexec_load; -p/--load-panic and kexec_file_load (-s) are not supported.\n");
+      "    kexec_load; on a kernel in lockdown (auto) it is verified, not run, and handed to\n"
+      "    efikexec's signed payload, loaded with kexec_file_load. -p/--load-panic and\n"
+      "    kexec-tools' own kexec_file_load (-s) are not supported.\n");
 }
 
 }  // extern "C"

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -35,13 +36,35 @@ std::string mib(std::uint64_t bytes) {
   return text;
 }
 
-void print_transcript(const LoadResult& result) {
+void print_verdict(const LoadResult& result) {
   const VerifiedImage& image = *result.image;
   const std::string& path = image.opened.path;
   if (image.verified)
     std::cout << "efikexec: verified " << path << ": " << image.verdict.reason << "\n";
   else
     std::cout << "efikexec: " << path << ": NOT verified (--no-verify)\n";
+}
+
+// The payload path: what kexec_file_load gets (nothing of the image ran).
+void print_payload_transcript(const LoadResult& result) {
+  const PayloadLoad& p = *result.payload;
+  std::cout << "efikexec: handoff: payload (kexec_file_load), lockdown "
+            << lockdown_mode_name(result.lockdown) << "; the image was not run here\n";
+  print_verdict(result);
+  std::cout << "efikexec: payload " << p.payload.path << " (" << p.payload.size << " bytes)\n"
+            << "efikexec: bundle " << p.bundle.size << " bytes: UKI " << p.bundle.uki_size
+            << " bytes at 0";
+  if (p.bundle.initrd_size != 0)
+    std::cout << ", initrd " << p.bundle.initrd_size << " bytes at " << p.bundle.initrd_offset;
+  std::cout << "\n"
+            << "efikexec: payload command line: " << p.command_line << "\n";
+}
+
+void print_transcript(const LoadResult& result) {
+  if (result.payload) return print_payload_transcript(result);
+  std::cout << "efikexec: handoff: trampoline (kexec_load), lockdown "
+            << lockdown_mode_name(result.lockdown) << "\n";
+  print_verdict(result);
   const RunOutcome& run = result.run;
   std::cout << "efikexec: ran the image to ExitBootServices() in "
             << static_cast<int>(run.seconds_in_image * 1000) << " ms";
@@ -117,8 +140,8 @@ int load_and_report(const LoadArguments& args, LoadResult& result, const HostSta
   }
   if (!args.json) print_transcript(result);
   if (args.dry_run) {
-    const std::string plan = plan_json(result.plan, result.run)
-                                 .dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string plan =
+        load_json(result).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
     if (args.dry_run->empty() || *args.dry_run == "-") {
       std::cout << plan << "\n";
     } else {
@@ -135,16 +158,34 @@ int load_and_report(const LoadArguments& args, LoadResult& result, const HostSta
     std::cerr << "efikexec: nothing was loaded; a previously loaded image stays in place\n";
     return status;
   }
-  std::cout << "efikexec: loaded: 'efikexec exec' boots it\n";
+  if (args.json)
+    std::cout << load_json(result).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+  else
+    std::cout << "efikexec: loaded: 'efikexec exec' boots it\n";
   return kExitOk;
 }
 
 int run_exec() { return report_failure(linux_kexec_syscalls()->execute()); }
 
-int run_unload() {
-  if (auto unloaded = linux_kexec_syscalls()->unload(); !unloaded)
+int run_unload(Handoff requested) {
+  auto decision = decide_handoff(requested, {});
+  if (!decision) return report_failure(decision.error());
+  if (auto unloaded = unload_kexec(decision->handoff, *linux_kexec_syscalls()); !unloaded)
     return report_failure(unloaded.error());
   return kExitOk;
+}
+
+// --handoff for load and unload.
+void add_handoff_option(CLI::App& sub, Handoff& handoff) {
+  static const std::map<std::string, Handoff> kNames = {{"auto", Handoff::kAuto},
+                                                        {"trampoline", Handoff::kTrampoline},
+                                                        {"payload", Handoff::kPayload}};
+  sub.add_option("--handoff", handoff,
+                 "auto (default: payload when the kernel is in lockdown, else trampoline), "
+                 "trampoline (kexec_load) or payload (kexec_file_load of the signed payload)")
+      ->transform(CLI::CheckedTransformer(kNames, CLI::ignore_case))
+      ->type_name("PATH");
 }
 
 }  // namespace
@@ -176,16 +217,26 @@ void register_load_commands(CLI::App& app, CommandLine& command) {
                    "when PLAN is omitted or -)")
       ->expected(0, 1)
       ->type_name("PLAN");
-  load->add_flag("--json", args->json, "With --dry-run: print only the JSON plan");
+  load->add_flag("--json", args->json,
+                 "Print only JSON: the plan (--dry-run) or what was loaded, with the handoff");
   load->add_flag("--timings", args->timings,
                  "Print each step's wall time and the peak RSS on stderr (one line)");
+  add_handoff_option(*load, r.handoff);
+  load->add_option("--payload", r.payload_path,
+                   std::string("The signed payload for the payload handoff (default ") +
+                       default_payload_path() + ")")
+      ->type_name("FILE");
   add_trust_options(*load, r.trust);
   load->callback([&command, args] { command.run = [args] { return run_load(*args); }; });
 
   CLI::App* exec = app.add_subcommand("exec", "Boot the loaded image now (alias -e)");
   exec->callback([&command] { command.run = [] { return run_exec(); }; });
   CLI::App* unload = app.add_subcommand("unload", "Unload the loaded image (alias -u)");
-  unload->callback([&command] { command.run = [] { return run_unload(); }; });
+  auto unload_handoff = std::make_shared<Handoff>(Handoff::kAuto);
+  add_handoff_option(*unload, *unload_handoff);
+  unload->callback([&command, unload_handoff] {
+    command.run = [unload_handoff] { return run_unload(*unload_handoff); };
+  });
 }
 
 }  // namespace efikexec::kexec

@@ -26,7 +26,9 @@ std::unexpected<HostError> forbidden_here() {
 
 std::unexpected<HostError> call_failed(const char* call) {
   std::string text = std::string(call) + " failed: " + std::strerror(errno);
-  if (errno == EPERM) text += " (needs root, and kexec not disabled by kernel.kexec_load_disabled)";
+  if (errno == EPERM || errno == EACCES)
+    text += " (needs root, and kexec not disabled by kernel.kexec_load_disabled; a kernel in "
+            "lockdown refuses kexec_load: efikexec load --handoff payload)";
   if (errno == EBUSY) text += " (a kexec image is being loaded or executed)";
   return host_fail(Stage::kKexec, std::move(text));
 }
@@ -51,6 +53,27 @@ class LinuxKexecSyscalls final : public KexecSyscalls {
     return {};
   }
 
+  HostStatus file_load(int kernel_fd, int initrd_fd, const std::string& command_line) override {
+    if (forbidden()) return forbidden_here();
+    // The length counts the NUL the kernel requires at its end.
+    if (syscall(SYS_kexec_file_load, static_cast<long>(kernel_fd), static_cast<long>(initrd_fd),
+                static_cast<unsigned long>(command_line.size() + 1), command_line.c_str(),
+                0UL) != 0)
+      return std::unexpected(kexec_file_load_failure(errno));
+    return {};
+  }
+
+  HostStatus file_unload() override {
+    if (forbidden()) return forbidden_here();
+    if (syscall(SYS_kexec_file_load, -1L, -1L, 0UL, nullptr,
+                static_cast<unsigned long>(KEXEC_FILE_UNLOAD)) != 0) {
+      HostError error = kexec_file_load_failure(errno);
+      error.reason = "kexec_file_load (unload) failed: " + std::string(std::strerror(errno));
+      return std::unexpected(std::move(error));
+    }
+    return {};
+  }
+
   bool loaded() override {
     std::ifstream in("/sys/kernel/kexec_loaded");
     int value = 0;
@@ -68,6 +91,43 @@ class LinuxKexecSyscalls final : public KexecSyscalls {
 };
 
 }  // namespace
+
+HostError kexec_file_load_failure(int error) {
+  std::string text = std::string("kexec_file_load failed: ") + std::strerror(error);
+  switch (error) {
+    case ENODATA:
+      text += " (the payload is not signed: sign it with a key the kernel trusts, see "
+              "docs/payload.md)";
+      break;
+    case ENOKEY:
+    case EKEYREJECTED:
+      text += " (the kernel does not trust the payload's signer: its first signature must "
+              "chain to a key in the secondary keyring (built-in and MOK keys) or in the "
+              "platform keyring (the firmware's db))";
+      break;
+    case EPERM:
+    case EACCES:
+      text += " (needs root (CAP_SYS_BOOT) and kexec not disabled by "
+              "kernel.kexec_load_disabled; lockdown or an IMA policy refused the payload)";
+      break;
+    case EBUSY: text += " (a kexec image is being loaded or executed)"; break;
+    case ENOEXEC:
+      text += " (the kernel does not take the payload for a 64-bit bzImage it can load; a "
+              "kernel running 5-level paging also wants XLF_5LEVEL)";
+      break;
+    case ENOMEM:
+      text += " (the kernel found no room for the payload and its bundle)";
+      break;
+    case EINVAL:
+      text += " (the kernel refused the command line, the payload or the bundle)";
+      break;
+    case EFBIG: text += " (the payload or the bundle is larger than 2 GiB)"; break;
+    case ETXTBSY: text += " (a file handed over is still open for writing)"; break;
+    case ENOSYS: text += " (this kernel was built without CONFIG_KEXEC_FILE)"; break;
+    default: break;
+  }
+  return HostError{Stage::kKexec, std::move(text)};
+}
 
 std::unique_ptr<KexecSyscalls> linux_kexec_syscalls() {
   return std::make_unique<LinuxKexecSyscalls>();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The only place efikexec touches kexec: kexec_load(2) and reboot(LINUX_REBOOT_CMD_KEXEC),
-// behind an interface so tests use a fake and dry runs use none. Setting EFIKEXEC_FORBID_KEXEC
-// in the environment makes the real calls refuse (the test suite sets it).
+// The only place efikexec touches kexec: kexec_load(2), kexec_file_load(2) and
+// reboot(LINUX_REBOOT_CMD_KEXEC), behind an interface so tests use a fake and dry runs use none.
+// Setting EFIKEXEC_FORBID_KEXEC in the environment makes the real calls refuse (the test suite
+// sets it).
 #pragma once
 
 #include <cstdint>
@@ -26,11 +27,23 @@ class KexecSyscalls {
   // Replaces the loaded image only if the whole load succeeds (the kernel's own rule).
   virtual HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments) = 0;
   virtual HostStatus unload() = 0;
+  // kexec_file_load(2) with flags 0: the kernel reads `kernel_fd` (a bzImage; under lockdown it
+  // must carry a first PE signature the kernel trusts), `initrd_fd` as its initrd and
+  // `command_line` (without its NUL; the call adds it). Replaces the loaded image only if the
+  // whole load succeeds.
+  virtual HostStatus file_load(int kernel_fd, int initrd_fd, const std::string& command_line) = 0;
+  // kexec_file_load(KEXEC_FILE_UNLOAD): the unload a locked-down kernel accepts (it refuses
+  // kexec_load altogether). Unloads whichever call loaded the image.
+  virtual HostStatus file_unload() = 0;
   virtual bool loaded() = 0;
   // Boots the loaded image; returns only on failure, with why.
   virtual HostError execute() = 0;
 };
 
 std::unique_ptr<KexecSyscalls> linux_kexec_syscalls();
+
+// What kexec_file_load's errno `error` means, in words (Stage::kKexec): an unsigned payload,
+// a signer the kernel does not trust, lockdown or IMA, a load in progress, a bad image.
+HostError kexec_file_load_failure(int error);
 
 }  // namespace efikexec::kexec

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "kexec/inspect/inspect.hpp"
 #include "kexec/common/hex.hpp"
 #include "uki/load_options.hpp"
@@ -26,22 +28,42 @@ HostResult<std::string> read_proc_cmdline() {
   return reusable_command_line(line);
 }
 
-// What the image gets as LoadOptions (uki/load_options.hpp), with this kernel's command line
-// when asked to reuse it.
-HostResult<std::optional<std::string>> build_load_options(const LoadRequest& request,
-                                                          const uki::Uki& uki) {
+// --command-line, or this kernel's own for --reuse-cmdline; none: the image keeps its own.
+HostResult<std::optional<std::string>> replacement_command_line(const LoadRequest& request) {
   std::optional<std::string> line = request.command_line;
   if (request.reuse_cmdline) {
     auto reused = read_proc_cmdline();
     if (!reused) return std::unexpected(std::move(reused.error()));
     line = std::move(*reused);
   }
-  if (request.profile) {
-    if (const std::string problem = profile_problem(uki, *request.profile); !problem.empty())
-      return host_fail(Stage::kRequest, problem, request.image_path);
+  return line;
+}
+
+// The payload's command line: the text, and whether it replaces the image's own
+// (--command-line, --reuse-cmdline, with --append added to them) or is appended to it (--append
+// alone). Empty `mode`: the image keeps its own.
+HostStatus requested_command_line(const LoadRequest& request, PayloadArguments& arguments) {
+  auto line = replacement_command_line(request);
+  if (!line) return std::unexpected(std::move(line.error()));
+  if (*line) {
+    arguments.mode = PayloadCommandLineMode::kReplace;
+    arguments.text = **line;
+    if (request.append)
+      arguments.text = (*line)->empty() ? *request.append : **line + " " + *request.append;
+  } else if (request.append) {
+    arguments.mode = PayloadCommandLineMode::kAppend;
+    arguments.text = *request.append;
   }
+  return {};
+}
+
+// What the image gets as LoadOptions (uki/load_options.hpp).
+HostResult<std::optional<std::string>> build_load_options(const LoadRequest& request,
+                                                          const uki::Uki& uki) {
+  auto line = replacement_command_line(request);
+  if (!line) return std::unexpected(std::move(line.error()));
   uki::CommandLineRequest wanted;
-  if (line) wanted.command_line = *line;
+  if (*line) wanted.command_line = **line;
   if (request.append) wanted.append = *request.append;
   wanted.profile = request.profile;
   auto length = uki::compose_load_options(uki, wanted, {});
@@ -52,7 +74,86 @@ HostResult<std::optional<std::string>> build_load_options(const LoadRequest& req
   return std::optional<std::string>(std::move(options));
 }
 
+// The payload path after verification: nothing of the image runs here.
+HostStatus prepare_payload(const LoadRequest& request, PayloadImage payload, LoadResult& result) {
+  PayloadArguments arguments;
+  arguments.uki_size = result.image->opened.bytes.size();
+  arguments.profile = request.profile;
+  // The payload applies the profile and the command line to the UKI after kexec.
+  if (auto text = requested_command_line(request, arguments); !text) return text;
+  if (!request.initrd_path.empty()) {
+    auto initrd = FileBytes::read(request.initrd_path);
+    if (!initrd) return std::unexpected(std::move(initrd.error()));
+    result.initrd = std::move(*initrd);
+    arguments.initrd_size = result.initrd.size();
+  }
+  auto line = payload_command_line(arguments, payload.header.cmdline_size);
+  if (!line) return std::unexpected(std::move(line.error()));
+  // The UKI's bytes from the snapshot that was verified, never read again from its file.
+  auto bundle = make_bundle(result.image->opened.bytes.view(), result.initrd.view());
+  if (!bundle) return std::unexpected(std::move(bundle.error()));
+  result.payload = PayloadLoad{std::move(payload), std::move(*bundle), std::move(*line)};
+  return {};
+}
+
+// The payload under `decision`, or why there is none. Under lockdown with the default payload
+// missing, the refusal says what is wrong and what to do, before anything else is read.
+HostResult<std::optional<PayloadImage>> find_payload(const LoadRequest& request,
+                                                     const HandoffDecision& decision) {
+  if (decision.handoff != Handoff::kPayload) return std::nullopt;
+  const bool named = !request.payload_path.empty();
+  const std::string path = named ? request.payload_path : default_payload_path();
+  auto payload = open_payload(path);
+  if (payload) return std::optional<PayloadImage>(std::move(*payload));
+  if (named || payload.error().stage != Stage::kRead)
+    return std::unexpected(std::move(payload.error()));
+  const std::string what_to_do =
+      "install the efikexec payload, signed with a key this kernel trusts, at this path, or "
+      "name one with --payload FILE (docs/payload.md); nothing was run";
+  if (decision.lockdown == LockdownMode::kNone)
+    return host_fail(Stage::kRead,
+                     "no payload for the payload handoff (" + payload.error().reason + "): " +
+                         what_to_do,
+                     path);
+  return host_fail(
+      Stage::kKexec,
+      std::string("this kernel is in lockdown [") + lockdown_mode_name(decision.lockdown) +
+          "], so it refuses kexec_load; efikexec then loads through its signed payload with "
+          "kexec_file_load, and there is none (" + payload.error().reason + "): " + what_to_do,
+      path);
+}
+
 }  // namespace
+
+HostResult<HandoffDecision> decide_handoff(Handoff requested, const std::string& system_root) {
+  auto lockdown = read_lockdown(system_root);
+  if (!lockdown) return std::unexpected(std::move(lockdown.error()));
+  return HandoffDecision{*lockdown, choose_handoff(requested, *lockdown)};
+}
+
+HostStatus unload_kexec(Handoff handoff, KexecSyscalls& syscalls) {
+  return handoff == Handoff::kPayload ? syscalls.file_unload() : syscalls.unload();
+}
+
+nlohmann::json load_json(const LoadResult& result) {
+  nlohmann::json document;
+  if (result.payload) {
+    const PayloadLoad& p = *result.payload;
+    document = {{"call", "kexec_file_load"},
+                {"payload", {{"path", p.payload.path}, {"size", p.payload.size}}},
+                {"bundle",
+                 {{"size", p.bundle.size},
+                  {"uki_size", p.bundle.uki_size},
+                  {"initrd_offset", p.bundle.initrd_offset},
+                  {"initrd_size", p.bundle.initrd_size}}},
+                {"command_line", p.command_line}};
+  } else {
+    document = plan_json(result.plan, result.run);
+  }
+  document["handoff"] = handoff_name(result.handoff);
+  document["lockdown"] = lockdown_mode_name(result.lockdown);
+  return document;
+}
 
 std::string reusable_command_line(const std::string& proc_cmdline) {
   std::istringstream words(proc_cmdline);
@@ -71,6 +172,12 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
     const Clock::time_point now = Clock::now();
     return std::chrono::duration<double>(now - std::exchange(mark, now)).count();
   };
+  auto decision = decide_handoff(request.handoff, request.system_root);
+  if (!decision) return std::unexpected(std::move(decision.error()));
+  result.lockdown = decision->lockdown;
+  result.handoff = decision->handoff;
+  auto payload = find_payload(request, *decision);
+  if (!payload) return std::unexpected(std::move(payload.error()));
   // Verify before execute: nothing of the image runs unless the policy accepted it. Read and
   // verify are two steps so that their times can be told apart.
   auto opened = open_image(request.image_path);
@@ -90,6 +197,14 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
                      "the UKI carries its own initrd; --initrd is for EFI-stub kernels and UKIs "
                      "without one",
                      request.image_path);
+  if (request.profile)
+    if (const std::string problem = profile_problem(uki, *request.profile); !problem.empty())
+      return host_fail(Stage::kRequest, problem, request.image_path);
+  if (*payload) {
+    auto prepared = prepare_payload(request, std::move(**payload), result);
+    result.timings.setup = lap();
+    return prepared;
+  }
   auto load_options = build_load_options(request, uki);
   if (!load_options) return std::unexpected(std::move(load_options.error()));
   result.load_options = std::move(*load_options);
@@ -133,6 +248,9 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
 }
 
 HostStatus commit_kexec(LoadResult& result, KexecSyscalls& syscalls) {
+  if (result.payload)
+    return syscalls.file_load(result.payload->payload.fd.get(), result.payload->bundle.fd.get(),
+                              result.payload->command_line);
   // The run's memory, read straight from its memory file: no copy before the kernel's own.
   std::vector<KexecSegment> segments;
   std::vector<std::pair<void*, std::size_t>> mappings;

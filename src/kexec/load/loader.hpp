@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The load pipeline: verify, run the image to ExitBootServices() in the sandbox, plan the kexec
-// segments, and (only if all of that succeeded) call kexec_load once.
+// The load pipeline: verify, then one of two handoffs (docs/architecture.md). The trampoline:
+// run the image to ExitBootServices() in the sandbox, plan the kexec segments, and (only if all
+// of that succeeded) call kexec_load once. The payload, for kernels in lockdown: run nothing,
+// check the signed payload, build its bundle and command line (payload.hpp), and call
+// kexec_file_load once.
 #pragma once
 
 #include <optional>
@@ -9,6 +12,8 @@
 #include "kexec/run/efi_run.hpp"
 #include "kexec/handoff/kexec_plan.hpp"
 #include "kexec/load/kexec_syscalls.hpp"
+#include "kexec/load/payload.hpp"
+#include "kexec/machine/lockdown.hpp"
 #include "kexec/machine/machine.hpp"
 #include "kexec/verify/verified_image.hpp"
 
@@ -26,6 +31,9 @@ struct LoadRequest {
   unsigned timeout_seconds = 30;
   bool trace = false;
   bool echo_console = false;
+  Handoff handoff = Handoff::kAuto;
+  std::string payload_path;  // empty: default_payload_path()
+  std::string system_root;   // where the lockdown mode is read (machine/lockdown.hpp); "" this system
 };
 
 // Wall time of each step of prepare_kexec, in seconds (`efikexec load --timings`).
@@ -37,8 +45,18 @@ struct LoadTimings {
   double plan = 0;    // trampoline and page tables written, segments planned
 };
 
+// What the payload handoff hands to kexec_file_load.
+struct PayloadLoad {
+  PayloadImage payload;
+  Bundle bundle;
+  std::string command_line;
+};
+
 // What prepare_kexec produced, as far as it got (the console of a failed run is in `run`).
 struct LoadResult {
+  LockdownMode lockdown = LockdownMode::kNone;
+  Handoff handoff = Handoff::kTrampoline;  // the path taken (never kAuto once decided)
+  std::optional<PayloadLoad> payload;      // on the payload path
   std::optional<VerifiedImage> image;
   Machine machine;
   std::optional<std::string> load_options;  // what the image got as LoadOptions
@@ -48,10 +66,27 @@ struct LoadResult {
   LoadTimings timings;
 };
 
-// Everything up to the plan; no kexec system call. The error names the stage that stopped.
+// Everything up to the plan (or the payload's bundle); no kexec system call. The error names the
+// stage that stopped. Under lockdown without a payload it stops before anything is read or run.
 HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result);
-// The one kexec_load of a prepared plan.
+// The one kexec_load of a prepared plan, or the one kexec_file_load of the payload. On failure
+// the kernel keeps what was loaded before.
 HostStatus commit_kexec(LoadResult& result, KexecSyscalls& syscalls);
+
+// The path `requested` takes on the kernel whose lockdown mode is read under `system_root`.
+struct HandoffDecision {
+  LockdownMode lockdown = LockdownMode::kNone;
+  Handoff handoff = Handoff::kTrampoline;
+};
+HostResult<HandoffDecision> decide_handoff(Handoff requested, const std::string& system_root);
+
+// Unloads through the call the path's kernel accepts: kexec_file_load(KEXEC_FILE_UNLOAD) on
+// the payload path (a kernel in lockdown refuses kexec_load), kexec_load otherwise.
+HostStatus unload_kexec(Handoff handoff, KexecSyscalls& syscalls);
+
+// What a load would do or did, as JSON: the trampoline's plan (handoff/kexec_plan.hpp) or the
+// payload's call, with "handoff" and "lockdown" (`load --dry-run`, efikexec_plan).
+nlohmann::json load_json(const LoadResult& result);
 
 // This kernel's command line without what belonged to its own boot (initrd=, BOOT_IMAGE=).
 std::string reusable_command_line(const std::string& proc_cmdline);

@@ -47,18 +47,17 @@ std::uint64_t attribute_of(std::uint32_t efi_type) {
   }
 }
 
-// Types firmware gives runtime regions (UEFI 2.10 §7.2.3 and what real maps hold): runtime code
-// and data, the MMIO the services reach, PAL code, reserved and NVS memory, OEM/OS types.
+// Types a runtime region can have: those firmware marks runtime (UEFI 2.10 §7.2.3: runtime code
+// and data, the MMIO the services reach, PAL code, reserved and NVS memory, OEM/OS types), and
+// those Linux marks runtime itself so that they survive kexec (efi_mem_reserve(): the ESRT, the
+// memory attributes table, the TPM event log and the RNG seed in boot-services, loader or ACPI
+// reclaim memory). Only conventional, unusable and persistent memory never are.
 bool is_runtime_capable(std::uint32_t type) {
   switch (type) {
-    case EfiReservedMemoryType:
-    case EfiRuntimeServicesCode:
-    case EfiRuntimeServicesData:
-    case EfiACPIMemoryNVS:
-    case EfiMemoryMappedIO:
-    case EfiMemoryMappedIOPortSpace:
-    case EfiPalCode: return true;
-    default: return type >= kEfiOemTypes;
+    case EfiConventionalMemory:
+    case EfiUnusableMemory:
+    case kEfiPersistent: return false;
+    default: return true;
   }
 }
 

@@ -7,7 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -27,6 +32,10 @@ struct FakeKexecState {
   std::uint64_t last_bytes = 0;  // sum of each buffer's last byte: proof they were read
   bool fail_load = false;
   bool loaded = false;
+  int file_loads = 0;
+  int file_unloads = 0;
+  std::string file_command_line;
+  std::uint64_t file_initrd_size = 0;
 };
 
 class FakeKexecSyscalls final : public kexec::KexecSyscalls {
@@ -55,6 +64,22 @@ class FakeKexecSyscalls final : public kexec::KexecSyscalls {
     state_->loaded = false;
     return {};
   }
+  kexec::HostStatus file_load(int /*kernel_fd*/, int initrd_fd,
+                              const std::string& command_line) override {
+    ++state_->file_loads;
+    state_->file_command_line = command_line;
+    struct stat st{};
+    state_->file_initrd_size = fstat(initrd_fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    if (state_->fail_load)
+      return kexec::host_fail(kexec::Stage::kKexec, "fake kexec_file_load failed");
+    state_->loaded = true;
+    return {};
+  }
+  kexec::HostStatus file_unload() override {
+    ++state_->file_unloads;
+    state_->loaded = false;
+    return {};
+  }
   bool loaded() override { return state_->loaded; }
   kexec::HostError execute() override {
     ++state_->executes;
@@ -65,15 +90,31 @@ class FakeKexecSyscalls final : public kexec::KexecSyscalls {
   std::shared_ptr<FakeKexecState> state_;
 };
 
-// Installs the fake for the test's lifetime.
+// Installs the fake for the test's lifetime, and a system root of the test's own (no lockdown
+// file until lock_down() writes one), made before any options of the test are.
 class WithFakeKexec : public ::testing::Test {
  protected:
+  WithFakeKexec() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "efikexec-c-api-XXXXXX").string();
+    root = mkdtemp(pattern.data());
+    kexec::set_system_root_for_testing(root);
+  }
+  ~WithFakeKexec() override {
+    kexec::set_system_root_for_testing({});
+    std::filesystem::remove_all(root);
+  }
+  // The kernel under `root` says lockdown [integrity].
+  void lock_down() {
+    std::filesystem::create_directories(root + "/sys/kernel/security");
+    std::ofstream(root + "/sys/kernel/security/lockdown") << "none [integrity] confidentiality\n";
+  }
   void SetUp() override {
     kexec::set_kexec_syscalls_factory_for_testing(
         [state = fake] { return std::make_unique<FakeKexecSyscalls>(state); });
   }
   void TearDown() override { kexec::set_kexec_syscalls_factory_for_testing(nullptr); }
 
+  std::string root;
   std::shared_ptr<FakeKexecState> fake = std::make_shared<FakeKexecState>();
 };
 

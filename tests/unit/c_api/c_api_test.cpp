@@ -212,6 +212,65 @@ TEST_F(CApi, AProfileTheImageLacksIsBadInput) {
 // c99_header_test.c, compiled as C99.
 extern "C" int efikexec_c99_smoke(const char* image);
 
+TEST_F(CApi, HandoffAndPayloadAreOptions) {
+  EXPECT_EQ(efikexec_options_set_handoff(options.get(), EFIKEXEC_HANDOFF_PAYLOAD), EFIKEXEC_OK);
+  EXPECT_EQ(efikexec_options_set_handoff(options.get(), static_cast<efikexec_handoff>(3)),
+            EFIKEXEC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(efikexec_options_set_handoff(nullptr, EFIKEXEC_HANDOFF_AUTO),
+            EFIKEXEC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(efikexec_options_set_payload(options.get(), "/x.efi"), EFIKEXEC_OK);
+  EXPECT_EQ(efikexec_options_set_payload(options.get(), nullptr), EFIKEXEC_OK);
+  EXPECT_EQ(efikexec_options_set_payload(nullptr, "/x.efi"), EFIKEXEC_ERR_INVALID_ARGUMENT);
+}
+
+TEST_F(CApi, LockdownWithoutAPayloadRefusesAndLoadsNothing) {
+  SIGNED_UKI_OR_SKIP();
+  lock_down();
+  EXPECT_EQ(efikexec_load(ctx.get(), options.get()), EFIKEXEC_ERR_KEXEC);
+  EXPECT_NE(std::string(efikexec_last_error(ctx.get())).find("lockdown [integrity]"),
+            std::string::npos)
+      << efikexec_last_error(ctx.get());
+  EXPECT_EQ(fake->loads + fake->file_loads + fake->unloads + fake->file_unloads, 0);
+  EXPECT_EQ(efikexec_status_exit_code(EFIKEXEC_ERR_KEXEC), 1);
+}
+
+TEST_F(CApi, LockdownTakesThePayloadPathAndUnloadsWithTheFileCall) {
+  SIGNED_UKI_OR_SKIP();
+  EFIKEXEC_NEED_FIXTURE(payload, "vmlinuz-unsigned.efi");  // passes the bzImage probe checks
+  lock_down();
+  ASSERT_EQ(efikexec_options_set_payload(options.get(), payload.c_str()), EFIKEXEC_OK);
+  char* plan_text = nullptr;
+  ASSERT_EQ(efikexec_plan(ctx.get(), options.get(), &plan_text), EFIKEXEC_OK)
+      << efikexec_last_error(ctx.get());
+  const auto plan = nlohmann::json::parse(take(plan_text));
+  EXPECT_EQ(plan["handoff"], "payload");
+  EXPECT_EQ(plan["lockdown"], "integrity");
+  EXPECT_EQ(plan["payload"]["path"], payload);
+  EXPECT_EQ(fake->file_loads, 0) << "a plan calls nothing";
+
+  ASSERT_EQ(efikexec_load(ctx.get(), options.get()), EFIKEXEC_OK) << efikexec_last_error(ctx.get());
+  EXPECT_EQ(fake->file_loads, 1);
+  EXPECT_EQ(fake->loads, 0);
+  EXPECT_EQ(fake->file_command_line, plan["command_line"]);
+  EXPECT_EQ(fake->file_initrd_size, plan["bundle"]["size"]);
+  ASSERT_EQ(efikexec_unload(ctx.get()), EFIKEXEC_OK);
+  EXPECT_EQ(fake->file_unloads, 1);
+  EXPECT_EQ(fake->unloads, 0);
+}
+
+TEST_F(CApi, WithoutLockdownTheTrampolineIsPlannedAndUnloadUsesKexecLoad) {
+  SIGNED_UKI_OR_SKIP();
+  char* plan_text = nullptr;
+  ASSERT_EQ(efikexec_plan(ctx.get(), options.get(), &plan_text), EFIKEXEC_OK)
+      << efikexec_last_error(ctx.get());
+  const auto plan = nlohmann::json::parse(take(plan_text));
+  EXPECT_EQ(plan["handoff"], "trampoline");
+  EXPECT_EQ(plan["lockdown"], "none");
+  ASSERT_EQ(efikexec_unload(ctx.get()), EFIKEXEC_OK);
+  EXPECT_EQ(fake->unloads, 1);
+  EXPECT_EQ(fake->file_unloads, 0);
+}
+
 TEST_F(CApi, TheHeaderWorksFromC99) {
   EXPECT_EQ(efikexec_c99_smoke("/nonexistent.efi"), 0);
 }

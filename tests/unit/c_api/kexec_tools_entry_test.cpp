@@ -98,7 +98,7 @@ TEST(KexecToolsUsage, NamesEveryOptionLoadReads) {
   for (const char* option :
        {"--command-line", "--append", "--reuse-cmdline", "--initrd", "--ramdisk", "--efi-db",
         "--efi-dbx", "--efi-sbat-level", "--efi-efivars", "--efi-no-verify", "--efi-profile",
-        "--efi-timeout", "--efi-machine"})
+        "--efi-timeout", "--efi-machine", "--efi-handoff", "--efi-payload"})
     EXPECT_NE(usage.find(option), std::string::npos) << option;
 }
 
@@ -144,6 +144,38 @@ TEST_F(KexecToolsLoad, RefusesCrashKernelsAndAForeignKeyWithoutLoading) {
   EXPECT_NE(errors.find("refused"), std::string::npos) << errors;
   EXPECT_NE(errors.find("--efi-timeout"), std::string::npos) << errors;
   EXPECT_EQ(fake->loads, 0);
+}
+
+TEST_F(KexecToolsLoad, FollowsTheSameAutoDecisionUnderLockdown) {
+  EFIKEXEC_NEED_FIXTURE(uki, "uki-signed.efi");
+  EFIKEXEC_NEED_FIXTURE(db, "keys/db.crt");
+  EFIKEXEC_NEED_FIXTURE(payload, "vmlinuz-unsigned.efi");  // passes the bzImage probe checks
+  const std::vector<char> bytes = read_all(uki);
+  lock_down();
+  ::testing::internal::CaptureStderr();
+  Argv without({"kexec", "-l", "--efi-db", db, "--efi-efivars=/nonexistent", uki});
+  EXPECT_EQ(efikexec_kt_load(without.argc(), without.argv(), bytes.data(),
+                             static_cast<off_t>(bytes.size()), nullptr),
+            -1);
+  Argv bad({"kexec", "-l", "--efi-handoff=sideways", uki});
+  EXPECT_EQ(efikexec_kt_load(bad.argc(), bad.argv(), bytes.data(),
+                             static_cast<off_t>(bytes.size()), nullptr),
+            -1);
+  const std::string errors = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(errors.find("lockdown [integrity]"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("--efi-handoff"), std::string::npos) << errors;
+  EXPECT_EQ(fake->loads + fake->file_loads, 0);
+  Argv with({"kexec", "-l", "--efi-db", db, "--efi-efivars=/nonexistent", "--efi-payload", payload,
+             "--append=quiet", uki});
+  EXPECT_EQ(efikexec_kt_load(with.argc(), with.argv(), bytes.data(),
+                             static_cast<off_t>(bytes.size()), nullptr),
+            EFIKEXEC_KT_LOADED);
+  EXPECT_EQ(fake->file_loads, 1);
+  EXPECT_EQ(fake->loads, 0);
+  // kexec-tools' --append sets the whole command line, as it does for the trampoline.
+  EXPECT_EQ(fake->file_command_line,
+            "efikexec.uki_size=" + std::to_string(bytes.size()) +
+                " efikexec.cmdline=replace -- quiet");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "handoff_tables.hpp"
+#include "fake_kexec.hpp"
 #include "kexec/load/loader.hpp"
 #include "kexec/run/run_report.hpp"
 #include "kexec/common/hex.hpp"
@@ -17,25 +18,6 @@
 namespace efikexec::kexec {
 namespace {
 
-class FakeKexec final : public KexecSyscalls {
- public:
-  HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments) override {
-    ++loads;
-    this->entry = entry;
-    recorded.assign(segments.begin(), segments.end());
-    first_bytes.clear();
-    for (const KexecSegment& s : segments)
-      first_bytes.push_back(s.buffer_size >= 8 ? *static_cast<const std::uint64_t*>(s.buffer) : 0);
-    return {};
-  }
-  HostStatus unload() override { return {}; }
-  bool loaded() override { return loads > 0; }
-  HostError execute() override { return {Stage::kKexec, "fake"}; }
-  int loads = 0;
-  std::uint64_t entry = 0;
-  std::vector<KexecSegment> recorded;
-  std::vector<std::uint64_t> first_bytes;
-};
 
 std::string fixture(const char* name) { return efikexec::testing::fixture_path(name); }
 
@@ -51,6 +33,7 @@ LoadRequest signed_uki_request(const char* image = "uki-signed.efi") {
   request.trust.efivars_directory = "/nonexistent";
   request.machine_spec = "q35";
   request.timeout_seconds = 60;
+  request.handoff = Handoff::kTrampoline;  // these tests are about the trampoline, lockdown or not
   return request;
 }
 

@@ -300,3 +300,20 @@ TEST(MachineMap, TheShimsOwnPagesComeFromConventionalMemoryBelowFourGiB) {
 
 }  // namespace
 }  // namespace efikexec::payload
+
+// Linux marks regions it must keep across kexec runtime itself (efi_mem_reserve(): the ESRT, the
+// memory attributes table, the TPM log) without changing their type; the first kernel's runtime
+// map under OVMF has such boot-services data. They stay what they are, runtime and reserved.
+TEST(MachineMap, RegionsLinuxKeptAcrossKexecStayRuntime) {
+  Built b = build({{0x100000, 64 * kMiB, 1}}, {},
+                  {{EfiBootServicesData, 0x2000000, 0xfffffffeee000000, 2, EFI_MEMORY_RUNTIME},
+                   {EfiACPIReclaimMemory, 0x2002000, 0xfffffffeee002000, 1, EFI_MEMORY_RUNTIME}});
+  ASSERT_TRUE(b.result) << b.result.error().message;
+  EXPECT_EQ(type_at(*b.map, 0x2000000), EfiBootServicesData);
+  EXPECT_EQ(type_at(*b.map, 0x2002000), EfiACPIReclaimMemory);
+  for (const efi::MemoryRange& range : b.map->ranges)
+    if (range.start == 0x2000000) {
+      EXPECT_NE(range.attribute & EFI_MEMORY_RUNTIME, 0u);
+      EXPECT_EQ(range.virtual_start, 0xfffffffeee000000u);
+    }
+}
