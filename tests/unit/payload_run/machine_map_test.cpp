@@ -298,9 +298,6 @@ TEST(MachineMap, TheShimsOwnPagesComeFromConventionalMemoryBelowFourGiB) {
   EXPECT_FALSE(set_aside(map, std::uint64_t{1} << 40));
 }
 
-}  // namespace
-}  // namespace efikexec::payload
-
 // Linux marks regions it must keep across kexec runtime itself (efi_mem_reserve(): the ESRT, the
 // memory attributes table, the TPM log) without changing their type; the first kernel's runtime
 // map under OVMF has such boot-services data. They stay what they are, runtime and reserved.
@@ -317,3 +314,6 @@ TEST(MachineMap, RegionsLinuxKeptAcrossKexecStayRuntime) {
       EXPECT_EQ(range.virtual_start, 0xfffffffeee000000u);
     }
 }
+
+}  // namespace
+}  // namespace efikexec::payload
