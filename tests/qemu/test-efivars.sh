@@ -64,6 +64,8 @@ check "load --dry-run without --db: the signed UKI is planned, the other refused
   '^EFIKEXEC-FIRST: load-signed: efikexec: dry run: plan written to /tmp/plan\.json$' \
   '^EFIKEXEC-FIRST: load-signed exit=0 loaded=0$' \
   "^EFIKEXEC-FIRST: load-other: efikexec: /fixtures/uki-other-signed\\.efi: refused: .* revoked by dbx efivarfs dbx" \
-  '^EFIKEXEC-FIRST: load-other: efikexec: nothing was loaded$' '^EFIKEXEC-FIRST: load-other exit=1 loaded=0$' \
-  '^EFIKEXEC-FIRST: done$'
+  '^EFIKEXEC-FIRST: load-other: efikexec: nothing was loaded$' '^EFIKEXEC-FIRST: load-other exit=1 loaded=0$'
+check "list --esp: the boot-counted UKI is the default entry" "$QEMU_DIR/expect.sh" "$LOG" \
+  '^EFIKEXEC-FIRST: list: \* debian\+2-1\.efi +Debian GNU/Linux 12 \(bookworm\) .* 2/1 ' \
+  '^EFIKEXEC-FIRST: list exit=0 loaded=0$' '^EFIKEXEC-FIRST: done$'
 summary

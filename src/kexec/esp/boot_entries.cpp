@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -221,8 +220,8 @@ void add_uki_entries(const std::string& directory, const std::string& file_name,
   const unsigned profiles = std::min(std::max(uki.profile_count(), 1u), uki::kMaxBootProfiles);
   bool listed = false;
   for (unsigned profile = 0; profile < profiles; ++profile) {
-    const std::string osrel = section_string(uki, ".osrel", profile);
     if (uki.find(".osrel", profile) == nullptr) continue;
+    const std::string osrel = section_string(uki, ".osrel", profile);
     const std::optional<uki::OsReleaseNames> names = uki::os_release_names(osrel);
     if (!names) continue;
     const std::string profile_text = section_string(uki, ".profile", profile);
@@ -255,14 +254,13 @@ void add_uki_entries(const std::string& directory, const std::string& file_name,
       const std::size_t end = file_name.size() - 4;
       entry.plain_id.erase(counter->prefix_length, end - counter->prefix_length);
     }
-    entry.cmdline = section_text(uki.find(".cmdline", profile)
-                                     ? uki.image().section_data(*uki.find(".cmdline", profile))
-                                     : ByteView{});
+    const pe::Section* cmdline = uki.find(".cmdline", profile);
+    entry.cmdline = section_text(cmdline ? uki.image().section_data(*cmdline) : ByteView{});
     out.entries.push_back(std::move(entry));
     listed = true;
     // systemd-boot stops at the first profile without a .cmdline (it returns from the loop
     // where it reads the command line for display); its later profiles get no entries.
-    if (uki.find(".cmdline", profile) == nullptr) break;
+    if (cmdline == nullptr) break;
   }
   if (!listed)
     out.unreadable.push_back(

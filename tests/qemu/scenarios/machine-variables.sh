@@ -33,4 +33,7 @@ attempt verify-other verify "$FIXTURES/uki-other-signed.efi"
 attempt verify-signed-json verify --json "$FIXTURES/uki-signed.efi"
 attempt load-signed load --dry-run=/tmp/plan.json "$FIXTURES/uki-signed.efi"
 attempt load-other load --dry-run=/tmp/plan-other.json "$FIXTURES/uki-other-signed.efi"
+# The Type #2 entries of an ESP directory, with this firmware's efivarfs (issue 16).
+mkdir -p /tmp/esp/EFI/Linux && cp "$FIXTURES/uki-signed.efi" /tmp/esp/EFI/Linux/debian+2-1.efi
+attempt list list --esp /tmp/esp
 say "done"
