@@ -65,6 +65,20 @@ grep -q 'with LoadOptions "@2"' <<<"$out" || fail "profile not passed: $out"
 grep -q "the kernel's command line: .*efikexec.profile=2" <<<"$out" || fail "not profile 2: $out"
 [[ -s "$work/plan.json" ]] || fail "no plan written"
 
+# Verdicts on request: the db-signed UKIs accepted, the one signed by another key refused.
+require_fixture uki-other-signed.efi
+cp "$fixtures/uki-other-signed.efi" "$esp/EFI/Linux/other.efi"
+out="$(list --verify --db "$fixtures/keys/db.crt")" || fail "list --verify exit $?"
+grep -q '^  other.efi .* refused  *.*other.efi$' <<<"$out" || fail "other.efi not refused: $out"
+grep -q '^refused: .*other.efi: .*does not chain to db' <<<"$out" || fail "no reason: $out"
+grep -q '^  profiles.efi@p1 .* accepted  *.*profiles.efi$' <<<"$out" || fail "profiles not accepted: $out"
+list --verify --json --db "$fixtures/keys/db.crt" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert {e["id"]: e["accepted"] for e in r["entries"]}["other.efi"] is False
+assert all(e["accepted"] for e in r["entries"] if e["id"] != "other.efi")' || fail "JSON verdicts"
+rm "$esp/EFI/Linux/other.efi"
+
 # What cannot be chosen: one line, exit 2, nothing run.
 expect_refusal() {
   local what="$1" pattern="$2"; shift 2

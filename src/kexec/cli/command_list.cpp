@@ -15,12 +15,23 @@ namespace efikexec::kexec {
 namespace {
 
 struct ListArguments {
-  EspOptions esp{.efivars_directory = kEfivarsDirectory};
+  EspOptions esp;
+  TrustOptions trust;  // --efivars also names where the loader variables are
+  bool verify = false;
   bool json = false;
 };
 
 int run_list(const ListArguments& args) {
-  auto entries = read_boot_entries(args.esp);
+  EspOptions esp = args.esp;
+  esp.efivars_directory = args.trust.efivars_directory;
+  std::optional<TrustPolicy> policy;
+  if (args.verify) {
+    auto built = build_trust_policy(args.trust);
+    if (!built) return report_failure(built.error());
+    policy = std::move(*built);
+    esp.verify = &*policy;
+  }
+  auto entries = read_boot_entries(esp);
   if (!entries) return report_failure(entries.error());
   if (args.json)
     std::cout << boot_entries_json(*entries).dump(2, ' ', false,
@@ -74,10 +85,10 @@ void register_list_command(CLI::App& app, CommandLine& command) {
   CLI::App* sub = app.add_subcommand(
       "list", "List the UKIs in EFI/Linux of the ESP as systemd-boot orders them, and its default");
   add_esp_options(*sub, args->esp);
-  sub->add_option("--efivars", args->esp.efivars_directory,
-                  "Read LoaderEntryOneShot, LoaderEntryDefault and LoaderEntryLastBooted from DIR "
-                  "(default /sys/firmware/efi/efivars)")
-      ->type_name("DIR");
+  add_trust_options(*sub, args->trust);
+  sub->add_flag("--verify", args->verify,
+                "Show each UKI's verdict under the trust options (as `verify` gives it)")
+      ->excludes("--no-verify");
   sub->add_flag("--json", args->json, "Print a stable JSON document");
   sub->callback([&command, args] { command.run = [args] { return run_list(*args); }; });
 }

@@ -15,6 +15,7 @@
 #include "kexec/image/opened_image.hpp"
 #include "kexec/inspect/inspect.hpp"
 #include "kexec/verify/trust_policy.hpp"
+#include "kexec/verify/verify.hpp"
 #include "uki/uki.hpp"
 
 namespace efikexec::kexec {
@@ -199,7 +200,7 @@ std::string section_string(const uki::Uki& uki, std::string_view name, unsigned 
 
 // The entries of one UKI file, one per profile, as systemd-boot makes them (boot_entry_add_type2).
 void add_uki_entries(const std::string& directory, const std::string& file_name,
-                     const std::string& partition, BootEntries& out) {
+                     const std::string& partition, const TrustPolicy* policy, BootEntries& out) {
   const std::string path = directory + "/" + file_name;
   struct stat st{};
   if (::stat(path.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) > kMaxUkiBytes) {
@@ -216,6 +217,8 @@ void add_uki_entries(const std::string& directory, const std::string& file_name,
     return;
   }
   const uki::Uki uki = uki::Uki::from_image(opened->image);
+  std::optional<VerifyVerdict> verdict;
+  if (policy != nullptr) verdict = verify_image(opened->image, *policy);
   const std::optional<uki::BootCounter> counter = uki::parse_boot_counter(file_name);
   const unsigned profiles = std::min(std::max(uki.profile_count(), 1u), uki::kMaxBootProfiles);
   bool listed = false;
@@ -254,6 +257,10 @@ void add_uki_entries(const std::string& directory, const std::string& file_name,
       const std::size_t end = file_name.size() - 4;
       entry.plain_id.erase(counter->prefix_length, end - counter->prefix_length);
     }
+    if (verdict) {
+      entry.accepted = verdict->accepted;
+      entry.verdict = verdict->reason;
+    }
     const pe::Section* cmdline = uki.find(".cmdline", profile);
     entry.cmdline = section_text(cmdline ? uki.image().section_data(*cmdline) : ByteView{});
     out.entries.push_back(std::move(entry));
@@ -269,7 +276,7 @@ void add_uki_entries(const std::string& directory, const std::string& file_name,
 }
 
 HostStatus add_partition(const std::string& root, const std::string& partition,
-                         BootEntries& out) {
+                         const TrustPolicy* policy, BootEntries& out) {
   const std::string efi = find_ignoring_case(root, "EFI");
   const std::string linux_dir = efi.empty() ? std::string() : find_ignoring_case(efi, "Linux");
   if (linux_dir.empty() || !is_directory(linux_dir)) {
@@ -279,7 +286,7 @@ HostStatus add_partition(const std::string& root, const std::string& partition,
   auto files = regular_files(linux_dir);
   if (!files) return std::unexpected(files.error());
   for (const std::string& name : *files)
-    if (uki::is_type2_file_name(name)) add_uki_entries(linux_dir, name, partition, out);
+    if (uki::is_type2_file_name(name)) add_uki_entries(linux_dir, name, partition, policy, out);
   return {};
 }
 
@@ -363,10 +370,11 @@ HostResult<BootEntries> read_boot_entries(const EspOptions& options, const Mount
     out.location.xbootldr = options.xbootldr;
   }
   // systemd-boot reads EFI/Linux of its own partition, then of XBOOTLDR, and sorts them together.
-  if (auto added = add_partition(out.location.esp, "esp", out); !added)
+  if (auto added = add_partition(out.location.esp, "esp", options.verify, out); !added)
     return std::unexpected(added.error());
   if (!out.location.xbootldr.empty())
-    if (auto added = add_partition(out.location.xbootldr, "xbootldr", out); !added)
+    if (auto added = add_partition(out.location.xbootldr, "xbootldr", options.verify, out);
+        !added)
       return std::unexpected(added.error());
   std::stable_sort(out.entries.begin(), out.entries.end(),
                    [](const BootEntry& a, const BootEntry& b) {
@@ -460,7 +468,9 @@ json boot_entries_json(const BootEntries& entries) {
                     {"tries_done", e.tries_done < 0 ? json(nullptr) : json(e.tries_done)},
                     {"bad", e.tries_left == 0},
                     {"default", entries.default_entry && entries.default_entry->index == i},
-                    {"cmdline", e.cmdline}});
+                    {"cmdline", e.cmdline},
+                    {"accepted", e.accepted ? json(*e.accepted) : json(nullptr)},
+                    {"verdict", e.accepted ? json(e.verdict) : json(nullptr)}});
   }
   json unreadable = json::array();
   for (const UnreadableEntry& u : entries.unreadable)
@@ -505,15 +515,19 @@ std::string render_boot_entries_text(const BootEntries& entries) {
     title_width = std::max(title_width, e.title.size());
     version_width = std::max(version_width, e.version.value_or("-").size());
   }
+  const bool verified = std::any_of(entries.entries.begin(), entries.entries.end(),
+                                    [](const BootEntry& e) { return e.accepted.has_value(); });
   auto row = [&](const std::string& mark, const std::string& id, const std::string& title,
-                 const std::string& version, const std::string& tries, const std::string& path) {
+                 const std::string& version, const std::string& tries, const std::string& verdict,
+                 const std::string& path) {
     std::string line = mark + " " + id + std::string(id_width - id.size() + 2, ' ') + title +
                        std::string(title_width - title.size() + 2, ' ') + version +
                        std::string(version_width - version.size() + 2, ' ') + tries +
-                       std::string(tries.size() < 8 ? 8 - tries.size() : 1, ' ') + path;
-    out += line + "\n";
+                       std::string(tries.size() < 8 ? 8 - tries.size() : 1, ' ');
+    if (verified) line += verdict + std::string(verdict.size() < 10 ? 10 - verdict.size() : 1, ' ');
+    out += line + path + "\n";
   };
-  row(" ", "ID", "TITLE", "VERSION", "TRIES", "FILE");
+  row(" ", "ID", "TITLE", "VERSION", "TRIES", "SIGNATURE", "FILE");
   for (std::size_t i = 0; i < entries.entries.size(); ++i) {
     const BootEntry& e = entries.entries[i];
     const bool is_default = entries.default_entry && entries.default_entry->index == i;
@@ -521,8 +535,16 @@ std::string render_boot_entries_text(const BootEntries& entries) {
     if (e.tries_left >= 0)
       tries = std::to_string(e.tries_left) + "/" + std::to_string(e.tries_done) +
               (e.tries_left == 0 ? " bad" : "");
-    row(is_default ? "*" : " ", e.id, e.title, e.version.value_or("-"), tries, e.path);
+    row(is_default ? "*" : " ", e.id, e.title, e.version.value_or("-"), tries,
+        e.accepted ? (*e.accepted ? "accepted" : "refused") : "-", e.path);
   }
+  // Why each refused file was refused, once per file.
+  std::string last;
+  for (const BootEntry& e : entries.entries)
+    if (e.accepted == false && e.path != last) {
+      out += "refused: " + e.path + ": " + e.verdict + "\n";
+      last = e.path;
+    }
   for (const UnreadableEntry& u : entries.unreadable)
     out += "unreadable: " + u.path + ": " + u.error + "\n";
   for (const std::string& note : entries.notes) out += "note: " + note + "\n";

@@ -15,6 +15,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "kexec/common/host_error.hpp"
+#include "kexec/verify/trust_policy.hpp"
 #include "pe_loader/signature_list.hpp"
 #include "uki/boot_entries.hpp"
 
@@ -29,6 +30,7 @@ struct EspOptions {
   std::string esp;
   std::string xbootldr;           // an extra partition with EFI/Linux; empty: found with the ESP
   std::string efivars_directory;  // LoaderEntry* variables; empty: none are read
+  const TrustPolicy* verify = nullptr;  // when set, each UKI's verdict under this policy
 };
 
 // Where the system's mounts are, for find_esp (tests point these at a fake tree).
@@ -67,6 +69,8 @@ struct BootEntry {
   int tries_left = -1;  // -1: no boot counting
   int tries_done = -1;
   std::string cmdline;  // the profile's .cmdline, for display
+  std::optional<bool> accepted;  // the file's verdict, when verification was asked for
+  std::string verdict;           // its reason
 
   uki::EntryOrder order() const;
 };

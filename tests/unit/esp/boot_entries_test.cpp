@@ -229,6 +229,28 @@ TEST(BootEntries, ChoosesAnEntryByIdPatternOrProfile) {
   EXPECT_EQ(broken.error().stage, kexec::Stage::kParse);
 }
 
+TEST(BootEntries, VerdictsOnRequest) {
+  NEED_FAKE_ESP(esp);
+  EFIKEXEC_NEED_FIXTURE(db, "keys/db.crt");
+  kexec::TrustOptions trust;
+  trust.db_files = {db};
+  trust.efivars_directory = esp.tree.path("efivars");
+  auto policy = kexec::build_trust_policy(trust);
+  ASSERT_TRUE(policy) << policy.error().message();
+  EspOptions options = esp.options();
+  auto unverified = kexec::read_boot_entries(options);
+  ASSERT_TRUE(unverified);
+  EXPECT_FALSE(unverified->entries[0].accepted);
+  options.verify = &*policy;
+  auto entries = kexec::read_boot_entries(options);
+  ASSERT_TRUE(entries);
+  for (const kexec::BootEntry& entry : entries->entries) {
+    ASSERT_TRUE(entry.accepted) << entry.id;
+    EXPECT_EQ(*entry.accepted, entry.id != "other.efi") << entry.id << ": " << entry.verdict;
+  }
+  EXPECT_NE(kexec::render_boot_entries_text(*entries).find("refused: "), std::string::npos);
+}
+
 TEST(BootEntries, EmptyAndMissingDirectories) {
   TempTree tree;
   fs::create_directories(tree.path("esp/efi/linux"));  // lower case, as a FAT copy may have it
