@@ -313,6 +313,10 @@ uki::EntryOrder BootEntry::order() const {
 }
 
 HostResult<EspLocation> find_esp(const MountSources& sources) {
+  // Looking into each candidate first mounts an automounted ESP (systemd's /efi, /boot
+  // automount units), so that the mount table then shows its file system.
+  for (const char* candidate : {"/efi", "/boot", "/boot/efi"})
+    (void)find_ignoring_case(sources.root + candidate, "EFI");
   const std::vector<Mount> mounts = read_mounts(sources.root + sources.mountinfo);
   EspLocation location;
   std::string tried;

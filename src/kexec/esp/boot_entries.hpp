@@ -46,7 +46,8 @@ struct EspLocation {
   std::string found_by;  // how: "--esp", or the mount and what was checked
 };
 
-// bootctl's search: /efi, /boot, /boot/efi, the first that is a mount point of a vfat file system
+// bootctl's search: /efi, /boot, /boot/efi (each looked into first, which mounts an automounted
+// one), the first that is a mount point of a vfat file system
 // holding EFI/ and, when udev recorded its partition type, is an ESP (GPT type
 // c12a7328-f81f-11d2-ba4b-00a0c93ec93b, MBR 0xef). XBOOTLDR: /boot when it is another mount whose
 // recorded type is bc13c2ff-59e6-4262-a352-b275fd6f7172 (MBR 0xea). bootctl asks blkid when udev

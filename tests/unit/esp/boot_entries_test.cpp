@@ -302,6 +302,16 @@ TEST(FindEsp, AsBootctlLooksForIt) {
   EXPECT_TRUE(found->xbootldr.empty());
   EXPECT_NE(found->found_by.find("not checked"), std::string::npos);
 
+  // An automounted /efi: the autofs mount first, the vfat one on top of it.
+  TempTree automounted;
+  fs::create_directories(automounted.path("efi/EFI"));
+  found = kexec::find_esp(fake_mounts(automounted,
+                                      "40 22 0:50 / /efi rw - autofs systemd-1 rw\n"
+                                      "41 40 8:1 / /efi rw - vfat /dev/sda1 rw\n",
+                                      {}));
+  ASSERT_TRUE(found) << found.error().message();
+  EXPECT_EQ(found->esp, automounted.path("efi"));
+
   // A vfat /boot whose recorded type is not the ESP's, an ext4 /efi: no ESP.
   TempTree third;
   fs::create_directories(third.path("boot/EFI"));
