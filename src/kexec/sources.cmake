@@ -9,6 +9,7 @@ add_library(efikexec_host STATIC
     ${EFIKEXEC_HOST_DIR}/image/opened_image.cpp
     ${EFIKEXEC_HOST_DIR}/image/file_bytes.cpp
     ${EFIKEXEC_HOST_DIR}/inspect/inspect.cpp
+    ${EFIKEXEC_HOST_DIR}/esp/boot_entries.cpp
     ${EFIKEXEC_HOST_DIR}/verify/crypto_openssl.cpp
     ${EFIKEXEC_HOST_DIR}/verify/trust_policy.cpp
     ${EFIKEXEC_HOST_DIR}/verify/verify.cpp
@@ -58,6 +59,7 @@ target_include_directories(efikexec_api_status PRIVATE ${PROJECT_SOURCE_DIR}/inc
 add_library(efikexec_cli_commands STATIC
     ${EFIKEXEC_HOST_DIR}/cli/cli_commands.cpp
     ${EFIKEXEC_HOST_DIR}/cli/command_inspect.cpp
+    ${EFIKEXEC_HOST_DIR}/cli/command_list.cpp
     ${EFIKEXEC_HOST_DIR}/cli/command_verify.cpp
     ${EFIKEXEC_HOST_DIR}/cli/command_run_efi.cpp
     ${EFIKEXEC_HOST_DIR}/cli/command_load.cpp)

@@ -296,7 +296,8 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
                                  facts->efi.loader_signature == kEfiLoaderSignature64
                                      ? facts->efi.system_table
                                      : 0,
-                                 facts->setup_data};
+                                 facts->setup_data,
+                                 facts->secure_boot};
   const BareMetalRequest run{bundle->uki.span(), bundle->extra_initrd.span(), request->profile,
                              request->command_line, request->replace_command_line};
   const Error error = run_uki_on_bare_metal(machine, run, out);

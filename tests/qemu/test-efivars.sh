@@ -69,8 +69,7 @@ check "load --dry-run without --db: the signed UKI is planned, the other refused
   '^EFIKEXEC-FIRST: load-signed: efikexec: dry run: plan written to /tmp/plan\.json$' \
   '^EFIKEXEC-FIRST: load-signed exit=0 loaded=0$' \
   "^EFIKEXEC-FIRST: load-other: efikexec: /fixtures/uki-other-signed\\.efi: refused: .* revoked by dbx efivarfs dbx" \
-  '^EFIKEXEC-FIRST: load-other: efikexec: nothing was loaded$' '^EFIKEXEC-FIRST: load-other exit=1 loaded=0$' \
-  '^EFIKEXEC-FIRST: done$'
+  '^EFIKEXEC-FIRST: load-other: efikexec: nothing was loaded$' '^EFIKEXEC-FIRST: load-other exit=1 loaded=0$'
 check "load in lockdown without a payload: refused before anything runs, saying what to install" \
   "$QEMU_DIR/expect.sh" "$LOG" \
   '^EFIKEXEC-FIRST: load-auto: efikexec: .*efikexec-payload\.efi: this kernel is in lockdown \[integrity\], so it refuses kexec_load; .*install the efikexec payload.*--payload FILE' \
@@ -89,4 +88,7 @@ check "load in lockdown with a signed payload: kexec_file_load takes it, refuses
   '^EFIKEXEC-FIRST: payload-unsigned exit=1 loaded=1$' \
   '^EFIKEXEC-FIRST: payload-unload exit=0 loaded=0$' \
   '!^EFIKEXEC-FIRST: payload-load: efikexec: ran the image'
+check "list --esp: the boot-counted UKI is the default entry" "$QEMU_DIR/expect.sh" "$LOG" \
+  '^EFIKEXEC-FIRST: list: \* debian\+2-1\.efi +Debian GNU/Linux 12 \(bookworm\) .* 2/1 ' \
+  '^EFIKEXEC-FIRST: list exit=0 loaded=0$' '^EFIKEXEC-FIRST: done$'
 summary

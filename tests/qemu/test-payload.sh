@@ -6,15 +6,16 @@
 #   a payload is linked with the fixture db certificate built in (LINK_PAYLOAD is
 #   arch/x86_64/payload/link-payload.sh, CC and the ARCHIVEs are the build's) and signed with the
 #   db key; the guest loads it with the bundle of the signed fixture UKI, executes it, and the
-#   payload reports its entry, the verdict (accepted), its verification time and the bare-metal
-#   run's result, then resets the machine. A second guest does the same with the tampered UKI:
+#   payload reports its entry, the verdict (accepted) and its verification time, then runs the
+#   UKI on bare metal: the UKI's kernel boots with its own command line and initrd, ACPI, SMBIOS
+#   and the firmware's runtime services. A second guest does the same with the tampered UKI:
 #   the payload refuses it and resets. A third guest runs a payload whose bare-metal run is the
 #   --fault-run stand-in (tests/qemu/payload/fault_run.cpp): it reads every e820 RAM range through
 #   the payload's page tables, then an unmapped address, and the payload's exception handler
 #   reports the page fault and resets. A fourth guest boots under Secure Boot (OVMF secboot code,
 #   the variable store of make-fixtures-newer.sh with the fixture db enrolled; the first kernel is
 #   locked down): the kernel refuses the unsigned payload and accepts the signed one, which then
-#   accepts the UKI. Logs: WORKDIR/payload-{good,tampered,fault,secure-boot}.log;
+#   accepts the UKI and boots it; the next kernel knows Secure Boot is on and locks down. Logs: WORKDIR/payload-{good,tampered,fault,secure-boot}.log;
 #   WORKDIR/measurements.txt holds the verification time and the payload's size.
 set -euo pipefail
 TEST_NAME=test-payload
@@ -90,16 +91,26 @@ for which in good tampered fault secure-boot; do
   fi
 done
 
-check "good: loaded, entered, accepted, handed to the run, reset" "$QEMU_DIR/expect.sh" \
-  "$WORK/payload-good.log" '^EFIKEXEC-FIRST: load loaded=1$' \
+# The UKI's own command line (its .cmdline; the fixture's starts with console=ttyS0 efikexec.uki=1).
+SECOND_UP=('^EFIKEXEC-SECOND: up$' '^EFIKEXEC-SECOND: cmdline=console=ttyS0 efikexec\.uki=1 '
+  '^EFIKEXEC-SECOND: initrd=second$' '^EFIKEXEC-SECOND: acpi=yes$' '^EFIKEXEC-SECOND: acpi_dsdt=yes$'
+  '^EFIKEXEC-SECOND: efi_runtime=yes$' '^EFIKEXEC-SECOND: smbios=yes$' '^EFIKEXEC-SECOND: done$'
+  '!EFIKEXEC-PAYLOAD: exception' '!EFIKEXEC-PAYLOAD: resetting the machine' '!Kernel panic')
+check "good: loaded, entered, accepted, run on bare metal; the UKI's kernel boots with ACPI and runtime services" \
+  "$QEMU_DIR/expect.sh" "$WORK/payload-good.log" '^EFIKEXEC-FIRST: load loaded=1$' \
   '^EFIKEXEC-PAYLOAD: entry at 0x[0-9a-f]+ boot_params=0x' \
   '^EFIKEXEC-PAYLOAD: page tables loaded' \
   '^EFIKEXEC-PAYLOAD: uki size=[0-9]+ extra initrd size=0$' \
   '^EFIKEXEC-PAYLOAD: verification took [0-9]+ us' \
-  '^EFIKEXEC-PAYLOAD: verdict: accepted$' \
-  '^EFIKEXEC-PAYLOAD: running the UKI on bare metal is not built in$|^EFIKEXEC-PAYLOAD: bare-metal run' \
-  '^EFIKEXEC-PAYLOAD: resetting the machine$' '!EFIKEXEC-PAYLOAD: exception' \
-  '!EFIKEXEC-FIRST: exec returned'
+  '^EFIKEXEC-PAYLOAD: verdict: accepted$' "${SECOND_UP[@]}" '!EFIKEXEC-FIRST: exec returned'
+# second_kernel_log NAME: what the guest NAME printed after the payload accepted the UKI.
+second_kernel_log() {
+  tr -d '\r' <"$WORK/payload-$1.log" | sed -n '/^EFIKEXEC-PAYLOAD: verdict: accepted/,$p' \
+    >"$WORK/payload-$1.second.log"
+  echo "$WORK/payload-$1.second.log"
+}
+check "good: without Secure Boot the next kernel is told so" "$QEMU_DIR/expect.sh" \
+  "$(second_kernel_log good)" 'secureboot: Secure boot disabled' '!secureboot: Secure boot enabled'
 check "tampered: refused by the payload, reset" "$QEMU_DIR/expect.sh" \
   "$WORK/payload-tampered.log" '^EFIKEXEC-FIRST: load loaded=1$' \
   '^EFIKEXEC-PAYLOAD: entry at ' '^EFIKEXEC-PAYLOAD: verdict: refused: ' \
@@ -112,14 +123,18 @@ check "fault: every RAM range mapped, the page fault reported, reset" "$QEMU_DIR
   '^EFIKEXEC-PAYLOAD: test run: reading 0x[0-9a-f]+$' \
   '^EFIKEXEC-PAYLOAD: exception vector=14 error=0x0 rip=0x[0-9a-f]+ rsp=0x[0-9a-f]+ cr2=0x[0-9a-f]+$' \
   '^EFIKEXEC-PAYLOAD: resetting the machine$'
-check "secure boot: lockdown, unsigned payload refused, signed accepted and run" \
+check "secure boot: lockdown, unsigned payload refused, signed accepted, the UKI boots" \
   "$QEMU_DIR/expect.sh" "$WORK/payload-secure-boot.log" \
   '^EFIKEXEC-FIRST: lockdown=none \[integrity\] confidentiality$' \
   '^EFIKEXEC-FIRST: unsigned: payload-kexec: kexec_file_load: ' \
   '^EFIKEXEC-FIRST: unsigned loaded=0$' '^EFIKEXEC-FIRST: signed loaded=1$' \
   '^EFIKEXEC-PAYLOAD: e820 entries=[0-9]+ secure_boot=3 ' \
-  '^EFIKEXEC-PAYLOAD: verdict: accepted$' '^EFIKEXEC-PAYLOAD: resetting the machine$' \
-  '!EFIKEXEC-PAYLOAD: exception'
+  '^EFIKEXEC-PAYLOAD: verdict: accepted$' "${SECOND_UP[@]}"
+# The stubs saw SecureBoot=1 (from the first kernel's boot_params.secure_boot), so the next kernel
+# knows it runs under Secure Boot and locks down as the first one did.
+check "secure boot: the next kernel is told Secure Boot is on and locks down" "$QEMU_DIR/expect.sh" \
+  "$(second_kernel_log secure-boot)" 'secureboot: Secure boot enabled' \
+  'Kernel is locked down from EFI Secure Boot mode' '!secureboot: Secure boot disabled'
 # The fault is at the address the run read.
 fault_log="$(tr -d '\r' <"$WORK/payload-fault.log")"
 read_at="$(sed -n 's/^EFIKEXEC-PAYLOAD: test run: reading //p' <<<"$fault_log" | head -n1)"

@@ -9,6 +9,7 @@ namespace efikexec::kexec {
 
 void register_commands(CLI::App& app, CommandLine& command) {
   register_inspect_command(app, command);
+  register_list_command(app, command);
   register_verify_command(app, command);
   register_run_efi_command(app, command);
   register_load_commands(app, command);

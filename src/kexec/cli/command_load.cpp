@@ -28,6 +28,7 @@ struct LoadArguments {
   bool json = false;
   bool verbose = false;
   bool timings = false;
+  BootEntryRequest boot_entry;  // --entry / --default instead of IMAGE
 };
 
 std::string mib(std::uint64_t bytes) {
@@ -112,8 +113,12 @@ int load_and_report(const LoadArguments& args, LoadResult& result, const HostSta
 int run_load(const LoadArguments& args) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
+  LoadRequest request = args.request;
+  if (int status = choose_boot_entry(args.boot_entry, request, args.json ? std::cerr : std::cout);
+      status != kExitOk)
+    return status;
   LoadResult result;
-  const HostStatus prepared = prepare_kexec(args.request, result);
+  const HostStatus prepared = prepare_kexec(request, result);
   const Clock::time_point prepared_at = Clock::now();
   const int status = load_and_report(args, result, prepared);
   if (args.timings) {
@@ -196,7 +201,15 @@ void register_load_commands(CLI::App& app, CommandLine& command) {
       "load", "Verify an EFI image or UKI, run it to ExitBootServices() and load it for kexec "
               "(alias -l)");
   LoadRequest& r = args->request;
-  load->add_option("IMAGE", r.image_path, "Signed UKI or EFI-stub kernel")->required();
+  auto* image = load->add_option("IMAGE", r.image_path, "Signed UKI or EFI-stub kernel");
+  auto* entry = load->add_option("--entry", args->boot_entry.entry,
+                                 "Load the ESP's boot entry ID[@PROFILE] (a glob; see list)")
+                    ->excludes(image);
+  load->add_flag("--default", args->boot_entry.use_default,
+                 "Load the boot entry systemd-boot would boot by default (see list)")
+      ->excludes(image)
+      ->excludes(entry);
+  add_esp_options(*load, args->boot_entry.esp);
   auto* line = load->add_option("--command-line", r.command_line,
                                 "Use S as the command line (LoadOptions)");
   load->add_option("--append", r.append,

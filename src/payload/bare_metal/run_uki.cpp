@@ -4,6 +4,7 @@
 #include <new>
 
 #include "efi_call_runner.hpp"
+#include "efi_shim/guids.hpp"
 #include "efi_shim/shim.hpp"
 #include "payload/bare_metal/bare_metal_host.hpp"
 #include "payload/bare_metal/run_uki_with.hpp"
@@ -61,6 +62,25 @@ void to_ucs2(std::string_view text, CHAR16* out) {
 }
 
 }  // namespace
+
+Result<void> add_secure_boot_variables(efi::VariableStore& variables, std::uint8_t secure_boot) {
+  constexpr std::uint8_t kDisabled = 2;
+  constexpr std::uint8_t kEnabled = 3;
+  if (secure_boot != kDisabled && secure_boot != kEnabled) return {};
+  constexpr UINT32 kAttributes = EFI_VARIABLE_BOOTSERVICE_ACCESS | EFI_VARIABLE_RUNTIME_ACCESS;
+  static constexpr char16_t kSecureBootName[] = u"SecureBoot";
+  static constexpr char16_t kSetupModeName[] = u"SetupMode";
+  const std::byte enabled{secure_boot == kEnabled ? std::uint8_t{1} : std::uint8_t{0}};
+  const std::byte user_mode{0};
+  if (auto added = variables.load_snapshot_variable(
+          {reinterpret_cast<const CHAR16*>(kSecureBootName), std::size(kSecureBootName) - 1}, efi::guids::kGlobalVariable, kAttributes,
+          {&enabled, 1});
+      !added)
+    return added;
+  return variables.load_snapshot_variable({reinterpret_cast<const CHAR16*>(kSetupModeName),
+                                           std::size(kSetupModeName) - 1},
+                                          efi::guids::kGlobalVariable, kAttributes, {&user_mode, 1});
+}
 
 Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& request,
                    SerialConsole& serial, const BareMetalServices& services, MachineMap& map) {
@@ -120,6 +140,8 @@ Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& requ
   const efi::ShimHost host{&memory,         services.clock,  services.random, &console,
                            services.trace,  services.runner, services.run_end};
   if (auto ready = shim->init(config, host); !ready) return failure(serial, ready.error());
+  if (auto added = add_secure_boot_variables(shim->variables(), machine.secure_boot); !added)
+    return failure(serial, added.error());
 
   EFI_HANDLE handle = nullptr;
   const char* label = uki.kind() == uki::ImageKind::kUki ? "sdstub" : nullptr;

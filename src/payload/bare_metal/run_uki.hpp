@@ -42,6 +42,9 @@ struct BareMetalMachine {
   std::uint64_t acpi_rsdp;                           // 0 if unknown
   std::uint64_t efi_system_table;                    // real systab physical (0 if none)
   std::uint64_t setup_data;                          // boot_params.hdr.setup_data chain head
+  // boot_params.secure_boot as the loading kernel set it (Linux's efi_secureboot_mode: 0 unset,
+  // 1 unknown, 2 disabled, 3 enabled); what SecureBoot and SetupMode say to the images.
+  std::uint8_t secure_boot = 0;
 };
 
 struct BareMetalRequest {

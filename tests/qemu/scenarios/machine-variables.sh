@@ -54,4 +54,7 @@ dd if=/dev/zero of=/tmp/payload-unsigned.efi bs=1 seek=$((pe + 24 + 112 + 4 * 8)
   conv=notrunc 2>/dev/null
 attempt payload-unsigned load --payload /tmp/payload-unsigned.efi "$FIXTURES/uki-signed.efi"
 attempt payload-unload unload
+# The Type #2 entries of an ESP directory, with this firmware's efivarfs (issue 16).
+mkdir -p /tmp/esp/EFI/Linux && cp "$FIXTURES/uki-signed.efi" /tmp/esp/EFI/Linux/debian+2-1.efi
+attempt list list --esp /tmp/esp
 say "done"
