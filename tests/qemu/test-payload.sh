@@ -134,7 +134,7 @@ check "secure boot: lockdown, unsigned payload refused, signed accepted, the UKI
 # knows it runs under Secure Boot and locks down as the first one did.
 check "secure boot: the next kernel is told Secure Boot is on and locks down" "$QEMU_DIR/expect.sh" \
   "$(second_kernel_log secure-boot)" 'secureboot: Secure boot enabled' \
-  'Kernel is locked down from EFI Secure Boot mode' '!secureboot: Secure boot disabled'
+  'Kernel is locked down from EFI Secure Boot' 'EFI stub: UEFI Secure Boot is enabled' '!secureboot: Secure boot disabled'
 # The fault is at the address the run read.
 fault_log="$(tr -d '\r' <"$WORK/payload-fault.log")"
 read_at="$(sed -n 's/^EFIKEXEC-PAYLOAD: test run: reading //p' <<<"$fault_log" | head -n1)"
