@@ -189,8 +189,8 @@ void add_handoff_option(CLI::App& sub, Handoff& handoff) {
   sub.add_option("--handoff", handoff,
                  "auto (default: payload when the kernel is in lockdown, else trampoline), "
                  "trampoline (kexec_load) or payload (kexec_file_load of the signed payload)")
-      ->transform(CLI::CheckedTransformer(kNames, CLI::ignore_case))
-      ->type_name("PATH");
+      ->transform(CLI::CheckedTransformer(kNames, CLI::ignore_case).description(""))
+      ->option_text("auto|trampoline|payload");
 }
 
 }  // namespace
