@@ -97,5 +97,12 @@ expect_refusal "image and entry" "excludes" "$bin" load --entry x "$fixtures/uki
 expect_refusal "nothing to load" "load needs IMAGE, --entry ID or --default" "$bin" load --dry-run
 expect_refusal "no ESP directory" "not a directory" "$bin" list --esp "$work/nothing"
 
+# IMAGE is optional since --entry/--default: each --db/--dbx takes one value, so an IMAGE after
+# them is the IMAGE, as documented (`efikexec load --db CERT IMAGE`).
+out="$("$bin" load --machine q35 --dry-run="$work/plan-image.json" --db "$fixtures/keys/db.crt" \
+  --dbx "$fixtures/keys/other.crt" "$fixtures/uki-signed.efi" 2>&1)" ||
+  fail "load --db CERT --dbx CERT IMAGE: exit $?: $out"
+grep -q '^efikexec: verified .*uki-signed.efi' <<<"$out" || fail "IMAGE after --dbx not loaded: $out"
+
 [[ $failed -eq 0 ]] && echo "test-list: PASS"
 exit $failed

@@ -14,6 +14,9 @@
 #   --vars FILE           ovmf: use FILE itself as the writable variable store (kept after the
 #                         run, so a later boot finds what this one wrote) instead of a copy
 #   --show                also stream the serial log to stdout while the guest runs
+#   --stamps FILE         also write each serial line to FILE prefixed with the host's clock
+#                         when it arrived (microseconds since the epoch): for benchmarks that time
+#                         what happens between two lines across a kexec
 #   --kernel/--initrd     may be omitted together (boot from --disk instead)
 #
 # How the first kernel is booted:
@@ -35,11 +38,11 @@
 # needs: qemu-system-x86 ovmf coreutils
 set -Eeuo pipefail
 
-usage() { sed -n '4,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "run-guest: $*" >&2; exit 2; }
 
 BIOS=ovmf MEM=1G SMP=1 CPU=max TIMEOUT=600 KERNEL="" INITRD="" APPEND="" LOG="" UNTIL="" DISK=""
-SHOW=0
+SHOW=0 STAMPS=""
 EXTRA=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -56,6 +59,7 @@ while [[ $# -gt 0 ]]; do
     --disk) DISK="${2:?}"; shift 2 ;;
     --vars) VARS_FILE="${2:?}"; shift 2 ;;
     --show) SHOW=1; shift ;;
+    --stamps) STAMPS="${2:?}"; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
     -h | --help) usage ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -84,8 +88,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 args=(-machine q35 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$SMP"
-  -nodefaults -vga std -display none -nic none -monitor none -parallel none
-  -serial "file:$LOG" -no-reboot)
+  -nodefaults -vga std -display none -nic none -monitor none -parallel none -no-reboot)
+# With --stamps the serial port is QEMU's stdout, read line by line as it comes.
+if [[ -n "$STAMPS" ]]; then args+=(-serial stdio); else args+=(-serial "file:$LOG"); fi
 
 case "$BIOS" in
   ovmf)
@@ -117,11 +122,24 @@ fi
 args+=("${EXTRA[@]}")
 
 : >"$LOG"
+[[ -z "$STAMPS" ]] || : >"$STAMPS"
+# stamp_serial: QEMU's serial output on stdin, to LOG as it is and to STAMPS with arrival times.
+stamp_serial() {
+  local line
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    printf '%s\n' "$line" >>"$LOG"
+    printf '%s %s\n' "${EPOCHREALTIME/[.,]/}" "$line" >>"$STAMPS"
+  done
+}
 now_ms() { echo $((${EPOCHREALTIME/[.,]/} / 1000)); }
 start=$(now_ms)
 deadline=$((start + TIMEOUT * 1000))
 elapsed() { awk -v ms=$(($(now_ms) - start)) 'BEGIN { printf "%.1f", ms / 1000 }'; }
-"$QEMU" "${args[@]}" </dev/null &
+if [[ -n "$STAMPS" ]]; then
+  "$QEMU" "${args[@]}" </dev/null > >(stamp_serial) &
+else
+  "$QEMU" "${args[@]}" </dev/null &
+fi
 QPID=$!
 if [[ $SHOW -eq 1 ]]; then
   tail -n +1 -f --pid="$QPID" "$LOG" &

@@ -71,7 +71,8 @@ void register_inspect_command(CLI::App& app, CommandLine& command) {
   sub->add_flag("--json", args->json, "Print a stable JSON document");
   sub->add_option("--profile", args->profile, "Show the UKI as profile N sees it");
   sub->add_option("--extract", args->extracts, "Write section SECTION to file OUT")
-      ->type_name("SECTION=OUT");
+      ->type_name("SECTION=OUT")
+      ->allow_extra_args(false);
   sub->callback([&command, args] { command.run = [args] { return run_inspect(*args); }; });
 }
 

@@ -105,7 +105,8 @@ void register_run_efi_command(CLI::App& app, CommandLine& command) {
                   "The image's path on the shim's boot volume (default \\EFI\\Linux\\NAME)");
   sub->add_option("--boot-file", args->boot_files,
                   "Put FILE on the shim's boot volume as NAME (NAME=FILE; repeatable), e.g. for "
-                  "a kernel's initrd=");
+                  "a kernel's initrd=")
+      ->allow_extra_args(false);
   sub->add_option("--machine", args->machine,
                   "Machine description: a JSON file, or q35[:MIB] for a described QEMU guest "
                   "(default: this machine)");

@@ -79,10 +79,14 @@ int run_verify(const VerifyArguments& args) {
 void add_trust_options(CLI::App& sub, TrustOptions& trust) {
   auto* db = sub.add_option("--db", trust.db_files,
                             "Allow: X.509 certificate (PEM/DER), EFI_SIGNATURE_LIST (.esl) or "
-                            ".auth file; replaces the machine's db (repeatable)");
+                            ".auth file; replaces the machine's db (repeatable)")
+                ->allow_extra_args(false)
+                ->type_name("FILE");
   auto* dbx = sub.add_option("--dbx", trust.dbx_files,
                              "Revoke: certificate, .esl or .auth file; replaces the machine's "
-                             "dbx (repeatable)");
+                             "dbx (repeatable)")
+                 ->allow_extra_args(false)
+                ->type_name("FILE");
   auto* level = sub.add_option("--sbat-level", trust.sbat_level_file,
                                "SBAT revocation level file (shim's SbatLevel format); replaces "
                                "the machine's SbatLevelRT");

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# downtime-bench.sh [BUILD_DIR [FIXTURES]]
+#
+# Downtime: from `exec` in the first kernel to the second kernel's /init, for each loader of the
+# same kernel, initrd and command line, in one run on one QEMU/OVMF guest configuration (q35,
+# TCG, 1 GiB, 1 CPU, no Secure Boot, the first kernel is the fixtures' Debian kernel):
+#   efikexec           `efikexec load` of the signed fixture UKI: the trampoline (kexec_load)
+#   efikexec-payload   `efikexec load --handoff payload`: kexec_file_load of the signed payload
+#                      (linked with the fixture db built in, signed with the db key), which
+#                      verifies the UKI and runs it after the kexec
+#   kexec-l            kexec-tools' `kexec -l` of the UKI's kernel and initrd
+#   kexec-c-l          kexec-tools' `kexec -c -l` (kexec_load with its purgatory)
+# ROUNDS (default 3) rounds, the loaders alternating within each round; one guest boot per
+# measurement. The times are the host's: run-guest.sh --stamps notes when each serial line
+# arrived, and the downtime is `EFIKEXEC-SECOND: up` minus `EFIKEXEC-FIRST: bench exec`.
+# Prints each loader's median and its ratio to kexec-tools' (the target: efikexec <= 0.5x
+# kexec -l), and the payload's own verification time (its serial line). kexec-tools is built
+# static from Debian's source package by bench/build-kexec-tools.sh. A benchmark, not a test.
+set -euo pipefail
+here="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
+root="$(dirname -- "$here")"
+build="$(realpath -- "${1:-build}")"
+fixtures="$(realpath -m -- "${2:-${EFIKEXEC_FIXTURES:-$build/fixtures}}")"
+rounds="${ROUNDS:-3}"
+loaders=(efikexec efikexec-payload kexec-l kexec-c-l)
+work="$build/bench-downtime"
+
+die() { echo "downtime-bench: $*" >&2; exit 2; }
+for cmd in qemu-system-x86_64 busybox cpio gzip sbsign awk; do
+  command -v "$cmd" >/dev/null || die "$cmd not found"
+done
+static="$build/efikexec-static"
+[[ -x "$static" ]] || die "no $static (configure with EFIKEXEC_STATIC_CLI=ON)"
+for f in vmlinuz uki-signed.efi initrd-second.cpio.gz keys/db.crt keys/db.key; do
+  [[ -f "$fixtures/$f" ]] || die "no $fixtures/$f (tests/fixtures/make-fixtures.sh)"
+done
+archives=()
+for a in efikexec_payload_objects efikexec_payload_run efikexec_core_freestanding \
+         efikexec_bearssl_freestanding; do
+  [[ -f "$build/lib$a.a" ]] || die "no $build/lib$a.a (a build with EFIKEXEC_PAYLOAD=ON)"
+  archives+=("$build/lib$a.a")
+done
+cc="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")"
+kexec="$("$here/build-kexec-tools.sh" "$build/kexec-tools" | tail -n1)" ||
+  die "kexec-tools could not be built (bench/build-kexec-tools.sh)"
+rm -rf "$work"
+mkdir -p "$work/extra/bin" "$work/extra/bench"
+
+# shellcheck source=../tests/qemu/lib.sh
+TEST_NAME=downtime-bench . "$root/tests/qemu/lib.sh"
+# shellcheck source=../tests/qemu/payload-lib.sh
+. "$root/tests/qemu/payload-lib.sh"
+link_signed_payload "$work/payload.efi" "$work/extra/bench/payload.efi" "$fixtures/keys/db.crt" \
+  "$fixtures/keys/db.key" "$root/arch/x86_64/payload/link-payload.sh" "$cc" "${archives[@]}" ||
+  die "the payload could not be linked and signed"
+
+# The first kernel's initramfs with kexec-tools and the payload appended as a second archive.
+initrd="$("$root/tests/qemu/make-guest-initrd.sh" "$work/guest" "$fixtures" "$static" \
+  "$here/guest-downtime-bench.sh" | tail -n1)"
+cp "$kexec" "$work/extra/bin/kexec"
+(cd "$work/extra" && printf 'bin\nbin/kexec\nbench\nbench/payload.efi\n' |
+  cpio -o -H newc --quiet | gzip -1) >>"$initrd"
+
+echo "guest: QEMU q35 TCG, OVMF, 1 GiB, 1 CPU; $(basename "$kexec") $("$kexec" --version 2>&1)"
+echo "$rounds rounds of: ${loaders[*]}"
+declare -A downtimes verify_us
+for round in $(seq 1 "$rounds"); do
+  for loader in "${loaders[@]}"; do
+    log="$work/$loader-$round.log"
+    stamps="$work/$loader-$round.stamps"
+    "$root/tests/qemu/run-guest.sh" --bios ovmf --mem 1G --smp 1 \
+      --timeout "${GUEST_TIMEOUT:-900}" \
+      --until '^EFIKEXEC-SECOND: up|^EFIKEXEC-FIRST: exec returned|Kernel panic|EFIKEXEC-DUMP' \
+      --kernel "$fixtures/vmlinuz" --initrd "$initrd" \
+      --append "console=ttyS0 quiet loglevel=4 panic=-1 efikexec.bench_loader=$loader" \
+      --log "$log" --stamps "$stamps" >/dev/null 2>&1 || true
+    ms="$(tr -d '\r' <"$stamps" | awk '
+      / EFIKEXEC-FIRST: bench exec$/ { exec_at = $1 }
+      / EFIKEXEC-SECOND: up$/ { if (exec_at) { printf "%.0f\n", ($1 - exec_at) / 1000; exit } }')"
+    if [[ -z "$ms" ]]; then
+      echo "round $round $loader: no downtime measured (log: $log)"
+      continue
+    fi
+    downtimes[$loader]+="$ms "
+    us="$(tr -d '\r' <"$log" | sed -n 's/^EFIKEXEC-PAYLOAD: verification took \([0-9]*\) us.*/\1/p')"
+    [[ -z "$us" ]] || verify_us[$loader]+="$us "
+    echo "round $round $loader: downtime ${ms} ms${us:+ (payload verification $((us / 1000)) ms)}"
+  done
+done
+
+median() { tr ' ' '\n' | sed '/^$/d' | sort -n |
+  awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "nan" }'; }
+echo
+printf '%-58s %10s\n' "downtime: exec to the second kernel's /init (median)" "ms"
+declare -A m
+for loader in "${loaders[@]}"; do
+  m[$loader]="$(median <<<"${downtimes[$loader]:-}")"
+  printf '%-58s %10s\n' "$loader" "${m[$loader]}"
+done
+printf '%-58s %10s\n' "payload: verification of the UKI on bare metal (median)" \
+  "$(awk -v us="$(median <<<"${verify_us[efikexec-payload]:-}")" 'BEGIN { printf "%.0f", us / 1000 }')"
+awk -v e="${m[efikexec]}" -v p="${m[efikexec-payload]}" -v k="${m[kexec-l]}" \
+    -v kc="${m[kexec-c-l]}" 'BEGIN {
+  printf "efikexec (trampoline) / kexec -l      %5.2fx  (target <= 0.5x)\n", e / k
+  printf "efikexec (trampoline) / kexec -c -l   %5.2fx\n", e / kc
+  printf "efikexec (payload) / kexec -l         %5.2fx\n", p / k
+  printf "efikexec (payload) / efikexec (trampoline) %5.2fx\n", p / e
+}'

@@ -1,0 +1,42 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# Guest scenario for bench/downtime-bench.sh (busybox sh, in the first kernel's initramfs): loads
+# the next kernel with the loader named by efikexec.bench_loader= and executes it. The same
+# kernel, initrd and command line every time:
+#   efikexec          efikexec load of the signed UKI (the trampoline: kexec_load)
+#   efikexec-payload  efikexec load --handoff payload of the signed UKI (kexec_file_load of the
+#                     signed payload, which verifies and runs the UKI after the kexec)
+#   kexec-l           kexec-tools' kexec -l of the UKI's kernel and initrd
+#   kexec-c-l         kexec-tools' kexec -c -l (kexec_load with its purgatory)
+# The host times the line `EFIKEXEC-FIRST: bench exec` against the second kernel's
+# `EFIKEXEC-SECOND: up` (its /init).
+# shellcheck source=SCRIPTDIR/../tests/qemu/guest/efikexec-guest.sh
+. /lib/efikexec-guest.sh
+
+loader="$(cmdline_arg efikexec.bench_loader)"
+# The UKI's own command line, for kexec-tools to give the same kernel the same one.
+APPEND="console=ttyS0 efikexec.uki=1 panic=-1"
+case "$loader" in
+  efikexec) set -- "$EFIKEXEC" load --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-signed.efi" ;;
+  efikexec-payload)
+    set -- "$EFIKEXEC" load --handoff payload --payload /bench/payload.efi \
+      --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-signed.efi" ;;
+  kexec-l) set -- /bin/kexec -l "$FIXTURES/vmlinuz" --initrd="$FIXTURES/initrd-second.cpio.gz" \
+    --append="$APPEND" ;;
+  kexec-c-l) set -- /bin/kexec -c -l "$FIXTURES/vmlinuz" \
+    --initrd="$FIXTURES/initrd-second.cpio.gz" --append="$APPEND" ;;
+  *) say "bench unknown loader '$loader'"; exit 1 ;;
+esac
+"$@" >/tmp/bench.out 2>&1
+status=$?
+say "bench load $loader status=$status loaded=$(cat /sys/kernel/kexec_loaded)"
+[ "$status" -eq 0 ] || { dump "$loader" /tmp/bench.out; exit 1; }
+sync
+say "bench exec"
+case "$loader" in
+  efikexec*) "$EFIKEXEC" exec ;;
+  *) /bin/kexec -e ;;
+esac
+say "exec returned"
+exit 1
