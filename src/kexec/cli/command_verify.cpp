@@ -86,7 +86,7 @@ void add_trust_options(CLI::App& sub, TrustOptions& trust) {
                              "Revoke: certificate, .esl or .auth file; replaces the machine's "
                              "dbx (repeatable)")
                  ->allow_extra_args(false)
-                ->type_name("FILE");
+                 ->type_name("FILE");
   auto* level = sub.add_option("--sbat-level", trust.sbat_level_file,
                                "SBAT revocation level file (shim's SbatLevel format); replaces "
                                "the machine's SbatLevelRT");
