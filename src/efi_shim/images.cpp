@@ -7,6 +7,7 @@
 #include "efi_shim/guids.hpp"
 #include "efi_shim/memory.hpp"
 #include "efi_shim/protocols.hpp"
+#include "pe_loader/decimal.hpp"
 #include "pe_loader/pe_image.hpp"
 
 namespace efikexec::efi {
@@ -25,13 +26,8 @@ void copy_label(char (&out)[16], const char* label, unsigned number) {
   }
   char text[16] = "image";
   std::size_t at = 5;
-  char digits[8];
-  std::size_t count = 0;
-  do {
-    digits[count++] = static_cast<char>('0' + number % 10);
-    number /= 10;
-  } while (number != 0 && count < sizeof digits);
-  while (count > 0 && at < sizeof text - 1) text[at++] = digits[--count];
+  for (const char digit : Decimal(number).view())
+    if (at < sizeof text - 1) text[at++] = digit;
   std::memcpy(out, text, sizeof text);
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "efi_shim/text.hpp"
 
+#include "pe_loader/decimal.hpp"
+
 namespace efikexec::efi {
 
 Text& Text::chr(char c) {
@@ -14,13 +16,7 @@ Text& Text::str(std::string_view s) {
 }
 
 Text& Text::dec(std::uint64_t value) {
-  char digits[20];
-  std::size_t count = 0;
-  do {
-    digits[count++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  while (count > 0) chr(digits[--count]);
+  for (const char digit : Decimal(value).view()) chr(digit);
   return *this;
 }
 

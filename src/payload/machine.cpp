@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "machine.hpp"
 
+#include "pe_loader/decimal.hpp"
+
 extern "C" [[noreturn]] void payload_triple_fault();
 
 namespace efikexec::payload {
@@ -45,15 +47,7 @@ void Com1::hex(std::uint64_t value) {
   write({digits, static_cast<std::size_t>(n)});
 }
 
-void Com1::decimal(std::uint64_t value) {
-  char digits[20];
-  int n = 20;
-  do {
-    digits[--n] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value);
-  write({digits + n, static_cast<std::size_t>(20 - n)});
-}
+void Com1::decimal(std::uint64_t value) { write(Decimal(value).view()); }
 
 void Com1::line(std::string_view text) {
   write("EFIKEXEC-PAYLOAD: ");

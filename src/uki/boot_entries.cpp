@@ -3,6 +3,8 @@
 
 #include <climits>
 
+#include "pe_loader/decimal.hpp"
+
 namespace efikexec::uki {
 
 namespace {
@@ -142,13 +144,7 @@ class Writer {
     return *this;
   }
   Writer& add(unsigned value) {
-    char digits[12];
-    std::size_t n = 0;
-    do {
-      digits[n++] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    } while (value != 0);
-    while (n > 0) add(std::string_view(&digits[--n], 1));
+    add(Decimal(value).view());
     return *this;
   }
   bool overflow() const { return overflow_; }

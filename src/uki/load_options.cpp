@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "pe_loader/decimal.hpp"
+
 namespace efikexec::uki {
 
 namespace {
@@ -17,13 +19,7 @@ class Writer {
     length_ += text.size();
   }
   void add_number(unsigned value) {
-    char digits[10];
-    std::size_t count = 0;
-    do {
-      digits[count++] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    } while (value != 0);
-    while (count > 0) add({&digits[--count], 1});
+    add(Decimal(value).view());
   }
   std::size_t length() const { return length_; }
 

@@ -36,8 +36,10 @@ HERE="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
 # initramfs is held in guest RAM next to everything efikexec maps).
 GUEST_FIXTURES=(uki-signed.efi uki-other-signed.efi uki-tampered.efi uki.efi vmlinuz vmlinuz-signed.efi
   initrd-second.cpio.gz keys/db.crt keys/db.der keys/db.esl MANIFEST)
-# Modules the first kernel needs: efivarfs is =m in Debian's config.
-GUEST_MODULES=(efivarfs)
+# Modules the first kernel needs: efivarfs is =m in Debian's config; GUEST_EXTRA_MODULES (names,
+# space-separated) adds more, with their dependencies.
+# shellcheck disable=SC2206 # the names are words
+GUEST_MODULES=(efivarfs ${GUEST_EXTRA_MODULES:-})
 
 STEP="check inputs"
 [[ -f "$SCENARIO" ]] || die "no guest script $SCENARIO"

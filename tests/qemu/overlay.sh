@@ -59,13 +59,14 @@ system_ovmf() {
   done
 }
 
-# runtime_second_initrd DEST [EFIKEXEC_BIN]: the second kernel's initrd of the runtime-services
-# guests: the fixtures' initrd-second, and over it guest/runtime-services-second.sh as /init and
-# the first kernel's efivarfs.ko (the second kernel is the same Debian 6.1 build,
-# vmlinuz-signed.efi); with EFIKEXEC_BIN also efikexec, that kernel and db.crt, for a load
-# --dry-run in the second kernel.
+# runtime_second_initrd DEST [EFIKEXEC_BIN THIRD_INITRD]: the second kernel's initrd of the
+# runtime-services guests: the fixtures' initrd-second, and over it
+# guest/runtime-services-second.sh as /init and the first kernel's efivarfs.ko (the second
+# kernel is the same Debian 6.1 build, vmlinuz-signed.efi); with EFIKEXEC_BIN also efikexec,
+# that kernel, db.crt and THIRD_INITRD (as /fixtures/third.cpio.gz), for the second kernel to
+# load and execute a third one.
 runtime_second_initrd() {
-  local dest="$1" bin="${2:-}" kver tree
+  local dest="$1" bin="${2:-}" third="${3:-}" kver tree
   kver="$(ls "$FIX/modules")"
   tree="$(mktemp -d "$WORK/.runtime-second.XXXXXX")"
   mkdir -p "$tree/lib"
@@ -76,6 +77,7 @@ runtime_second_initrd() {
     cp "$bin" "$tree/bin/efikexec"
     cp "$FIX/vmlinuz-signed.efi" "$tree/fixtures/vmlinuz-signed.efi"
     cp "$FIX/keys/db.crt" "$tree/fixtures/keys/db.crt"
+    cp "$third" "$tree/fixtures/third.cpio.gz"
   fi
   (cd "$tree" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
     cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$tree.cpio.gz"

@@ -15,3 +15,19 @@ link_signed_payload() {
   sbsign --key "$key" --cert "$cert" --output "$signed" "$unsigned" >/dev/null 2>&1 ||
     { note "sbsign failed"; return 1; }
 }
+
+# secure_boot_ovmf DIR: DIR gets OVMF's Secure Boot code (q35 with SMM) and the variable store of
+# make-fixtures-newer.sh (PK/KEK/db: the fixture db certificate; dbx: the `other` certificate),
+# in the layout overlay_boot takes; boot it with "${SECURE_BOOT_QEMU[@]}". Needs FIX.
+SECURE_BOOT_QEMU=(-machine smm=on -global driver=cfi.pflash01,property=secure,value=on)
+secure_boot_ovmf() {
+  local new="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
+  local code="${OVMF_DIR_SYSTEM:-/usr/share/OVMF}/OVMF_CODE_4M.secboot.fd"
+  "$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$new" "$FIX" >&2 ||
+    { note "the newer fixtures could not be made"; return 1; }
+  require_fixture "$new/ovmf-secboot-vars/OVMF_VARS_4M.fd"
+  [[ -s "$code" ]] || { note "$code missing (ovmf)"; return 1; }
+  mkdir -p "$1"
+  ln -sf "$code" "$1/OVMF_CODE_4M.fd"
+  ln -sf "$new/ovmf-secboot-vars/OVMF_VARS_4M.fd" "$1/OVMF_VARS_4M.fd"
+}

@@ -35,13 +35,9 @@ LINK="$5"
 CC="$7"
 shift 8
 require_fixture "$FIX"/{vmlinuz,keys/db.crt,keys/db.key,uki.efi,uki-signed.efi,uki-tampered.efi,modules}
-NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
-"$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
-  { note "the newer fixtures could not be made"; exit 1; }
-SB_CODE="${OVMF_DIR_SYSTEM:-/usr/share/OVMF}/OVMF_CODE_4M.secboot.fd"
-require_fixture "$NEW/ovmf-secboot-vars/OVMF_VARS_4M.fd"
-[[ -s "$SB_CODE" ]] || { note "$SB_CODE missing (ovmf)"; exit 1; }
 mkdir -p "$WORK"
+OVMF_SECURE="$WORK/ovmf-secure-boot"
+secure_boot_ovmf "$OVMF_SECURE" || exit 1
 
 link_signed_payload "$WORK/payload.efi" "$WORK/payload-signed.efi" "$FIX/keys/db.crt" \
   "$FIX/keys/db.key" "$LINK" "$CC" "$@" || exit 1
@@ -52,10 +48,6 @@ openssl req -new -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=efikexec test
 sbsign --key "$WORK/stranger.key" --cert "$WORK/stranger.crt" --output "$WORK/uki-stranger.efi" \
   "$FIX/uki.efi" >/dev/null 2>&1 || { note "sbsign failed"; exit 1; }
 
-OVMF_SECURE="$WORK/ovmf-secure-boot"
-mkdir -p "$OVMF_SECURE"
-ln -sf "$SB_CODE" "$OVMF_SECURE/OVMF_CODE_4M.fd"
-ln -sf "$NEW/ovmf-secboot-vars/OVMF_VARS_4M.fd" "$OVMF_SECURE/OVMF_VARS_4M.fd"
 for mode in exec bypass; do
   name="payload-cli-$mode"
   overlay_begin "$name"
@@ -63,7 +55,7 @@ for mode in exec bypass; do
   overlay_add "$name" fixtures/payload/uki-stranger.efi "$WORK/uki-stranger.efi"
   check "$mode: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/payload-cli.sh" \
     "$FIX/vmlinuz" "$OVMF_SECURE" "$FIRST_APPEND efikexec.payload_cli=$mode" \
-    -- -machine smm=on -global driver=cfi.pflash01,property=secure,value=on
+    -- "${SECURE_BOOT_QEMU[@]}"
 done
 
 LOG="$WORK/payload-cli-exec.log"

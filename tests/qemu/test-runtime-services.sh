@@ -7,10 +7,13 @@
 #   1. The first kernel (Debian's, booted by OVMF) counts its efivarfs variables and loads the
 #      signed EFI-stub kernel with an initrd whose /init is guest/runtime-services-second.sh;
 #      the second kernel must enter EFI virtual mode the kexec way (no "Unable to switch EFI
-#      into virtual mode"), list as many variables as the first, write a non-volatile variable
-#      (SetVariable through the firmware), and reset through EFI (reboot=efi: ResetSystem).
-#   In the second kernel, efikexec load --dry-run of the same kernel must find the firmware's
-#   runtime services in the runtime map that kernel exposes, with the same runtime table.
+#      into virtual mode"), list as many variables as the first and write a non-volatile
+#      variable (SetVariable through the firmware). Then efikexec in the second kernel loads the
+#      same kernel again with its own command line and executes it: it must find the firmware's
+#      runtime services in the runtime map the second kernel exposes, with the same runtime
+#      table, and the third kernel must come up in EFI virtual mode with ACPI and the memory of
+#      the second, list the variables plus the new one, read that variable back, and reset
+#      through EFI (reboot=efi: ResetSystem). Three kernels, one firmware boot.
 #   2. The same variable store booted again: the first kernel finds that variable.
 #   GetTime is not checked on its own: Debian's kernel has no efi_test module and x86 reads the
 #   time from the CMOS clock; it is called through the same runtime table as the variables.
@@ -33,8 +36,10 @@ OVMF="${OVMF_DIR_SYSTEM:-/usr/share/OVMF}"
 mkdir -p "$WORK"
 cp "$OVMF/OVMF_VARS_4M.fd" "$WORK/vars.fd"
 
-# The second kernel's initrd: the fixtures' one, and over it this test's /init and efivarfs.ko.
-runtime_second_initrd "$WORK/runtime-second.cpio.gz" "$BIN"
+# The second kernel's initrd: the fixtures' one, and over it this test's /init and efivarfs.ko,
+# and efikexec with the third kernel's initrd (the same without efikexec).
+runtime_second_initrd "$WORK/runtime-third.cpio.gz"
+runtime_second_initrd "$WORK/runtime-second.cpio.gz" "$BIN" "$WORK/runtime-third.cpio.gz"
 
 # The first kernel's initramfs: the usual one, and the second initrd in /fixtures.
 first="$WORK/first.overlay"
@@ -59,8 +64,9 @@ LOG="$WORK/runtime-services.log"
 AFTER="$WORK/after-reset.log"
 
 # The reset ends QEMU (-no-reboot); the --until patterns only cut short a failure.
-check "kexec, then a reset from the second kernel" \
-  boot "$LOG" "$FIRST_APPEND" '^EFIKEXEC-FIRST: exec returned|^EFIKEXEC-SECOND: reset returned|Kernel panic'
+check "kexec, a second kexec, then a reset from the third kernel" \
+  boot "$LOG" "$FIRST_APPEND" \
+  '^EFIKEXEC-FIRST: exec returned|^EFIKEXEC-(SECOND|THIRD): reset returned|Kernel panic'
 check "the load hands the firmware's runtime services over" "$QEMU_DIR/expect.sh" "$LOG" \
   '^EFIKEXEC-FIRST: efikexec: the next kernel runs with the firmware.s EFI runtime services \([1-9][0-9]* runtime regions' \
   '^EFIKEXEC-FIRST: load-status=1$' '!first test variable already there'
@@ -77,13 +83,28 @@ check "second kernel: efivarfs lists as many variables as the first" same_count
 # only the EFI_MEMORY_RUNTIME entries count) and would hand the same runtime table on.
 runtime_table="$(tr -d '\r' <"$LOG" |
   sed -n "s/^EFIKEXEC-FIRST: efikexec: the next kernel runs with the firmware's EFI runtime services (.*runtime services table \(0x[0-9a-f]*\),.*/\1/p" | head -n1)"
-check "second kernel: efikexec there would hand the same runtime services on" \
+check "second kernel: efikexec there hands the same runtime services on, and loads the third" \
   "$QEMU_DIR/expect.sh" "$LOG" \
   "^EFIKEXEC-SECOND: chain: efikexec: the next kernel runs with the firmware's EFI runtime services \([1-9][0-9]* runtime regions .*runtime services table ${runtime_table:-none}," \
-  '^EFIKEXEC-SECOND: chain exit=0$'
-check "second kernel: SetVariable of a non-volatile variable, then a reset" "$QEMU_DIR/expect.sh" \
+  '^EFIKEXEC-SECOND: chain exit=0 loaded=1$' '!^EFIKEXEC-SECOND: chain exec returned'
+check "second kernel: SetVariable of a non-volatile variable" "$QEMU_DIR/expect.sh" \
   "$LOG" '^EFIKEXEC-SECOND: set-variable=ok$' '^EFIKEXEC-SECOND: read-back=efikexec-runtime$' \
-  '^EFIKEXEC-SECOND: resetting$' '!^EFIKEXEC-SECOND: reset returned'
+  '!^EFIKEXEC-SECOND: resetting$'
+check "third kernel: its own command line, EFI in virtual mode, ACPI, the variable read back" \
+  "$QEMU_DIR/expect.sh" "$LOG" '^EFIKEXEC-THIRD: up$' \
+  '^EFIKEXEC-THIRD: cmdline=console=ttyS0 panic=-1 reboot=efi efikexec.third=1$' \
+  '^EFIKEXEC-THIRD: virtual-mode=ok$' '^EFIKEXEC-THIRD: acpi=yes$' \
+  '^EFIKEXEC-THIRD: dmesg .*efi: EFI v[0-9.]+ by EDK II' \
+  '^EFIKEXEC-THIRD: read-back=efikexec-runtime$' '^EFIKEXEC-THIRD: resetting$' \
+  '!^EFIKEXEC-THIRD: reset returned'
+third_count="$(tr -d '\r' <"$LOG" | sed -n 's/^EFIKEXEC-THIRD: third efivars=//p' | head -n1)"
+note "efivarfs: ${third_count:-?} variables in the third kernel"
+one_more() { [[ -n "$third_count" && -n "$second_count" && "$third_count" -eq $((second_count + 1)) ]]; }
+check "third kernel: efivarfs lists the second's variables and the one it wrote" one_more
+second_kb="$(tr -d '\r' <"$LOG" | sed -n 's/^EFIKEXEC-SECOND: memtotal_kb=//p' | head -n1)"
+third_kb="$(tr -d '\r' <"$LOG" | sed -n 's/^EFIKEXEC-THIRD: memtotal_kb=//p' | head -n1)"
+check "third kernel: the machine's memory (MemTotal ${third_kb:-?} kB, second kernel ${second_kb:-?} kB)" \
+  test -n "$third_kb" -a -n "$second_kb" -a "${third_kb:-0}" -ge $(( ${second_kb:-0} * 98 / 100 ))
 check "the same variable store booted again" \
   boot "$AFTER" "$FIRST_APPEND efikexec.after_reset=1" '^EFIKEXEC-FIRST: done|Kernel panic'
 check "the variable written in the second kernel survived the reset" "$QEMU_DIR/expect.sh" \

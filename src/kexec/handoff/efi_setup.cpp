@@ -43,22 +43,6 @@ RuntimeHandover stubs(std::string why) {
 
 }  // namespace
 
-std::array<std::byte, kSetupDataHeader + kEfiSetupData> efi_setup_entry(
-    std::uint64_t next, std::uint64_t fw_vendor, std::uint64_t runtime_services,
-    std::uint64_t tables, std::uint64_t smbios) {
-  std::array<std::byte, kSetupDataHeader + kEfiSetupData> entry{};
-  const std::uint32_t type = kSetupEfi;
-  const auto length = static_cast<std::uint32_t>(kEfiSetupData);
-  put(entry, 0, &next, 8);
-  put(entry, 8, &type, 4);
-  put(entry, 12, &length, 4);
-  put(entry, kSetupDataHeader + 0, &fw_vendor, 8);
-  put(entry, kSetupDataHeader + 8, &runtime_services, 8);
-  put(entry, kSetupDataHeader + 16, &tables, 8);
-  put(entry, kSetupDataHeader + 24, &smbios, 8);
-  return entry;
-}
-
 HostResult<RuntimeHandover> hand_over_runtime_services(const Machine& machine, RunOutcome& run,
                                                         std::uint64_t page) {
   if (!machine.efi_booted)

@@ -18,15 +18,16 @@
 #include "kexec/common/host_error.hpp"
 #include "kexec/machine/machine.hpp"
 #include "kexec/run/efi_run.hpp"
+#include "uki/linux_setup_data.hpp"
 
 namespace efikexec::kexec {
 
-inline constexpr std::uint32_t kSetupEfi = 4;  // SETUP_EFI (arch/x86/include/uapi/asm/bootparam.h)
-inline constexpr std::uint64_t kBootParamsSetupData = 0x250;  // boot_params.hdr.setup_data
-inline constexpr std::size_t kSetupDataHeader = 16;  // next (u64), type (u32), len (u32)
-// struct efi_setup_data: fw_vendor, runtime (read by kernels before 5.7), tables, smbios,
-// reserved[8]; all physical but `runtime`, the virtual address of the runtime services table.
-inline constexpr std::size_t kEfiSetupData = 96;
+using uki::efi_setup_entry;
+using uki::kBootParamsSetupData;
+using uki::kEfiSetupData;
+using uki::kSetupDataHeader;
+using uki::kSetupEfi;
+
 // Pages the handoff sets aside for it when the machine has firmware runtime services.
 inline constexpr std::uint64_t kEfiSetupPages = 1;
 
@@ -39,11 +40,6 @@ struct RuntimeHandover {
   std::uint64_t config_tables = 0;  // the array SETUP_EFI names, and its length
   std::uint64_t config_table_count = 0;
 };
-
-// The SETUP_EFI entry, as bytes: header (next, type, len) and struct efi_setup_data.
-std::array<std::byte, kSetupDataHeader + kEfiSetupData> efi_setup_entry(
-    std::uint64_t next, std::uint64_t fw_vendor, std::uint64_t runtime_services,
-    std::uint64_t tables, std::uint64_t smbios);
 
 // Hands the firmware's runtime services to the kernel of `run` when the machine has them and
 // the run left Linux boot_params: writes the SETUP_EFI entry at `page` (set aside by the run,

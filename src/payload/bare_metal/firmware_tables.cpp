@@ -5,6 +5,7 @@
 
 #include "efi_shim/guids.hpp"
 #include "pe_loader/byte_view.hpp"
+#include "uki/linux_setup_data.hpp"
 
 namespace efikexec::payload {
 
@@ -12,6 +13,7 @@ namespace {
 
 constexpr std::uint64_t kSystemTableSignature = 0x5453595320494249;  // "IBI SYST"
 constexpr std::size_t kSystemTableSize = 120;                         // x64 EFI_SYSTEM_TABLE
+constexpr std::size_t kRuntimeServicesOffset = 88;
 constexpr std::size_t kTableCountOffset = 104;
 constexpr std::size_t kTablesOffset = 112;
 constexpr std::size_t kConfigurationEntrySize = 24;  // EFI_GUID, then the table's address
@@ -135,8 +137,10 @@ FirmwareTables find_firmware_tables(const BareMetalMachine& machine, PhysicalRea
     const std::uint32_t type = u32_at(header, 8);
     const std::uint32_t length = u32_at(header, 12);
     std::byte efi_setup[32];
-    if (type == kSetupEfi && length >= sizeof efi_setup && checked_add(node, 16) &&
+    if (type == uki::kSetupEfi && length >= sizeof efi_setup && checked_add(node, 16) &&
         reader.read(node + 16, efi_setup)) {
+      tables.setup_efi = true;
+      tables.fw_vendor = u64_at(efi_setup, 0);
       configuration = u64_at(efi_setup, 16);
       setup_smbios = u64_at(efi_setup, 24);
     }
@@ -148,6 +152,7 @@ FirmwareTables find_firmware_tables(const BareMetalMachine& machine, PhysicalRea
   std::byte system_table[kSystemTableSize];
   if (machine.efi_system_table != 0 && reader.read(machine.efi_system_table, system_table) &&
       u64_at(system_table, 0) == kSystemTableSignature) {
+    tables.runtime_services = u64_at(system_table, kRuntimeServicesOffset);
     std::uint64_t count = u64_at(system_table, kTableCountOffset);
     if (count > kMaxConfigurationTables) count = kMaxConfigurationTables;
     if (configuration == 0) configuration = u64_at(system_table, kTablesOffset);

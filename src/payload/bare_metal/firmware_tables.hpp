@@ -48,9 +48,14 @@ struct FirmwareTables {
   std::uint64_t acpi10 = 0;  // RSDP with revision 0
   std::uint64_t smbios = 0;  // SMBIOS 2.x entry point ("_SM_")
   std::uint64_t smbios3 = 0; // SMBIOS 3 entry point ("_SM3_")
+  // For the next kernel's SETUP_EFI (uki/linux_setup_data.hpp): the loading kernel's SETUP_EFI
+  // was found (and its fw_vendor), and the real system table's RuntimeServices, at the virtual
+  // address the loading kernel gave it (0 when the system table could not be read).
+  bool setup_efi = false;
+  std::uint64_t fw_vendor = 0;
+  std::uint64_t runtime_services = 0;
 };
 
-inline constexpr std::uint32_t kSetupEfi = 4;
 inline constexpr std::size_t kMaxSetupData = 64;
 inline constexpr std::size_t kMaxConfigurationTables = 256;
 

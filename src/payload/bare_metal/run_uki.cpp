@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 #include "payload/bare_metal/run_uki.hpp"
 
+#include <cstring>
 #include <new>
+#include <optional>
 
 #include "efi_call_runner.hpp"
+#include "efi_shim/crc32.hpp"
 #include "efi_shim/guids.hpp"
 #include "efi_shim/shim.hpp"
 #include "payload/bare_metal/bare_metal_host.hpp"
 #include "payload/bare_metal/run_uki_with.hpp"
 #include "pe_loader/pe_image.hpp"
+#include "uki/linux_setup_data.hpp"
 #include "uki/load_options.hpp"
 #include "uki/uki.hpp"
 
@@ -60,6 +64,103 @@ void to_ucs2(std::string_view text, CHAR16* out) {
   }
   out[text.size()] = 0;
 }
+
+
+// The firmware's runtime services for the kernel the UKI starts. SetVirtualAddressMap() was
+// called by the kernel that loaded the payload and cannot be called again: the next kernel must
+// enter EFI virtual mode the kexec way, told so by a SETUP_EFI entry in its boot_params, and call
+// the real runtime services table (at that kernel's virtual addresses, which the shim's memory
+// map carries). The entry's page is set aside before the UKI runs; at ExitBootServices() the
+// Linux stub has filled its boot_params (efi_info names the shim's system table), and the entry
+// is linked first in their setup_data chain and the system table pointed at the firmware's
+// runtime services, as the trampoline's handoff does after a confined run.
+class RuntimeHandoverEnd final : public efi::RunEndSink {
+ public:
+  RuntimeHandoverEnd(efi::RunEndSink& inner, SerialConsole& serial)
+      : inner_(inner), serial_(serial) {}
+
+  // Before the UKI runs: the page, when the loading kernel passed what the next one needs.
+  void prepare(efi::Shim& shim, efi::PhysicalMemory& memory, const FirmwareTables& found) {
+    shim_ = &shim;
+    memory_ = &memory;
+    if (!found.setup_efi || found.runtime_services == 0) {
+      serial_.write("efikexec: the next kernel runs without EFI runtime services: the loading "
+                    "kernel passed no SETUP_EFI or runtime services table\r\n");
+      return;
+    }
+    EFI_PHYSICAL_ADDRESS page = 0;
+    if (shim.memory().allocate_pages(AllocateAnyPages, EfiLoaderData, 1, &page) != EFI_SUCCESS) {
+      serial_.write("efikexec: the next kernel runs without EFI runtime services: no page for "
+                    "SETUP_EFI\r\n");
+      return;
+    }
+    page_ = page;
+    fw_vendor_ = found.fw_vendor;
+    runtime_services_ = found.runtime_services;
+    smbios_ = found.smbios;
+  }
+
+  void boot_services_exited(EFI_HANDLE image) override {
+    if (page_ != 0) hand_over();
+    inner_.boot_services_exited(image);
+  }
+  [[noreturn]] void end_run(const char* reason, EFI_STATUS status) override {
+    inner_.end_run(reason, status);
+  }
+
+ private:
+  void hand_over() {
+    EFI_SYSTEM_TABLE* system_table = shim_->system_table();
+    const std::uint64_t system_table_address = memory_->address_of(system_table);
+    for (const efi::MemoryRange& range : shim_->memory().ranges()) {
+      if (range.type != EfiLoaderData || !range.allocated) continue;
+      for (std::uint64_t at = range.start; at < range.end(); at += efi::kPageSize) {
+        std::byte* boot_params = memory_->pointer(at);
+        if (boot_params == nullptr) break;
+        if (!names_system_table(boot_params, system_table_address)) continue;
+        std::uint64_t next = 0;
+        std::memcpy(&next, boot_params + uki::kBootParamsSetupData, sizeof next);
+        const auto entry =
+            uki::efi_setup_entry(next, fw_vendor_, runtime_services_,
+                                 memory_->address_of(system_table->ConfigurationTable), smbios_);
+        std::memcpy(memory_->pointer(page_), entry.data(), entry.size());
+        std::memcpy(boot_params + uki::kBootParamsSetupData, &page_, sizeof page_);
+        system_table->RuntimeServices = reinterpret_cast<EFI_RUNTIME_SERVICES*>(runtime_services_);
+        system_table->Hdr.CRC32 = 0;
+        system_table->Hdr.CRC32 = efi::crc32(
+            {reinterpret_cast<const std::byte*>(system_table), sizeof *system_table});
+        serial_.write("efikexec: the next kernel runs with the firmware's EFI runtime services "
+                      "(runtime services table ");
+        write_hex(serial_, runtime_services_);
+        serial_.write(", SETUP_EFI at ");
+        write_hex(serial_, page_);
+        serial_.write(")\r\n");
+        return;
+      }
+    }
+    serial_.write("efikexec: the next kernel runs without EFI runtime services: no Linux "
+                  "boot_params name the shim's system table\r\n");
+  }
+
+  // Linux boot_params of a 64-bit EFI boot whose efi_info names `system_table`.
+  static bool names_system_table(const std::byte* page, std::uint64_t system_table) {
+    if (std::memcmp(page + uki::kBootParamsEfiLoaderSignature, "EL64", 4) != 0) return false;
+    std::uint32_t low = 0;
+    std::uint32_t high = 0;
+    std::memcpy(&low, page + uki::kBootParamsEfiSystemTable, 4);
+    std::memcpy(&high, page + uki::kBootParamsEfiSystemTableHigh, 4);
+    return (std::uint64_t{high} << 32 | low) == system_table;
+  }
+
+  efi::RunEndSink& inner_;
+  SerialConsole& serial_;
+  efi::Shim* shim_ = nullptr;
+  efi::PhysicalMemory* memory_ = nullptr;
+  std::uint64_t page_ = 0;
+  std::uint64_t fw_vendor_ = 0;
+  std::uint64_t runtime_services_ = 0;
+  std::uint64_t smbios_ = 0;
+};
 
 }  // namespace
 
@@ -137,9 +238,13 @@ Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& requ
   config.variable_storage = {memory.pointer(*own + shim_bytes), kVariableStorageBytes};
   config.stack_pages = kEfiStackPages;
   SerialConsoleOutput console(serial);
-  const efi::ShimHost host{&memory,         services.clock,  services.random, &console,
-                           services.trace,  services.runner, services.run_end};
+  std::optional<RuntimeHandoverEnd> handover;
+  if (services.run_end != nullptr) handover.emplace(*services.run_end, serial);
+  efi::RunEndSink* run_end = handover ? &*handover : nullptr;
+  const efi::ShimHost host{&memory,        services.clock,  services.random, &console,
+                           services.trace, services.runner, run_end};
   if (auto ready = shim->init(config, host); !ready) return failure(serial, ready.error());
+  if (handover) handover->prepare(*shim, memory, found);
   if (auto added = add_secure_boot_variables(shim->variables(), machine.secure_boot); !added)
     return failure(serial, added.error());
 

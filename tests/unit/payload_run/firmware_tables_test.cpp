@@ -10,6 +10,7 @@
 
 #include "efi_shim/guids.hpp"
 #include "payload/bare_metal/firmware_tables.hpp"
+#include "uki/linux_setup_data.hpp"
 
 namespace efikexec::payload {
 namespace {
@@ -80,7 +81,7 @@ void make_setup_efi(FakeMemory& memory, std::uint64_t address, std::uint64_t nex
                     std::uint64_t tables, std::uint64_t smbios) {
   auto& bytes = memory.at(address, 16 + 96);
   put64(bytes, 0, next);
-  put32(bytes, 8, kSetupEfi);
+  put32(bytes, 8, uki::kSetupEfi);
   put32(bytes, 12, 96);
   put64(bytes, 16 + 16, tables);
   put64(bytes, 16 + 24, smbios);

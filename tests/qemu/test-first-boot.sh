@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test-first-boot.sh FIXTURES WORKDIR EFIKEXEC_BIN PAYLOAD_PATH LINK_PAYLOAD --cc CC -- ARCHIVE...
+#   A real first boot (issue 13): OVMF with Secure Boot (the variable store of
+#   make-fixtures-newer.sh: PK/KEK/db the fixture db certificate) boots a GPT disk whose ESP
+#   (FAT, built here with sfdisk, mkfs.fat and mtools) holds systemd-boot (trixie's 257, signed
+#   with the db key) and two Boot Loader Specification Type #2 entries in EFI/Linux, UKIs made
+#   here with ukify and systemd-stub 257, signed with the db key:
+#     first.efi   the fixtures' Debian kernel with the first-kernel initramfs (efikexec, the
+#                 scenarios/first-boot.sh scenario, the modules for the disk and FAT, and the
+#                 payload installed at PAYLOAD_PATH, linked with the fixture db and signed);
+#     second.efi  the same kernel with guest/runtime-services-second.sh as /init.
+#   loader.conf makes first.efi the default. In the first kernel (locked down) efikexec mounts
+#   the ESP, lists the entries, loads second.efi without --db (db from efivarfs; through the
+#   payload, as lockdown requires) and executes it. The second kernel must run with the
+#   firmware's runtime services, see LoaderDevicePartUUID (the ESP's partition UUID) and the other
+#   variables systemd-boot set, and its own command line.
+#   Log: WORKDIR/first-boot.log.
+set -euo pipefail
+TEST_NAME=test-first-boot
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
+# shellcheck source=SCRIPTDIR/overlay.sh
+. "$QEMU_DIR/overlay.sh"
+# shellcheck source=SCRIPTDIR/payload-lib.sh
+. "$QEMU_DIR/payload-lib.sh"
+
+[[ $# -ge 8 && "$6" == --cc && "$8" == -- ]] ||
+  { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN PAYLOAD_PATH LINK_PAYLOAD --cc CC -- ARCHIVE..." >&2
+    exit 2; }
+FIX="$(realpath -m -- "$1")"
+WORK="$(realpath -m -- "$2")"
+BIN="$3"
+PAYLOAD_PATH="$4"
+LINK="$5"
+CC="$7"
+shift 8
+require_fixture "$FIX"/{vmlinuz,keys/db.crt,keys/db.key,initrd-second.cpio.gz,modules}
+for tool in sfdisk mkfs.fat mcopy mmd dpkg-deb sbsign; do
+  command -v "$tool" >/dev/null || { note "$tool missing (fdisk, dosfstools, mtools, dpkg, sbsigntool)"; exit 1; }
+done
+rm -rf "$WORK"
+mkdir -p "$WORK"
+OVMF_SECURE="$WORK/ovmf-secure-boot"
+secure_boot_ovmf "$OVMF_SECURE" || exit 1
+NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
+require_fixture "$NEW/stub-257.efi.stub" "$NEW/ukify/usr/bin/ukify"
+sdboot_deb="$(find "$NEW/debs" -name 'systemd-boot-efi_257*_amd64.deb' | sort | tail -n1)"
+[[ -n "$sdboot_deb" ]] || { note "no systemd-boot-efi 257 package in $NEW/debs (make-fixtures-newer.sh)"; exit 1; }
+
+# sign IN OUT: signed with the db key, as a distribution signs its boot chain.
+sign() {
+  sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$2" "$1" >/dev/null 2>&1 ||
+    { note "sbsign $1 failed"; return 1; }
+}
+# ukify_build ARGS...: trixie's ukify (make-fixtures-newer.sh unpacked it), with the Python
+# modules that script unpacked when this machine's python3 lacks them.
+ukify_build() {
+  local path="" dir
+  for dir in "$NEW"/pylib-*/usr/lib/python3/dist-packages; do
+    [[ -d "$dir" ]] && path="$dir${path:+:$path}"
+  done
+  PYTHONPATH="$path" SOURCE_DATE_EPOCH=0 /usr/bin/python3 "$NEW/ukify/usr/bin/ukify" build \
+    --stub="$NEW/stub-257.efi.stub" --linux="$FIX/vmlinuz" "$@" >/dev/null
+}
+
+dpkg-deb -x "$sdboot_deb" "$WORK/systemd-boot"
+sign "$WORK/systemd-boot/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$WORK/BOOTX64.EFI" || exit 1
+link_signed_payload "$WORK/payload.efi" "$WORK/payload-signed.efi" "$FIX/keys/db.crt" \
+  "$FIX/keys/db.key" "$LINK" "$CC" "$@" || exit 1
+
+# The first kernel's initramfs, with the disk and FAT modules and the installed payload.
+GUEST_EXTRA_MODULES="virtio_pci virtio_blk vfat nls_cp437 nls_ascii nls_utf8" \
+  "$QEMU_DIR/make-guest-initrd.sh" "$WORK/first" "$FIX" "$BIN" \
+  "$QEMU_DIR/scenarios/first-boot.sh" >/dev/null
+overlay_begin first
+overlay_add first "${PAYLOAD_PATH#/}" "$WORK/payload-signed.efi"
+(cd "$WORK/first.overlay" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+  cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$WORK/first-overlay.cpio.gz"
+cat "$WORK/first/initrd-first.cpio.gz" "$WORK/first-overlay.cpio.gz" >"$WORK/first-initrd.cpio.gz"
+runtime_second_initrd "$WORK/second-initrd.cpio.gz"
+
+ukify_build --initrd="$WORK/first-initrd.cpio.gz" --cmdline="$FIRST_APPEND efikexec.first_boot=1" \
+  --output="$WORK/first.efi" || { note "ukify build first.efi failed"; exit 1; }
+ukify_build --initrd="$WORK/second-initrd.cpio.gz" \
+  --cmdline="console=ttyS0 panic=-1 reboot=efi efikexec.uki=2" \
+  --output="$WORK/second.efi" || { note "ukify build second.efi failed"; exit 1; }
+sign "$WORK/first.efi" "$WORK/first-signed.efi" && sign "$WORK/second.efi" "$WORK/second-signed.efi" ||
+  exit 1
+
+# The disk: GPT, one ESP partition from 1 MiB, FAT32, with a fixed partition UUID.
+PART_UUID=6566696b-6578-6563-2d66-697273746231
+esp_mib=$(( ($(stat -c %s "$WORK/first-signed.efi") + $(stat -c %s "$WORK/second-signed.efi")) / 1048576 + 48 ))
+DISK="$WORK/disk.img"
+truncate -s $(( (esp_mib + 2) * 1048576 )) "$DISK"
+printf 'label: gpt\nstart=2048, size=%s, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=%s, name="ESP"\n' \
+  $((esp_mib * 2048)) "$PART_UUID" | sfdisk --quiet "$DISK" ||
+  { note "sfdisk could not partition the disk"; exit 1; }
+mkfs.fat -F 32 -n ESP --offset 2048 "$DISK" $((esp_mib * 1024)) >/dev/null ||
+  { note "mkfs.fat failed"; exit 1; }
+printf 'timeout 0\ndefault first.efi\n' >"$WORK/loader.conf"
+esp="$DISK@@1M"
+mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/EFI/Linux ::/loader &&
+  mcopy -i "$esp" "$WORK/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI &&
+  mcopy -i "$esp" "$WORK/first-signed.efi" ::/EFI/Linux/first.efi &&
+  mcopy -i "$esp" "$WORK/second-signed.efi" ::/EFI/Linux/second.efi &&
+  mcopy -i "$esp" "$WORK/loader.conf" ::/loader/loader.conf ||
+  { note "mtools could not fill the ESP"; exit 1; }
+
+LOG="$WORK/first-boot.log"
+boot() {
+  OVMF_CODE="$OVMF_SECURE/OVMF_CODE_4M.fd" OVMF_VARS="$OVMF_SECURE/OVMF_VARS_4M.fd" \
+    "$QEMU_DIR/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout "$GUEST_TIMEOUT" \
+    --disk "$DISK" --log "$LOG" \
+    --until '^EFIKEXEC-FIRST: exec returned|^EFIKEXEC-SECOND: reset returned|Kernel panic' \
+    -- "${SECURE_BOOT_QEMU[@]}"
+}
+check "OVMF, systemd-boot, the first UKI, a kexec into the second, its reset" boot
+check "first kernel: started by systemd-boot from the ESP, Secure Boot, lockdown" \
+  "$QEMU_DIR/expect.sh" "$LOG" '^EFIKEXEC-FIRST: lockdown=none \[integrity\] confidentiality$' \
+  "^EFIKEXEC-FIRST: loader-variable LoaderDevicePartUUID=($PART_UUID|${PART_UUID^^})\$" \
+  '^EFIKEXEC-FIRST: loader-variable LoaderInfo=systemd-boot 257' \
+  '^EFIKEXEC-FIRST: loader-variable LoaderEntrySelected=first\.efi$' \
+  '^EFIKEXEC-FIRST: esp mounted$'
+check "first kernel: efikexec lists the ESP's entries, systemd-boot's default first" \
+  "$QEMU_DIR/expect.sh" "$LOG" '^EFIKEXEC-FIRST: list: \* first\.efi ' \
+  '^EFIKEXEC-FIRST: list: +second\.efi ' '^EFIKEXEC-FIRST: list exit=0 loaded=0$'
+check "first kernel: second.efi loaded without --db (efivarfs db), through the payload" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  "^EFIKEXEC-FIRST: load: efikexec: verified .*second\\.efi: .*efivarfs db" \
+  '^EFIKEXEC-FIRST: load: efikexec: handoff: payload \(kexec_file_load\), lockdown integrity' \
+  '^EFIKEXEC-FIRST: load exit=0 loaded=1$'
+check "second kernel: its own command line, runtime services, the boot loader's variables" \
+  "$QEMU_DIR/expect.sh" "$LOG" '^EFIKEXEC-PAYLOAD: verdict: accepted$' '^EFIKEXEC-SECOND: up$' \
+  '^EFIKEXEC-SECOND: cmdline=console=ttyS0 panic=-1 reboot=efi efikexec.uki=2$' \
+  '^EFIKEXEC-SECOND: virtual-mode=ok$' '^EFIKEXEC-SECOND: acpi=yes$' \
+  "^EFIKEXEC-SECOND: loader-variable LoaderDevicePartUUID=($PART_UUID|${PART_UUID^^})\$" \
+  '^EFIKEXEC-SECOND: loader-variable LoaderInfo=systemd-boot 257' \
+  '^EFIKEXEC-SECOND: set-variable=ok$' '^EFIKEXEC-SECOND: resetting$' \
+  '!^EFIKEXEC-SECOND: reset returned' '!EFIKEXEC-PAYLOAD: exception'
+summary
