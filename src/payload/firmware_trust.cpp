@@ -91,6 +91,17 @@ Result<std::span<std::byte>> place_builtin(ByteView builtin, std::span<std::byte
   return storage.subspan(builtin.size());
 }
 
+// A database the firmware has, checked whole, after the built-in lists (`size` grows by it).
+Result<void> add_lists(const std::optional<ByteView>& lists, const char* malformed, bool& present,
+                       std::size_t& size) {
+  if (!lists) return {};
+  present = true;
+  if (auto valid = pe::validate_signature_lists(*lists); !valid)
+    return fail(ErrorCode::kMalformed, malformed, valid.error().offset);
+  size += lists->size();
+  return {};
+}
+
 }  // namespace
 
 Result<EfiGetVariable> find_get_variable(std::uint64_t system_table,
@@ -202,20 +213,14 @@ Result<verifier::Policy> compose_trust(TrustSource source, const BuiltinTrust& b
     if (!dbx) return std::unexpected(dbx.error());
     auto level_text = read_named(get, kSbatLevelRt, storage.sbat_text);
     if (!level_text) return std::unexpected(level_text.error());
-    if (*db) {
-      report.firmware_db = true;
-      if (auto valid = pe::validate_signature_lists(**db); !valid)
-        return fail(ErrorCode::kMalformed, "the firmware's db is not a valid signature database",
-                    valid.error().offset);
-      db_size += (*db)->size();
-    }
-    if (*dbx) {
-      report.firmware_dbx = true;
-      if (auto valid = pe::validate_signature_lists(**dbx); !valid)
-        return fail(ErrorCode::kMalformed, "the firmware's dbx is not a valid signature database",
-                    valid.error().offset);
-      dbx_size += (*dbx)->size();
-    }
+    if (auto added = add_lists(*db, "the firmware's db is not a valid signature database",
+                               report.firmware_db, db_size);
+        !added)
+      return std::unexpected(added.error());
+    if (auto added = add_lists(*dbx, "the firmware's dbx is not a valid signature database",
+                               report.firmware_dbx, dbx_size);
+        !added)
+      return std::unexpected(added.error());
     if (*level_text) {
       report.firmware_sbat_level = true;
       auto level = pe::parse_sbat_level(**level_text, storage.sbat_entries.subspan(rows));

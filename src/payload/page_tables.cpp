@@ -50,15 +50,19 @@ Result<PageTable*> PageTableBuilder::table_at(PageTable* parent, unsigned index)
   return table;
 }
 
-Result<void> PageTableBuilder::map_page(std::uint64_t address, std::uint64_t page_size,
-                                        std::uint64_t flags) {
+Result<PageTable*> PageTableBuilder::pdpt_of(std::uint64_t address) {
   PageTable* table = root_;
   if (five_level_) {
     auto pml4 = table_at(table, (address >> 48) & 511);
     if (!pml4) return std::unexpected(pml4.error());
     table = *pml4;
   }
-  auto pdpt = table_at(table, (address >> 39) & 511);
+  return table_at(table, (address >> 39) & 511);
+}
+
+Result<void> PageTableBuilder::map_page(std::uint64_t address, std::uint64_t page_size,
+                                        std::uint64_t flags) {
+  auto pdpt = pdpt_of(address);
   if (!pdpt) return std::unexpected(pdpt.error());
   std::uint64_t& pdpte = (*pdpt)->entries[(address >> 30) & 511];
   if (page_size == k1G) {
@@ -99,13 +103,7 @@ Result<void> PageTableBuilder::map_identity(std::uint64_t address, std::uint64_t
 Result<void> PageTableBuilder::map_translated(std::uint64_t virtual_address,
                                               std::uint64_t physical, std::uint64_t page_size,
                                               std::uint64_t flags) {
-  PageTable* table = root_;
-  if (five_level_) {
-    auto pml4 = table_at(table, (virtual_address >> 48) & 511);
-    if (!pml4) return std::unexpected(pml4.error());
-    table = *pml4;
-  }
-  auto pdpt = table_at(table, (virtual_address >> 39) & 511);
+  auto pdpt = pdpt_of(virtual_address);
   if (!pdpt) return std::unexpected(pdpt.error());
   const std::uint64_t pdpte = (*pdpt)->entries[(virtual_address >> 30) & 511];
   if ((pdpte & kPresent) && (pdpte & kLargePage)) {

@@ -37,6 +37,8 @@ class PageTableBuilder {
 
  private:
   Result<PageTable*> table_at(PageTable* parent, unsigned index);
+  // The page directory pointer table for `address` (through the PML4 under five_level).
+  Result<PageTable*> pdpt_of(std::uint64_t address);
   Result<void> map_page(std::uint64_t address, std::uint64_t page_size, std::uint64_t flags);
   Result<void> map_translated(std::uint64_t virtual_address, std::uint64_t physical,
                               std::uint64_t page_size, std::uint64_t flags);
