@@ -6,7 +6,8 @@
 #   a payload is linked with the fixture db certificate built in (LINK_PAYLOAD is
 #   arch/x86_64/payload/link-payload.sh, CC and the ARCHIVEs are the build's) and signed with the
 #   db key; the guest loads it with the bundle of the signed fixture UKI, executes it, and the
-#   payload reports its entry, the verdict (accepted) and its verification time, then runs the
+#   payload (built with --trust both: it also reads the firmware's variables, Secure Boot off)
+#   reports its entry, the verdict (accepted) and its verification time, then runs the
 #   UKI on bare metal: the UKI's kernel boots with its own command line and initrd, ACPI, SMBIOS
 #   and the firmware's runtime services. A second guest does the same with the tampered UKI:
 #   the payload refuses it and resets. A third guest runs a payload whose bare-metal run is the
@@ -53,6 +54,12 @@ PAYLOAD="$WORK/payload-signed.efi"
   { note "the payload could not be linked"; exit 1; }
 sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$PAYLOAD" \
   "$WORK/payload.efi" >/dev/null 2>&1 || { note "sbsign failed"; exit 1; }
+# The fixture db built in and the firmware's anchors too (--trust both): the first guest's.
+BOTH_PAYLOAD="$WORK/payload-both-signed.efi"
+"$LINK" --cc "$CC" --out "$WORK/payload-both.efi" --trust both --db "$FIX/keys/db.crt" -- "$@" ||
+  { note "the both-trust payload could not be linked"; exit 1; }
+sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$BOTH_PAYLOAD" \
+  "$WORK/payload-both.efi" >/dev/null 2>&1 || { note "sbsign failed"; exit 1; }
 # No db of its own: only what the firmware's db, dbx and SbatLevelRT say.
 FIRMWARE_PAYLOAD="$WORK/payload-firmware-signed.efi"
 "$LINK" --cc "$CC" --out "$WORK/payload-firmware.efi" --trust firmware -- "$@" ||
@@ -79,7 +86,7 @@ ln -sf "$NEW/ovmf-secboot-vars/OVMF_VARS_4M.fd" "$OVMF_SECURE/OVMF_VARS_4M.fd"
 for which in good tampered fault secure-boot revoked; do
   payload="$PAYLOAD"
   case "$which" in
-    good) uki="$FIX/uki-signed.efi" ;;
+    good) uki="$FIX/uki-signed.efi" payload="$BOTH_PAYLOAD" ;;
     tampered) uki="$FIX/uki-tampered.efi" ;;
     fault) uki="$FIX/uki-signed.efi" payload="$WORK/payload-fault.efi" ;;
     secure-boot) uki="$FIX/uki-signed.efi" payload="$FIRMWARE_PAYLOAD" ;;
@@ -125,6 +132,15 @@ second_kernel_log() {
     >"$WORK/payload-$1.second.log"
   echo "$WORK/payload-$1.second.log"
 }
+# Built with --trust both: the built-in db and whatever the firmware (no Secure Boot) has; the
+# runtime services were called before the UKI's kernel calls them again (efi_runtime=yes above).
+check "good: the payload built with both reads the firmware's variables, says Secure Boot is off" \
+  "$QEMU_DIR/expect.sh" "$WORK/payload-good.log" \
+  '^EFIKEXEC-PAYLOAD: trust: both: db [1-9][0-9]* entries, dbx [0-9]+ entries, SbatLevel [0-9]+ rows \(the firmware has:' \
+  '^EFIKEXEC-PAYLOAD: trust: Secure Boot is off: the firmware.s variables are not authenticated$' \
+  '!EFIKEXEC-PAYLOAD: trust: the firmware.s runtime services cannot be reached'
+check "tampered: the payload built with builtin never reads the firmware" "$QEMU_DIR/expect.sh" \
+  "$WORK/payload-tampered.log" '^EFIKEXEC-PAYLOAD: trust: builtin: db 1 entries, dbx 0 entries, SbatLevel 0 rows$'
 check "good: without Secure Boot the next kernel is told so" "$QEMU_DIR/expect.sh" \
   "$(second_kernel_log good)" 'secureboot: Secure boot disabled' '!secureboot: Secure boot enabled'
 check "tampered: refused by the payload, reset" "$QEMU_DIR/expect.sh" \
