@@ -2,12 +2,14 @@
 // The payload's C++ entry (docs/payload.md). entry.S has relocated the image, given it a stack,
 // a GDT, an IDT and SSE; this reads boot_params, builds and loads the payload's own page tables,
 // cuts the bundle the protocol command line describes, verifies the UKI against the trust
-// anchors built into the payload, and hands the verified UKI to the bare-metal run. A refused
+// anchors the build chose (built in, the firmware's db/dbx/SbatLevelRT read through its runtime
+// services, or both: firmware_trust.hpp), and hands the verified UKI to the bare-metal run. A refused
 // UKI, a protocol error or a failed run prints the reason on COM1 and resets the machine.
 #include <cstddef>
 #include <cstdint>
 
 #include "payload/boot_params.hpp"
+#include "payload/firmware_trust.hpp"
 #include "payload/machine.hpp"
 #include "payload/page_tables.hpp"
 #include "payload/protocol.hpp"
@@ -26,6 +28,8 @@ void payload_load_cr3(std::uint64_t root);
 extern const std::byte payload_trust_db[], payload_trust_db_end[];
 extern const std::byte payload_trust_dbx[], payload_trust_dbx_end[];
 extern const std::byte payload_trust_sbat_level[], payload_trust_sbat_level_end[];
+// Where the anchors come from (link-payload.sh --trust): a TrustSource value.
+extern const std::uint8_t payload_trust_source;
 }
 
 namespace efikexec::payload {
@@ -41,7 +45,17 @@ PageTable g_page_tables[kPageTablePool];
 E820Range g_e820[kMaxE820Entries];
 E820Range g_in_use[kMaxInUse];
 EfiRuntimeDescriptor g_runtime[kMaxRuntimeDescriptors];
-constinit pe::SbatLevelEntry g_sbat_level[pe::kMaxSbatEntries]{};
+EfiMemoryDescriptor g_efi_map[kMaxRuntimeDescriptors];
+// The composed trust anchors (firmware_trust.hpp): the built-in lists followed by the firmware's;
+// a firmware variable that does not fit is an error.
+constexpr std::size_t kDbLimit = 128 * 1024;
+constexpr std::size_t kDbxLimit = 256 * 1024;
+constexpr std::size_t kSbatLevelLimit = 4096;
+std::byte g_trust_db[kDbLimit];
+std::byte g_trust_dbx[kDbxLimit];
+std::byte g_trust_sbat_text[kSbatLevelLimit];
+constinit pe::SbatLevelEntry g_sbat_level[2 * pe::kMaxSbatEntries]{};
+constinit pe::SbatLevelEntry g_builtin_sbat_level[pe::kMaxSbatEntries]{};
 
 ByteView physical(std::uint64_t address, std::uint64_t size) {
   return ByteView(reinterpret_cast<const std::byte*>(address), static_cast<std::size_t>(size));
@@ -161,6 +175,32 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
   out.write("\n");
   const auto e820 = facts->e820_entries();
 
+  // The EFI runtime map (efi_info): the firmware's runtime regions at the first kernel's virtual
+  // addresses, in RAM the kernel placed it in.
+  std::size_t runtime_count = 0;
+  if (facts->efi.memory_map != 0 && facts->efi.memory_map_size != 0) {
+    const ByteView map = ram_view(e820, facts->efi.memory_map, facts->efi.memory_map_size);
+    if (map.size() != facts->efi.memory_map_size)
+      refuse(out, "efi_info", Error{ErrorCode::kOutOfRange, "the EFI memory map is not in RAM"});
+    auto count = efi_memory_map_count(map, facts->efi.descriptor_size);
+    if (!count) refuse(out, "efi_info", count.error());
+    if (*count > kMaxRuntimeDescriptors)
+      refuse(out, "efi_info", Error{ErrorCode::kNoMemory, "more than 256 EFI runtime descriptors"});
+    for (std::size_t i = 0; i < *count; ++i) {
+      auto d = efi_memory_descriptor(map, facts->efi.descriptor_size, i);
+      if (!d) refuse(out, "efi_info", d.error());
+      g_efi_map[runtime_count] = *d;
+      g_runtime[runtime_count++] = {d->type, d->physical_start, d->virtual_start, d->pages,
+                                    d->attribute};
+    }
+  }
+  const std::span<const EfiMemoryDescriptor> efi_map{g_efi_map, runtime_count};
+  const std::uint64_t system_table =
+      facts->efi.loader_signature == kEfiLoaderSignature64 ? facts->efi.system_table : 0;
+  auto source = trust_source_of(payload_trust_source);
+  if (!source) refuse(out, "trust", source.error());
+  const bool wants_firmware = *source != TrustSource::kBuiltin;
+
   // Our own page tables: every e820 range, identity mapped, and the image itself.
   PageTableBuilder tables({g_page_tables, kPageTablePool}, five_level_paging(),
                           cpu_has_gigabyte_pages());
@@ -168,6 +208,15 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
   if (!mapped_e820) refuse(out, "page tables", mapped_e820.error());
   if (auto mapped = tables.map_identity(image_base, image_end - image_base, true); !mapped)
     refuse(out, "page tables", mapped.error());
+  // The firmware's runtime regions where SetVirtualAddressMap put them, when the anchors come
+  // from the firmware: why not, when they cannot be.
+  const char* no_runtime = nullptr;
+  if (wants_firmware) {
+    if (system_table == 0 || efi_map.empty())
+      no_runtime = "the first kernel passed no 64-bit EFI system table and runtime map";
+    else if (auto mapped = map_runtime(tables, efi_map); !mapped)
+      no_runtime = mapped.error().message;
+  }
   payload_load_cr3(reinterpret_cast<std::uint64_t>(tables.root()));
   out.write("EFIKEXEC-PAYLOAD: page tables loaded (");
   out.decimal(tables.tables_used());
@@ -199,17 +248,50 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
   out.decimal(bundle->extra_initrd.size());
   out.write("\n");
 
-  // The trust anchors built in; nothing the command line or the bundle says changes them.
-  verifier::Policy policy{between(payload_trust_db, payload_trust_db_end),
-                          between(payload_trust_dbx, payload_trust_dbx_end), std::nullopt};
-  const ByteView sbat_text = between(payload_trust_sbat_level, payload_trust_sbat_level_end);
-  if (!sbat_text.empty()) {
-    auto level = pe::parse_sbat_level(sbat_text, g_sbat_level);
-    if (!level) refuse(out, "built-in SbatLevel", level.error());
-    policy.sbat_level = std::span<const pe::SbatLevelEntry>(level->entries);
+  // The trust anchors the build chose; nothing the command line or the bundle says changes them.
+  EfiGetVariable get_variable = nullptr;
+  if (wants_firmware && no_runtime == nullptr) {
+    auto found = find_get_variable(system_table, efi_map);
+    if (found)
+      get_variable = *found;
+    else
+      no_runtime = found.error().message;
   }
-  if (policy.db.empty())
-    refuse(out, "trust", Error{ErrorCode::kUntrusted, "no db was built into this payload"});
+  if (no_runtime != nullptr) {
+    out.write("EFIKEXEC-PAYLOAD: trust: the firmware's runtime services cannot be reached: ");
+    out.write(no_runtime);
+    out.write("\n");
+  }
+  const BuiltinTrust builtin{between(payload_trust_db, payload_trust_db_end),
+                             between(payload_trust_dbx, payload_trust_dbx_end),
+                             between(payload_trust_sbat_level, payload_trust_sbat_level_end)};
+  const TrustStorage storage{g_trust_db, g_trust_dbx, g_trust_sbat_text, g_sbat_level,
+                             g_builtin_sbat_level};
+  TrustReport report;
+  auto composed = compose_trust(*source, builtin, get_variable, storage, report);
+  if (!composed) refuse(out, "trust", composed.error());
+  const verifier::Policy policy = *composed;
+  out.write("EFIKEXEC-PAYLOAD: trust: ");
+  out.write(trust_source_name(*source));
+  out.write(": db ");
+  out.decimal(report.db_entries);
+  out.write(" entries, dbx ");
+  out.decimal(report.dbx_entries);
+  out.write(" entries, SbatLevel ");
+  out.decimal(report.sbat_rows);
+  out.write(" rows");
+  if (report.firmware_read) {
+    out.write(" (the firmware has:");
+    if (report.firmware_db) out.write(" db");
+    if (report.firmware_dbx) out.write(" dbx");
+    if (report.firmware_sbat_level) out.write(" SbatLevelRT");
+    if (!report.firmware_db && !report.firmware_dbx && !report.firmware_sbat_level)
+      out.write(" none of db, dbx, SbatLevelRT");
+    out.write(")");
+  }
+  out.write("\n");
+  if (report.firmware_read && facts->secure_boot != 3)
+    out.line("trust: Secure Boot is off: the firmware's variables are not authenticated");
 
   static verifier::BearSslCrypto crypto;
   static verifier::Workspace workspace;
@@ -257,23 +339,7 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
   in_use.add(boot_params, kBootParamsSize);
   in_use.add(facts->command_line, command_line->size() + 1);
   in_use.add(facts->ramdisk_address, facts->ramdisk_size);
-  std::size_t runtime_count = 0;
-  if (facts->efi.memory_map != 0 && facts->efi.memory_map_size != 0) {
-    const ByteView map = ram_view(e820, facts->efi.memory_map, facts->efi.memory_map_size);
-    if (map.size() != facts->efi.memory_map_size)
-      refuse(out, "efi_info", Error{ErrorCode::kOutOfRange, "the EFI memory map is not in RAM"});
-    auto count = efi_memory_map_count(map, facts->efi.descriptor_size);
-    if (!count) refuse(out, "efi_info", count.error());
-    if (*count > kMaxRuntimeDescriptors)
-      refuse(out, "efi_info", Error{ErrorCode::kNoMemory, "more than 256 EFI runtime descriptors"});
-    for (std::size_t i = 0; i < *count; ++i) {
-      auto d = efi_memory_descriptor(map, facts->efi.descriptor_size, i);
-      if (!d) refuse(out, "efi_info", d.error());
-      g_runtime[runtime_count++] = {d->type, d->physical_start, d->virtual_start, d->pages,
-                                    d->attribute};
-    }
-    in_use.add(facts->efi.memory_map, facts->efi.memory_map_size);
-  }
+  if (runtime_count != 0) in_use.add(facts->efi.memory_map, facts->efi.memory_map_size);
   std::uint64_t node = facts->setup_data;
   for (std::size_t n = 0; node != 0; ++n) {
     if (n >= kMaxSetupData || in_use.full())
@@ -293,9 +359,7 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
                                  in_use.ranges(),
                                  {g_runtime, runtime_count},
                                  facts->acpi_rsdp,
-                                 facts->efi.loader_signature == kEfiLoaderSignature64
-                                     ? facts->efi.system_table
-                                     : 0,
+                                 system_table,
                                  facts->setup_data,
                                  facts->secure_boot};
   const BareMetalRequest run{bundle->uki.span(), bundle->extra_initrd.span(), request->profile,

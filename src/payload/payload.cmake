@@ -28,6 +28,14 @@ set(EFIKEXEC_PAYLOAD_DB "" CACHE STRING
 set(EFIKEXEC_PAYLOAD_DBX "" CACHE STRING
     "dbx of the payload: X.509 certificates or EFI_SIGNATURE_LIST files, ;-separated")
 set(EFIKEXEC_PAYLOAD_SBAT_LEVEL "" CACHE FILEPATH "SbatLevel text built into the payload")
+# Where the payload takes its anchors from (docs/payload.md): the built-in ones, the firmware's
+# db/dbx/SbatLevelRT read through its runtime services, or both.
+set(EFIKEXEC_PAYLOAD_TRUST "builtin" CACHE STRING
+    "trust anchors of the payload: builtin, firmware or both")
+set_property(CACHE EFIKEXEC_PAYLOAD_TRUST PROPERTY STRINGS builtin firmware both)
+if(NOT EFIKEXEC_PAYLOAD_TRUST MATCHES "^(builtin|firmware|both)$")
+  message(FATAL_ERROR "EFIKEXEC_PAYLOAD_TRUST is builtin, firmware or both, not '${EFIKEXEC_PAYLOAD_TRUST}'")
+endif()
 
 set(EFIKEXEC_PAYLOAD_FLAGS -ffreestanding -fno-stack-protector -U_FORTIFY_SOURCE -mno-red-zone
     -fno-asynchronous-unwind-tables -fno-sanitize=all -fPIE -fvisibility=hidden)
@@ -63,7 +71,7 @@ set(EFIKEXEC_PAYLOAD_LINK_DEPENDS ${EFIKEXEC_PAYLOAD_LINK}
 # The archives, the payload's own first (linked whole): link-payload.sh's arguments after --.
 set(EFIKEXEC_PAYLOAD_ARCHIVES $<TARGET_FILE:efikexec_payload_objects>
     $<TARGET_FILE:efikexec_payload_run> $<TARGET_FILE:efikexec_core_freestanding> $<TARGET_FILE:efikexec_bearssl_freestanding>)
-set(trust_arguments)
+set(trust_arguments --trust ${EFIKEXEC_PAYLOAD_TRUST})
 foreach(file IN LISTS EFIKEXEC_PAYLOAD_DB)
   list(APPEND trust_arguments --db ${file})
 endforeach()

@@ -4,7 +4,8 @@
 set(EFIKEXEC_PAYLOAD_PARSER_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/protocol.cpp
     ${CMAKE_CURRENT_LIST_DIR}/boot_params.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/page_tables.cpp)
+    ${CMAKE_CURRENT_LIST_DIR}/page_tables.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/firmware_trust.cpp)
 # The bare-metal part of the payload only.
 set(EFIKEXEC_PAYLOAD_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/main.cpp

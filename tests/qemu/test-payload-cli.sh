@@ -80,7 +80,9 @@ check "exec: the payload verified and booted it: own command line, initrd, ACPI,
   '^EFIKEXEC-SECOND: up$' '^EFIKEXEC-SECOND: cmdline=console=ttyS0 efikexec\.uki=1 ' \
   '^EFIKEXEC-SECOND: initrd=second$' '^EFIKEXEC-SECOND: acpi=yes$' \
   '^EFIKEXEC-SECOND: efi_runtime=yes$' '^EFIKEXEC-SECOND: smbios=yes$' \
-  '^EFIKEXEC-SECOND: done$' '!EFIKEXEC-FIRST: exec returned' '!EFIKEXEC-PAYLOAD: exception'
+  '^EFIKEXEC-SECOND: done$' '!EFIKEXEC-FIRST: exec returned' '!EFIKEXEC-PAYLOAD: exception' \
+  '^efikexec: the next kernel runs with the firmware.s EFI runtime services' \
+  'efi: EFI v[0-9.]+ by EDK II' '!Unable to switch EFI into virtual mode'
 check "exec: the next kernel runs under Secure Boot, locked down" "$QEMU_DIR/expect.sh" \
   "$WORK/second.log" 'Kernel is locked down from EFI Secure Boot' 'secureboot: Secure boot enabled'
 # Full memory: the second kernel's MemTotal against the first kernel's (the payload's own pages

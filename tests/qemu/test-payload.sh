@@ -6,17 +6,23 @@
 #   a payload is linked with the fixture db certificate built in (LINK_PAYLOAD is
 #   arch/x86_64/payload/link-payload.sh, CC and the ARCHIVEs are the build's) and signed with the
 #   db key; the guest loads it with the bundle of the signed fixture UKI, executes it, and the
-#   payload reports its entry, the verdict (accepted) and its verification time, then runs the
+#   payload (built with --trust both: it also reads the firmware's variables, Secure Boot off)
+#   reports its entry, the verdict (accepted) and its verification time, then runs the
 #   UKI on bare metal: the UKI's kernel boots with its own command line and initrd, ACPI, SMBIOS
 #   and the firmware's runtime services. A second guest does the same with the tampered UKI:
 #   the payload refuses it and resets. A third guest runs a payload whose bare-metal run is the
 #   --fault-run stand-in (tests/qemu/payload/fault_run.cpp): it reads every e820 RAM range through
 #   the payload's page tables, then an unmapped address, and the payload's exception handler
 #   reports the page fault and resets. A fourth guest boots under Secure Boot (OVMF secboot code,
-#   the variable store of make-fixtures-newer.sh with the fixture db enrolled; the first kernel is
-#   locked down): the kernel refuses the unsigned payload and accepts the signed one, which then
-#   accepts the UKI and boots it; the next kernel knows Secure Boot is on and locks down. Logs: WORKDIR/payload-{good,tampered,fault,secure-boot}.log;
-#   WORKDIR/measurements.txt holds the verification time and the payload's size.
+#   the variable store of make-fixtures-newer.sh with the fixture db enrolled and the `other`
+#   certificate in dbx; the first kernel is locked down): the kernel refuses the unsigned payload
+#   and accepts the signed one, a payload built with no db of its own that takes its anchors from
+#   the firmware (--trust firmware): it reads db and dbx through the firmware's GetVariable,
+#   accepts the UKI and boots it; the next kernel knows Secure Boot is on and locks down. A fifth
+#   guest, under Secure Boot too, hands that payload the UKI signed with the `other` key: the
+#   payload refuses it as revoked by the firmware's dbx and resets. Logs:
+#   WORKDIR/payload-{good,tampered,fault,secure-boot,revoked}.log; WORKDIR/measurements.txt
+#   holds the verification time and the payload's size.
 set -euo pipefail
 TEST_NAME=test-payload
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -34,7 +40,7 @@ CC="$5"
 FAULT_RUN="$7"
 shift 8
 BIN=-
-require_fixture "$FIX"/{vmlinuz,keys/db.crt,keys/db.key,uki-signed.efi,uki-tampered.efi,modules}
+require_fixture "$FIX"/{vmlinuz,keys/db.crt,keys/db.key,uki-signed.efi,uki-tampered.efi,uki-other-signed.efi,modules}
 NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
 "$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
   { note "the newer fixtures could not be made"; exit 1; }
@@ -48,6 +54,18 @@ PAYLOAD="$WORK/payload-signed.efi"
   { note "the payload could not be linked"; exit 1; }
 sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$PAYLOAD" \
   "$WORK/payload.efi" >/dev/null 2>&1 || { note "sbsign failed"; exit 1; }
+# The fixture db built in and the firmware's anchors too (--trust both): the first guest's.
+BOTH_PAYLOAD="$WORK/payload-both-signed.efi"
+"$LINK" --cc "$CC" --out "$WORK/payload-both.efi" --trust both --db "$FIX/keys/db.crt" -- "$@" ||
+  { note "the both-trust payload could not be linked"; exit 1; }
+sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$BOTH_PAYLOAD" \
+  "$WORK/payload-both.efi" >/dev/null 2>&1 || { note "sbsign failed"; exit 1; }
+# No db of its own: only what the firmware's db, dbx and SbatLevelRT say.
+FIRMWARE_PAYLOAD="$WORK/payload-firmware-signed.efi"
+"$LINK" --cc "$CC" --out "$WORK/payload-firmware.efi" --trust firmware -- "$@" ||
+  { note "the firmware-trust payload could not be linked"; exit 1; }
+sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$FIRMWARE_PAYLOAD" \
+  "$WORK/payload-firmware.efi" >/dev/null 2>&1 || { note "sbsign failed"; exit 1; }
 "$LINK" --cc "$CC" --out "$WORK/payload-fault.efi" --db "$FIX/keys/db.crt" \
   --object "$FAULT_RUN" -- "$@" || { note "the fault payload could not be linked"; exit 1; }
 cc -O2 -static -o "$WORK/payload-kexec" "$QEMU_DIR/guest/payload-kexec.c" ||
@@ -65,13 +83,14 @@ OVMF_SECURE="$WORK/ovmf-secure-boot"
 mkdir -p "$OVMF_SECURE"
 ln -sf "$SB_CODE" "$OVMF_SECURE/OVMF_CODE_4M.fd"
 ln -sf "$NEW/ovmf-secboot-vars/OVMF_VARS_4M.fd" "$OVMF_SECURE/OVMF_VARS_4M.fd"
-for which in good tampered fault secure-boot; do
+for which in good tampered fault secure-boot revoked; do
   payload="$PAYLOAD"
   case "$which" in
-    good) uki="$FIX/uki-signed.efi" ;;
+    good) uki="$FIX/uki-signed.efi" payload="$BOTH_PAYLOAD" ;;
     tampered) uki="$FIX/uki-tampered.efi" ;;
     fault) uki="$FIX/uki-signed.efi" payload="$WORK/payload-fault.efi" ;;
-    secure-boot) uki="$FIX/uki-signed.efi" ;;
+    secure-boot) uki="$FIX/uki-signed.efi" payload="$FIRMWARE_PAYLOAD" ;;
+    revoked) uki="$FIX/uki-other-signed.efi" payload="$FIRMWARE_PAYLOAD" ;;
   esac
   name="payload-$which"
   overlay_begin "$name"
@@ -85,6 +104,10 @@ for which in good tampered fault secure-boot; do
     check "$which: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/payload-secure-boot.sh" \
       "$FIX/vmlinuz" "$OVMF_SECURE" "$append" \
       -- -machine smm=on -global driver=cfi.pflash01,property=secure,value=on
+  elif [[ $which == revoked ]]; then
+    check "$which: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/payload-kexec.sh" \
+      "$FIX/vmlinuz" "$OVMF_SECURE" "$append" \
+      -- -machine smm=on -global driver=cfi.pflash01,property=secure,value=on
   else
     check "$which: guest ran" overlay_boot "$name" "$QEMU_DIR/scenarios/payload-kexec.sh" \
       "$FIX/vmlinuz" "$OVMF_SYSTEM" "$append"
@@ -95,7 +118,9 @@ done
 SECOND_UP=('^EFIKEXEC-SECOND: up$' '^EFIKEXEC-SECOND: cmdline=console=ttyS0 efikexec\.uki=1 '
   '^EFIKEXEC-SECOND: initrd=second$' '^EFIKEXEC-SECOND: acpi=yes$' '^EFIKEXEC-SECOND: acpi_dsdt=yes$'
   '^EFIKEXEC-SECOND: efi_runtime=yes$' '^EFIKEXEC-SECOND: smbios=yes$' '^EFIKEXEC-SECOND: done$'
-  '!EFIKEXEC-PAYLOAD: exception' '!EFIKEXEC-PAYLOAD: resetting the machine' '!Kernel panic')
+  '^efikexec: the next kernel runs with the firmware.s EFI runtime services' 'efi: EFI v[0-9.]+ by EDK II'
+  '!Unable to switch EFI into virtual mode' '!EFIKEXEC-PAYLOAD: exception'
+  '!EFIKEXEC-PAYLOAD: resetting the machine' '!Kernel panic')
 check "good: loaded, entered, accepted, run on bare metal; the UKI's kernel boots with ACPI and runtime services" \
   "$QEMU_DIR/expect.sh" "$WORK/payload-good.log" '^EFIKEXEC-FIRST: load loaded=1$' \
   '^EFIKEXEC-PAYLOAD: entry at 0x[0-9a-f]+ boot_params=0x' \
@@ -109,6 +134,15 @@ second_kernel_log() {
     >"$WORK/payload-$1.second.log"
   echo "$WORK/payload-$1.second.log"
 }
+# Built with --trust both: the built-in db and whatever the firmware (no Secure Boot) has; the
+# runtime services were called before the UKI's kernel calls them again (efi_runtime=yes above).
+check "good: the payload built with both reads the firmware's variables, says Secure Boot is off" \
+  "$QEMU_DIR/expect.sh" "$WORK/payload-good.log" \
+  '^EFIKEXEC-PAYLOAD: trust: both: db [1-9][0-9]* entries, dbx [0-9]+ entries, SbatLevel [0-9]+ rows \(the firmware has:' \
+  '^EFIKEXEC-PAYLOAD: trust: Secure Boot is off: the firmware.s variables are not authenticated$' \
+  '!EFIKEXEC-PAYLOAD: trust: the firmware.s runtime services cannot be reached'
+check "tampered: the payload built with builtin never reads the firmware" "$QEMU_DIR/expect.sh" \
+  "$WORK/payload-tampered.log" '^EFIKEXEC-PAYLOAD: trust: builtin: db 1 entries, dbx 0 entries, SbatLevel 0 rows$'
 check "good: without Secure Boot the next kernel is told so" "$QEMU_DIR/expect.sh" \
   "$(second_kernel_log good)" 'secureboot: Secure boot disabled' '!secureboot: Secure boot enabled'
 check "tampered: refused by the payload, reset" "$QEMU_DIR/expect.sh" \
@@ -130,6 +164,20 @@ check "secure boot: lockdown, unsigned payload refused, signed accepted, the UKI
   '^EFIKEXEC-FIRST: unsigned loaded=0$' '^EFIKEXEC-FIRST: signed loaded=1$' \
   '^EFIKEXEC-PAYLOAD: e820 entries=[0-9]+ secure_boot=3 ' \
   '^EFIKEXEC-PAYLOAD: verdict: accepted$' "${SECOND_UP[@]}"
+# The built-in db is empty: the UKI was accepted through the firmware's db (the fixture db
+# certificate), read with GetVariable at the runtime services' virtual addresses.
+check "secure boot: the payload without a db of its own trusts the firmware's db and dbx" \
+  "$QEMU_DIR/expect.sh" "$WORK/payload-secure-boot.log" \
+  '^EFIKEXEC-PAYLOAD: trust: firmware: db 1 entries, dbx 1 entries, SbatLevel [0-9]+ rows \(the firmware has: db dbx' \
+  '!EFIKEXEC-PAYLOAD: trust: the firmware.s runtime services cannot be reached' \
+  '!EFIKEXEC-PAYLOAD: trust: Secure Boot is off' '!EFIKEXEC-PAYLOAD: exception'
+check "revoked: the firmware's dbx revokes the other key's UKI in the payload, reset" \
+  "$QEMU_DIR/expect.sh" "$WORK/payload-revoked.log" '^EFIKEXEC-FIRST: load loaded=1$' \
+  '^EFIKEXEC-PAYLOAD: e820 entries=[0-9]+ secure_boot=3 ' \
+  '^EFIKEXEC-PAYLOAD: trust: firmware: db 1 entries, dbx 1 entries' \
+  '^EFIKEXEC-PAYLOAD: verdict: refused: revoked: a certificate of the signature is revoked by dbx' \
+  '^EFIKEXEC-PAYLOAD: resetting the machine$' '!EFIKEXEC-PAYLOAD: verdict: accepted' \
+  '!EFIKEXEC-PAYLOAD: exception'
 # The stubs saw SecureBoot=1 (from the first kernel's boot_params.secure_boot), so the next kernel
 # knows it runs under Secure Boot and locks down as the first one did.
 check "secure boot: the next kernel is told Secure Boot is on and locks down" "$QEMU_DIR/expect.sh" \

@@ -119,7 +119,13 @@ payload_entry64:
         movq    %cr4, %rax
         orq     $((1 << 9) | (1 << 10)), %rax
         movq    %rax, %cr4
+        /* The control words the UEFI x64 convention requires of a caller of the firmware
+         * (UEFI 2.10 §2.3.4.2), which the payload also calls (GetVariable): x87 FCW 0x037F
+         * (fninit), MXCSR 0x1F80 (every SSE exception masked, round to nearest). */
         fninit
+        pushq   $0x1f80
+        ldmxcsr (%rsp)
+        addq    $8, %rsp
 
         /* payload_main(boot_params, image base, image end) (SysV: RDI, RSI, RDX). It never
          * returns (it resets the machine itself); should it, we halt: nothing of purgatory's
