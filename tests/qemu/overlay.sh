@@ -59,14 +59,15 @@ system_ovmf() {
   done
 }
 
-# runtime_second_initrd DEST [EFIKEXEC_BIN THIRD_INITRD]: the second kernel's initrd of the
-# runtime-services guests: the fixtures' initrd-second, and over it
+# runtime_second_initrd DEST [EFIKEXEC_BIN THIRD_INITRD [PAYLOAD_FILE PAYLOAD_PATH]]: the second
+# kernel's initrd of the runtime-services guests: the fixtures' initrd-second, and over it
 # guest/runtime-services-second.sh as /init and the first kernel's efivarfs.ko (the second
 # kernel is the same Debian 6.1 build, vmlinuz-signed.efi); with EFIKEXEC_BIN also efikexec,
 # that kernel, db.crt and THIRD_INITRD (as /fixtures/third.cpio.gz), for the second kernel to
-# load and execute a third one.
+# load and execute a third one; with PAYLOAD_FILE also the payload, installed at PAYLOAD_PATH
+# (a kernel in lockdown loads through it).
 runtime_second_initrd() {
-  local dest="$1" bin="${2:-}" third="${3:-}" kver tree
+  local dest="$1" bin="${2:-}" third="${3:-}" payload="${4:-}" payload_path="${5:-}" kver tree
   kver="$(ls "$FIX/modules")"
   tree="$(mktemp -d "$WORK/.runtime-second.XXXXXX")"
   mkdir -p "$tree/lib"
@@ -78,6 +79,10 @@ runtime_second_initrd() {
     cp "$FIX/vmlinuz-signed.efi" "$tree/fixtures/vmlinuz-signed.efi"
     cp "$FIX/keys/db.crt" "$tree/fixtures/keys/db.crt"
     cp "$third" "$tree/fixtures/third.cpio.gz"
+  fi
+  if [[ -n "$payload" ]]; then
+    mkdir -p "$tree/$(dirname "${payload_path#/}")"
+    cp "$payload" "$tree/${payload_path#/}"
   fi
   (cd "$tree" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
     cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$tree.cpio.gz"

@@ -15,7 +15,11 @@
 #   the ESP, lists the entries, loads second.efi without --db (db from efivarfs; through the
 #   payload, as lockdown requires) and executes it. The second kernel must run with the
 #   firmware's runtime services, see LoaderDevicePartUUID (the ESP's partition UUID) and the other
-#   variables systemd-boot set, and its own command line.
+#   variables systemd-boot set, and its own command line. It writes a non-volatile variable, then
+#   loads a third kernel the same way (the signed EFI-stub kernel with its own initrd and command
+#   line, the machine's db from efivarfs again, through the payload) and executes it: the third
+#   kernel must have runtime services (the variable reads back), ACPI, its command line and the
+#   second kernel's memory. Three kernels, one firmware boot.
 #   Log: WORKDIR/first-boot.log.
 set -euo pipefail
 TEST_NAME=test-first-boot
@@ -79,7 +83,11 @@ overlay_add first "${PAYLOAD_PATH#/}" "$WORK/payload-signed.efi"
 (cd "$WORK/first.overlay" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
   cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$WORK/first-overlay.cpio.gz"
 cat "$WORK/first/initrd-first.cpio.gz" "$WORK/first-overlay.cpio.gz" >"$WORK/first-initrd.cpio.gz"
-runtime_second_initrd "$WORK/second-initrd.cpio.gz"
+# The second kernel's initramfs: guest/runtime-services-second.sh as /init, efikexec, the
+# payload, and the third kernel's initramfs (the same /init without efikexec).
+runtime_second_initrd "$WORK/third-initrd.cpio.gz"
+runtime_second_initrd "$WORK/second-initrd.cpio.gz" "$BIN" "$WORK/third-initrd.cpio.gz" \
+  "$WORK/payload-signed.efi" "$PAYLOAD_PATH"
 
 ukify_build --initrd="$WORK/first-initrd.cpio.gz" --cmdline="$FIRST_APPEND efikexec.first_boot=1" \
   --output="$WORK/first.efi" || { note "ukify build first.efi failed"; exit 1; }
@@ -113,10 +121,10 @@ boot() {
   OVMF_CODE="$OVMF_SECURE/OVMF_CODE_4M.fd" OVMF_VARS="$OVMF_SECURE/OVMF_VARS_4M.fd" \
     "$QEMU_DIR/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout "$GUEST_TIMEOUT" \
     --disk "$DISK" --log "$LOG" \
-    --until '^EFIKEXEC-FIRST: exec returned|^EFIKEXEC-SECOND: reset returned|Kernel panic' \
+    --until '^EFIKEXEC-FIRST: exec returned|^EFIKEXEC-(SECOND|THIRD): reset returned|Kernel panic' \
     -- "${SECURE_BOOT_QEMU[@]}"
 }
-check "OVMF, systemd-boot, the first UKI, a kexec into the second, its reset" boot
+check "OVMF, systemd-boot, the first UKI, a kexec into the second, one into a third, its reset" boot
 check "first kernel: started by systemd-boot from the ESP, Secure Boot, lockdown" \
   "$QEMU_DIR/expect.sh" "$LOG" '^EFIKEXEC-FIRST: lockdown=none \[integrity\] confidentiality$' \
   "^EFIKEXEC-FIRST: loader-variable LoaderDevicePartUUID=($PART_UUID|${PART_UUID^^})\$" \
@@ -137,6 +145,22 @@ check "second kernel: its own command line, runtime services, the boot loader's 
   '^EFIKEXEC-SECOND: virtual-mode=ok$' '^EFIKEXEC-SECOND: acpi=yes$' \
   "^EFIKEXEC-SECOND: loader-variable LoaderDevicePartUUID=($PART_UUID|${PART_UUID^^})\$" \
   '^EFIKEXEC-SECOND: loader-variable LoaderInfo=systemd-boot 257' \
-  '^EFIKEXEC-SECOND: set-variable=ok$' '^EFIKEXEC-SECOND: resetting$' \
-  '!^EFIKEXEC-SECOND: reset returned' '!EFIKEXEC-PAYLOAD: exception'
+  '^EFIKEXEC-SECOND: set-variable=ok$' '!EFIKEXEC-PAYLOAD: exception'
+check "second kernel: the third loaded without --db (efivarfs db), through the payload" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  '^EFIKEXEC-SECOND: chain: efikexec: handoff: payload \(kexec_file_load\), lockdown integrity' \
+  '^EFIKEXEC-SECOND: chain: efikexec: verified /fixtures/vmlinuz-signed\.efi: .*efivarfs db' \
+  '^EFIKEXEC-SECOND: chain exit=0 loaded=1$' '!^EFIKEXEC-SECOND: chain exec returned'
+check "third kernel: its own command line, runtime services, ACPI, the variable read back" \
+  "$QEMU_DIR/expect.sh" "$LOG" '^EFIKEXEC-THIRD: up$' \
+  '^EFIKEXEC-THIRD: cmdline=console=ttyS0 panic=-1 reboot=efi efikexec.third=1$' \
+  '^EFIKEXEC-THIRD: virtual-mode=ok$' '^EFIKEXEC-THIRD: acpi=yes$' \
+  '^EFIKEXEC-THIRD: dmesg .*efi: EFI v[0-9.]+ by EDK II' \
+  "^EFIKEXEC-THIRD: loader-variable LoaderDevicePartUUID=($PART_UUID|${PART_UUID^^})\$" \
+  '^EFIKEXEC-THIRD: read-back=efikexec-runtime$' '^EFIKEXEC-THIRD: resetting$' \
+  '!^EFIKEXEC-THIRD: reset returned'
+second_kb="$(tr -d '\r' <"$LOG" | sed -n 's/^EFIKEXEC-SECOND: memtotal_kb=//p' | head -n1)"
+third_kb="$(tr -d '\r' <"$LOG" | sed -n 's/^EFIKEXEC-THIRD: memtotal_kb=//p' | head -n1)"
+check "third kernel: the machine's memory (MemTotal ${third_kb:-?} kB, second kernel ${second_kb:-?} kB)" \
+  test -n "$third_kb" -a -n "$second_kb" -a "${third_kb:-0}" -ge $(( ${second_kb:-0} * 98 / 100 ))
 summary

@@ -110,7 +110,7 @@ HostResult<std::optional<PayloadImage>> find_payload(const LoadRequest& request,
   const std::string what_to_do =
       "install the efikexec payload, signed with a key this kernel trusts, at this path, or "
       "name one with --payload FILE (docs/payload.md); nothing was run";
-  if (decision.lockdown == LockdownMode::kNone)
+  if (decision.lockdown == LockdownMode::kNone || decision.lockdown == LockdownMode::kUnknown)
     return host_fail(Stage::kRead,
                      "no payload for the payload handoff (" + payload.error().reason + "): " +
                          what_to_do,
@@ -127,7 +127,11 @@ HostResult<std::optional<PayloadImage>> find_payload(const LoadRequest& request,
 
 HostResult<HandoffDecision> decide_handoff(Handoff requested, const std::string& system_root) {
   auto lockdown = read_lockdown(system_root);
-  if (!lockdown) return std::unexpected(std::move(lockdown.error()));
+  if (!lockdown) {
+    // A handoff the caller chose does not need the mode; the kernel decides in the end.
+    if (requested != Handoff::kAuto) return HandoffDecision{LockdownMode::kUnknown, requested};
+    return std::unexpected(std::move(lockdown.error()));
+  }
   return HandoffDecision{*lockdown, choose_handoff(requested, *lockdown)};
 }
 

@@ -1,18 +1,40 @@
 // SPDX-License-Identifier: MIT
 #include "kexec/machine/lockdown.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 
 namespace efikexec::kexec {
+
+namespace {
+
+bool empty_directory(const std::string& path) {
+  DIR* directory = opendir(path.c_str());
+  if (directory == nullptr) return false;
+  bool empty = true;
+  while (const dirent* entry = readdir(directory)) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  closedir(directory);
+  return empty;
+}
+
+}  // namespace
 
 const char* lockdown_mode_name(LockdownMode mode) {
   switch (mode) {
     case LockdownMode::kNone: return "none";
     case LockdownMode::kIntegrity: return "integrity";
     case LockdownMode::kConfidentiality: return "confidentiality";
+    case LockdownMode::kUnknown: return "unknown";
   }
   return "unknown";
 }
@@ -38,7 +60,17 @@ HostResult<LockdownMode> read_lockdown(const std::string& root) {
   path += kLockdownFile;
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return LockdownMode::kNone;  // no lockdown LSM
+    if (errno == ENOENT || errno == ENOTDIR) {
+      // An empty securityfs directory: securityfs is not mounted, and the mode is unknown.
+      // No directory (no securityfs), or securityfs without the file (no lockdown LSM): none.
+      if (empty_directory(path.substr(0, path.rfind('/'))))
+        return host_fail(Stage::kMachine,
+                         "cannot tell whether this kernel is in lockdown: securityfs is not "
+                         "mounted there (mount -t securityfs securityfs /sys/kernel/security), "
+                         "or choose with --handoff",
+                         path);
+      return LockdownMode::kNone;
+    }
     return host_fail_errno(Stage::kMachine, "cannot read the kernel's lockdown mode", path);
   }
   char buffer[256];  // the kernel's line is "none integrity confidentiality" with brackets

@@ -12,7 +12,9 @@
 
 namespace efikexec::kexec {
 
-enum class LockdownMode : std::uint8_t { kNone, kIntegrity, kConfidentiality };
+// kUnknown: securityfs is not mounted, so the kernel's mode cannot be read (only with a handoff
+// the caller chose itself).
+enum class LockdownMode : std::uint8_t { kNone, kIntegrity, kConfidentiality, kUnknown };
 const char* lockdown_mode_name(LockdownMode mode);
 
 // The file, relative to the root of the file system it is read from.

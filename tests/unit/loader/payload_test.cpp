@@ -125,6 +125,26 @@ TEST(Lockdown, NoFileMeansNoLockdown) {
             LockdownMode::kConfidentiality);
 }
 
+// /sys/kernel/security exists but is empty: securityfs is not mounted. `auto` cannot choose and
+// says how to mount it; a handoff the caller named goes ahead with the mode unknown.
+TEST(Lockdown, SecurityfsNotMountedIsUnknownNotNone) {
+  Scratch scratch;
+  std::filesystem::create_directories(scratch.path() / "sys/kernel/security");
+  const std::string root = scratch.path().string();
+  auto mode = read_lockdown(root);
+  ASSERT_FALSE(mode);
+  EXPECT_NE(mode.error().message().find("securityfs is not mounted"), std::string::npos)
+      << mode.error().message();
+  auto automatic = decide_handoff(Handoff::kAuto, root);
+  ASSERT_FALSE(automatic);
+  EXPECT_NE(automatic.error().message().find("--handoff"), std::string::npos);
+  auto chosen = decide_handoff(Handoff::kTrampoline, root);
+  ASSERT_TRUE(chosen) << chosen.error().message();
+  EXPECT_EQ(chosen->handoff, Handoff::kTrampoline);
+  EXPECT_EQ(chosen->lockdown, LockdownMode::kUnknown);
+  EXPECT_STREQ(lockdown_mode_name(LockdownMode::kUnknown), "unknown");
+}
+
 TEST(Lockdown, AutoTakesThePayloadExactlyWhenLockedDown) {
   EXPECT_EQ(choose_handoff(Handoff::kAuto, LockdownMode::kNone), Handoff::kTrampoline);
   EXPECT_EQ(choose_handoff(Handoff::kAuto, LockdownMode::kIntegrity), Handoff::kPayload);
