@@ -107,10 +107,9 @@ Result<void> check_runtime(std::span<const EfiRuntimeDescriptor> runtime,
     if (!end || *end > kPhysicalLimit || !checked_add(d.virtual_start, *bytes))
       return fail(ErrorCode::kOverflow, "a runtime region wraps or lies beyond physical memory",
                   d.physical_start);
-    if (!is_runtime_capable(d.type))
-      return fail(ErrorCode::kMalformed,
-                  "a runtime region has a type firmware never gives runtime memory",
-                  d.physical_start);
+    // Conventional, unusable or persistent memory is never the firmware's: e820 decides
+    // what it is (a kernel's map can carry such an entry marked runtime).
+    if (!is_runtime_capable(d.type)) continue;
     for (const RuntimeSpan& other : out)
       if (other.start < *end && d.physical_start < other.end)
         return fail(ErrorCode::kOverlap, "two runtime regions overlap", d.physical_start);

@@ -245,7 +245,6 @@ TEST(MachineMap, MalformedEntriesAreClippedOrRefusedByName) {
   refused({{EfiRuntimeServicesData, 0x2000000, 0, 0, EFI_MEMORY_RUNTIME}}, ErrorCode::kMalformed);
   refused({{EfiRuntimeServicesData, 0x2000000, 0, ~std::uint64_t{0} / 2, EFI_MEMORY_RUNTIME}},
           ErrorCode::kOverflow);
-  refused({{EfiConventionalMemory, 0x2000000, 0, 1, EFI_MEMORY_RUNTIME}}, ErrorCode::kMalformed);
   refused({{EfiRuntimeServicesData, 0x2000000, 0, 2, EFI_MEMORY_RUNTIME},
            {EfiRuntimeServicesCode, 0x2001000, 0, 1, EFI_MEMORY_RUNTIME}},
           ErrorCode::kOverlap);
@@ -301,6 +300,18 @@ TEST(MachineMap, TheShimsOwnPagesComeFromConventionalMemoryBelowFourGiB) {
 // Linux marks regions it must keep across kexec runtime itself (efi_mem_reserve(): the ESRT, the
 // memory attributes table, the TPM log) without changing their type; the first kernel's runtime
 // map under OVMF has such boot-services data. They stay what they are, runtime and reserved.
+// A runtime entry of conventional memory is no firmware memory: e820 decides, as for any RAM.
+TEST(MachineMap, ConventionalMemoryMarkedRuntimeIsLeftToE820) {
+  Built b = build({{0x100000, 64 * kMiB, 1}}, {},
+                  {{EfiConventionalMemory, 0x2000000, 0xfffffffeee000000, 1, EFI_MEMORY_RUNTIME}});
+  ASSERT_TRUE(b.result) << b.result.error().message;
+  EXPECT_EQ(type_at(*b.map, 0x2000000), EfiConventionalMemory);
+  for (const efi::MemoryRange& range : b.map->ranges) {
+    EXPECT_EQ(range.attribute & EFI_MEMORY_RUNTIME, 0u);
+    EXPECT_EQ(range.virtual_start, 0u);
+  }
+}
+
 TEST(MachineMap, RegionsLinuxKeptAcrossKexecStayRuntime) {
   Built b = build({{0x100000, 64 * kMiB, 1}}, {},
                   {{EfiBootServicesData, 0x2000000, 0xfffffffeee000000, 2, EFI_MEMORY_RUNTIME},
