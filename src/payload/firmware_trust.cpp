@@ -13,6 +13,7 @@ constexpr std::uint64_t kRuntimeServicesSignature = 0x56524553544e5552;  // "RUN
 constexpr std::uint64_t kHeaderSizeOffset = 12;
 constexpr std::uint64_t kRuntimeServicesOffset = 88;  // in the system table
 constexpr std::uint64_t kGetVariableOffset = 72;      // in the runtime services table
+constexpr std::uint64_t kResetSystemOffset = 104;     // in the runtime services table
 
 ByteView physical(std::uint64_t address, std::uint64_t size) {
   return ByteView(reinterpret_cast<const std::byte*>(address), static_cast<std::size_t>(size));
@@ -104,8 +105,12 @@ Result<void> add_lists(const std::optional<ByteView>& lists, const char* malform
 
 }  // namespace
 
-Result<EfiGetVariable> find_get_variable(std::uint64_t system_table,
-                                         std::span<const EfiMemoryDescriptor> runtime) {
+namespace {
+
+// The runtime service at `offset` in the runtime services table (see find_get_variable).
+Result<std::uint64_t> find_runtime_service(std::uint64_t system_table,
+                                           std::span<const EfiMemoryDescriptor> runtime,
+                                           std::uint64_t offset, const char* not_code) {
   auto system = runtime_table(runtime, system_table, kRuntimeServicesOffset + 8,
                               "the EFI system table is not in a runtime region");
   if (!system) return std::unexpected(system.error());
@@ -116,7 +121,7 @@ Result<EfiGetVariable> find_get_variable(std::uint64_t system_table,
     return std::unexpected(checked.error());
   auto services_virtual = system->read<Le64>(kRuntimeServicesOffset, "RuntimeServices");
   if (!services_virtual) return std::unexpected(services_virtual.error());
-  const std::uint64_t table_size = kGetVariableOffset + 8;
+  const std::uint64_t table_size = offset + 8;
   const EfiMemoryDescriptor* holding = region_of(runtime, *services_virtual, table_size, true);
   if (holding == nullptr)
     return fail(ErrorCode::kOutOfRange,
@@ -131,13 +136,30 @@ Result<EfiGetVariable> find_get_variable(std::uint64_t system_table,
                                   "the runtime services table's header is too short");
       !checked)
     return std::unexpected(checked.error());
-  auto get_variable = services->read<Le64>(kGetVariableOffset, "GetVariable");
-  if (!get_variable) return std::unexpected(get_variable.error());
-  const EfiMemoryDescriptor* code = region_of(runtime, *get_variable, 1, true);
+  auto service = services->read<Le64>(offset, "a runtime service");
+  if (!service) return std::unexpected(service.error());
+  const EfiMemoryDescriptor* code = region_of(runtime, *service, 1, true);
   if (code == nullptr || code->type != kEfiRuntimeServicesCode)
-    return fail(ErrorCode::kOutOfRange, "GetVariable is not in a runtime services code region",
-                *get_variable);
-  return reinterpret_cast<EfiGetVariable>(static_cast<std::uintptr_t>(*get_variable));
+    return fail(ErrorCode::kOutOfRange, not_code, *service);
+  return *service;
+}
+
+}  // namespace
+
+Result<EfiGetVariable> find_get_variable(std::uint64_t system_table,
+                                         std::span<const EfiMemoryDescriptor> runtime) {
+  auto found = find_runtime_service(system_table, runtime, kGetVariableOffset,
+                                    "GetVariable is not in a runtime services code region");
+  if (!found) return std::unexpected(found.error());
+  return reinterpret_cast<EfiGetVariable>(static_cast<std::uintptr_t>(*found));
+}
+
+Result<EfiResetSystem> find_reset_system(std::uint64_t system_table,
+                                         std::span<const EfiMemoryDescriptor> runtime) {
+  auto found = find_runtime_service(system_table, runtime, kResetSystemOffset,
+                                    "ResetSystem is not in a runtime services code region");
+  if (!found) return std::unexpected(found.error());
+  return reinterpret_cast<EfiResetSystem>(static_cast<std::uintptr_t>(*found));
 }
 
 Result<std::optional<ByteView>> get_variable(EfiGetVariable get, const char16_t* name,

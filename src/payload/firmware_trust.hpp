@@ -30,6 +30,12 @@ using EfiGetVariable = std::uint64_t(__attribute__((ms_abi)) *)(const char16_t* 
                                                                std::uint32_t* attributes,
                                                                std::uint64_t* data_size, void* data);
 
+// EFI_RESET_SYSTEM (UEFI 2.10 §8.5.1), the same convention.
+using EfiResetSystem = void(__attribute__((ms_abi)) *)(std::uint32_t reset_type,
+                                                       std::uint64_t status,
+                                                       std::uint64_t data_size, const void* data);
+inline constexpr std::uint32_t kEfiResetCold = 0;
+
 inline constexpr std::uint32_t kEfiRuntimeServicesCode = 5;
 inline constexpr std::uint64_t kEfiSuccess = 0;
 inline constexpr std::uint64_t kEfiBufferTooSmall = 0x8000000000000005;
@@ -43,6 +49,9 @@ inline constexpr std::uint64_t kEfiNotFound = 0x800000000000000e;
 // (identity mapped: map_runtime maps every runtime region 1:1 as well); the pointer returned is
 // the virtual one, callable once map_runtime's mappings are loaded.
 Result<EfiGetVariable> find_get_variable(std::uint64_t system_table,
+                                         std::span<const EfiMemoryDescriptor> runtime);
+// ResetSystem, found and checked the same way.
+Result<EfiResetSystem> find_reset_system(std::uint64_t system_table,
                                          std::span<const EfiMemoryDescriptor> runtime);
 
 // Reads one variable into `buffer`: the bytes read, nullopt when the firmware has no such

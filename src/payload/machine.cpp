@@ -13,7 +13,13 @@ constexpr std::uint16_t kPitChannel2 = 0x42;
 constexpr std::uint16_t kPitCommand = 0x43;
 constexpr std::uint16_t kPortB = 0x61;
 constexpr std::uint32_t kPitHz = 1193182;
+
+EfiResetSystem g_firmware_reset = nullptr;
 }  // namespace
+
+void set_firmware_reset(EfiResetSystem reset_system) { g_firmware_reset = reset_system; }
+
+bool firmware_reset_known() { return g_firmware_reset != nullptr; }
 
 Com1::Com1() {
   outb(kCom1 + 1, 0x00);  // no interrupts
@@ -72,6 +78,12 @@ std::uint64_t tsc_per_millisecond() {
 }
 
 void reset_machine() {
+  // The firmware knows its machine's reset best (UEFI 2.10 §8.5.1); it does not return.
+  if (g_firmware_reset != nullptr) {
+    const EfiResetSystem reset = g_firmware_reset;
+    g_firmware_reset = nullptr;  // a fault inside it ends up here again: use the ports then
+    reset(kEfiResetCold, kEfiSuccess, 0, nullptr);
+  }
   // The keyboard controller's reset line: wait for its input buffer, then pulse.
   for (int spin = 0; spin < 100000 && (inb(0x64) & 0x02); ++spin) {
   }

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "payload/bare_metal/run_uki.hpp"
+#include "payload/firmware_trust.hpp"
 
 namespace efikexec::payload {
 
@@ -38,7 +39,11 @@ class Com1 final : public SerialConsole {
 // TSC ticks per millisecond, measured over 10 ms of PIT channel 2; 0 when the PIT did not count.
 std::uint64_t tsc_per_millisecond();
 
-// Resets the machine: keyboard controller pulse, then 0xCF9, then a triple fault.
+// Resets the machine: through the firmware's ResetSystem() when set_firmware_reset() named it
+// (a cold reset), then the keyboard controller pulse, 0xCF9 and a triple fault.
 [[noreturn]] void reset_machine();
+// The firmware's ResetSystem (virtual: callable once the runtime mappings are loaded), or null.
+void set_firmware_reset(EfiResetSystem reset_system);
+bool firmware_reset_known();
 
 }  // namespace efikexec::payload

@@ -38,6 +38,8 @@ namespace {
 // 128 tables: 2 MiB pages for about 120 GiB, any amount with 1 GiB pages.
 constexpr std::size_t kPageTablePool = 128;
 constexpr std::size_t kMaxRuntimeDescriptors = 256;
+constexpr std::size_t kMaxEfiMapDescriptors = 4096;
+constexpr std::uint64_t kEfiMemoryRuntime = std::uint64_t{1} << 63;  // EFI_MEMORY_RUNTIME
 constexpr std::size_t kMaxInUse = 16 + 64;
 constexpr std::size_t kMaxSetupData = 64;
 
@@ -79,10 +81,17 @@ void print_error(Com1& out, const char* what, const Error& error) {
   out.write(")\n");
 }
 
-[[noreturn]] void refuse(Com1& out, const char* what, const Error& error) {
-  print_error(out, what, error);
+// The first kernel is gone: a refusal or a fault ends in a reset, through the firmware when the
+// payload found its ResetSystem().
+[[noreturn]] void reset_after_saying_so(Com1& out) {
+  if (firmware_reset_known()) out.line("reset through the firmware's ResetSystem()");
   out.line("resetting the machine");
   reset_machine();
+}
+
+[[noreturn]] void refuse(Com1& out, const char* what, const Error& error) {
+  print_error(out, what, error);
+  reset_after_saying_so(out);
 }
 
 bool cpu_has_gigabyte_pages() {
@@ -145,8 +154,7 @@ extern "C" void payload_exception(const std::uint64_t* frame, std::uint64_t cr2)
   out.write(" cr2=");
   out.hex(cr2);
   out.write("\n");
-  out.line("resetting the machine");
-  reset_machine();
+  reset_after_saying_so(out);
 }
 
 extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base,
@@ -176,7 +184,9 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
   const auto e820 = facts->e820_entries();
 
   // The EFI runtime map (efi_info): the firmware's runtime regions at the first kernel's virtual
-  // addresses, in RAM the kernel placed it in.
+  // addresses, in RAM the kernel placed it in. Only descriptors marked EFI_MEMORY_RUNTIME count:
+  // a kernel entered in EFI kexec mode hands on the whole map it was booted with (Linux copies
+  // efi.memmap, which only SetVirtualAddressMap()'s path trims to the runtime regions).
   std::size_t runtime_count = 0;
   if (facts->efi.memory_map != 0 && facts->efi.memory_map_size != 0) {
     const ByteView map = ram_view(e820, facts->efi.memory_map, facts->efi.memory_map_size);
@@ -184,11 +194,15 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
       refuse(out, "efi_info", Error{ErrorCode::kOutOfRange, "the EFI memory map is not in RAM"});
     auto count = efi_memory_map_count(map, facts->efi.descriptor_size);
     if (!count) refuse(out, "efi_info", count.error());
-    if (*count > kMaxRuntimeDescriptors)
-      refuse(out, "efi_info", Error{ErrorCode::kNoMemory, "more than 256 EFI runtime descriptors"});
+    if (*count > kMaxEfiMapDescriptors)
+      refuse(out, "efi_info", Error{ErrorCode::kNoMemory, "more than 4096 EFI map descriptors"});
     for (std::size_t i = 0; i < *count; ++i) {
       auto d = efi_memory_descriptor(map, facts->efi.descriptor_size, i);
       if (!d) refuse(out, "efi_info", d.error());
+      if ((d->attribute & kEfiMemoryRuntime) == 0) continue;
+      if (runtime_count == kMaxRuntimeDescriptors)
+        refuse(out, "efi_info",
+               Error{ErrorCode::kNoMemory, "more than 256 EFI runtime descriptors"});
       g_efi_map[runtime_count] = *d;
       g_runtime[runtime_count++] = {d->type, d->physical_start, d->virtual_start, d->pages,
                                     d->attribute};
@@ -208,16 +222,18 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
   if (!mapped_e820) refuse(out, "page tables", mapped_e820.error());
   if (auto mapped = tables.map_identity(image_base, image_end - image_base, true); !mapped)
     refuse(out, "page tables", mapped.error());
-  // The firmware's runtime regions where SetVirtualAddressMap put them, when the anchors come
-  // from the firmware: why not, when they cannot be.
+  // The firmware's runtime regions where SetVirtualAddressMap put them (for ResetSystem, and for
+  // GetVariable when the anchors come from the firmware): why not, when they cannot be.
   const char* no_runtime = nullptr;
-  if (wants_firmware) {
-    if (system_table == 0 || efi_map.empty())
-      no_runtime = "the first kernel passed no 64-bit EFI system table and runtime map";
-    else if (auto mapped = map_runtime(tables, efi_map); !mapped)
-      no_runtime = mapped.error().message;
-  }
+  if (system_table == 0 || efi_map.empty())
+    no_runtime = "the first kernel passed no 64-bit EFI system table and runtime map";
+  else if (auto mapped = map_runtime(tables, efi_map); !mapped)
+    no_runtime = mapped.error().message;
   payload_load_cr3(reinterpret_cast<std::uint64_t>(tables.root()));
+  if (no_runtime == nullptr) {
+    if (auto reset = find_reset_system(system_table, efi_map))
+      set_firmware_reset(*reset);
+  }
   out.write("EFIKEXEC-PAYLOAD: page tables loaded (");
   out.decimal(tables.tables_used());
   out.write(five_level_paging() ? " tables, 5-level" : " tables, 4-level");
@@ -257,7 +273,7 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
     else
       no_runtime = found.error().message;
   }
-  if (no_runtime != nullptr) {
+  if (wants_firmware && no_runtime != nullptr) {
     out.write("EFIKEXEC-PAYLOAD: trust: the firmware's runtime services cannot be reached: ");
     out.write(no_runtime);
     out.write("\n");
@@ -328,8 +344,7 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
       out.hex(verdict.offset);
     }
     out.write("\n");
-    out.line("resetting the machine");
-    reset_machine();
+    reset_after_saying_so(out);
   }
   out.line("verdict: accepted");
 

@@ -96,6 +96,7 @@ LOG="$WORK/payload-cli-bypass.log"
 check "bypass: --no-verify loads the tampered UKI; the payload refuses it and resets" \
   "$QEMU_DIR/expect.sh" "$LOG" '^EFIKEXEC-FIRST: bypass exit=0 loaded=1$' \
   '^EFIKEXEC-PAYLOAD: verdict: refused: hash-mismatch' \
+  "^EFIKEXEC-PAYLOAD: reset through the firmware's ResetSystem\\(\\)\$" \
   '^EFIKEXEC-PAYLOAD: resetting the machine$' '!^EFIKEXEC-SECOND: up' \
   '!EFIKEXEC-PAYLOAD: verdict: accepted'
 {

@@ -148,6 +148,7 @@ check "good: without Secure Boot the next kernel is told so" "$QEMU_DIR/expect.s
 check "tampered: refused by the payload, reset" "$QEMU_DIR/expect.sh" \
   "$WORK/payload-tampered.log" '^EFIKEXEC-FIRST: load loaded=1$' \
   '^EFIKEXEC-PAYLOAD: entry at ' '^EFIKEXEC-PAYLOAD: verdict: refused: ' \
+  "^EFIKEXEC-PAYLOAD: reset through the firmware's ResetSystem\\(\\)\$" \
   '^EFIKEXEC-PAYLOAD: resetting the machine$' '!EFIKEXEC-PAYLOAD: verdict: accepted' \
   '!EFIKEXEC-PAYLOAD: exception'
 

@@ -107,8 +107,8 @@ Result<void> check_runtime(std::span<const EfiRuntimeDescriptor> runtime,
     if (!end || *end > kPhysicalLimit || !checked_add(d.virtual_start, *bytes))
       return fail(ErrorCode::kOverflow, "a runtime region wraps or lies beyond physical memory",
                   d.physical_start);
-    // Conventional, unusable or persistent memory is never the firmware's: e820 decides
-    // what it is (a kernel's map can carry such an entry marked runtime).
+    // Conventional, unusable or persistent memory is never the firmware's, whatever its
+    // attributes say: e820 decides what it is.
     if (!is_runtime_capable(d.type)) continue;
     for (const RuntimeSpan& other : out)
       if (other.start < *end && d.physical_start < other.end)
