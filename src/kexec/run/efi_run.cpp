@@ -20,6 +20,7 @@
 
 #include "efi_shim/guids.hpp"
 #include "efi_shim/shim.hpp"
+#include "kexec/esp/esp_volume.hpp"
 #include "kexec/run/child_report.hpp"
 #include "kexec/run/confinement.hpp"
 #include "efi_call_runner.hpp"
@@ -350,14 +351,20 @@ std::u16string to_ucs2(std::string_view text) {
         variable.guid, variable.attributes, {reinterpret_cast<const std::byte*>(
                                                  variable.data.data()), variable.data.size()});
 
-  for (const RunRequest::BootFile& file : request.boot_files) {
-    const std::u16string name = to_ucs2(file.name);
-    if (!shim->add_boot_volume_file(reinterpret_cast<const CHAR16*>(name.c_str()), file.data))
-      finish(RunEnd::kSetupFailed, 0, "too many files for the boot volume");
-  }
-  const std::u16string path = to_ucs2(request.image_path.empty()
-                                          ? "\\EFI\\Linux\\" + request.image_name
-                                          : request.image_path);
+  const std::string image_path = request.image_path.empty()
+                                     ? "\\EFI\\Linux\\" + request.image_name
+                                     : request.image_path;
+  static VolumeBuilder volume;  // lives as long as the run
+  for (const RunRequest::BootFile& file : request.boot_files)
+    if (auto added = volume.add_file(file.name, file.data, file.refused); !added)
+      finish(RunEnd::kSetupFailed, 0, "cannot build the boot volume: " + added.error().message());
+  if (auto added = volume.add_file(image_path, request.image); !added)
+    finish(RunEnd::kSetupFailed, 0, "cannot build the boot volume: " + added.error().message());
+  if (auto assigned = shim->set_boot_volume(volume.nodes(), secure_boot_enabled(machine));
+      !assigned)
+    finish(RunEnd::kSetupFailed, 0,
+           std::string("cannot build the boot volume: ") + assigned.error().message);
+  const std::u16string path = to_ucs2(image_path);
   EFI_HANDLE handle = nullptr;
   EFI_STATUS status = shim->load_image(request.image,
                                        reinterpret_cast<const CHAR16*>(path.c_str()),

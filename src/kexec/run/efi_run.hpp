@@ -27,10 +27,14 @@ struct RunRequest {
   // Its full path on the boot volume ("\\EFI\\Linux\\NAME" when empty): what the image
   // sees as its LoadedImage FilePath (systemd-stub derives NAME.extra.d from it).
   std::string image_path;
-  // Further files on the boot volume (e.g. for a kernel's initrd=); the bytes stay the caller's.
+  // Further files on the boot volume: their paths on it (`\` or `/` separated, directories made
+  // as needed), e.g. a kernel's initrd= or the ESP's add-ons; the bytes stay the caller's. A
+  // `refused` image fails LoadImage with EFI_SECURITY_VIOLATION when the machine's variables say
+  // Secure Boot is on. The image itself is on the volume at its path too.
   struct BootFile {
     std::string name;
     ByteView data;
+    bool refused = false;
   };
   std::vector<BootFile> boot_files;
   const char* label = nullptr;        // its name in traces (null: after what it is)
