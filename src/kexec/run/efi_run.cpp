@@ -22,6 +22,7 @@
 #include "efi_shim/shim.hpp"
 #include "kexec/esp/esp_volume.hpp"
 #include "kexec/run/child_report.hpp"
+#include "uki/cpio.hpp"
 #include "kexec/run/confinement.hpp"
 #include "efi_call_runner.hpp"
 #include "privileged.hpp"
@@ -399,6 +400,22 @@ std::u16string to_ucs2(std::string_view text) {
   finish(exited ? RunEnd::kExited : RunEnd::kReturned, status, text);
 }
 
+// The cpio members of the initrd the Linux stub hands on (read back from the run's memory:
+// untrusted, parsed by the core's bounded cpio reader).
+void list_initrd_members(const IdentityMemory& memory, BootParamsFacts& facts) {
+  constexpr std::uint64_t kMaxListed = 512ull << 20;
+  if (facts.initrd_size == 0 || facts.initrd_size > kMaxListed) return;
+  std::vector<std::byte> initrd(facts.initrd_size);
+  if (!memory.read(facts.initrd_address, initrd)) return;
+  std::vector<uki::CpioMember> members(BootParamsFacts::kMaxInitrdMembers);
+  auto listed = uki::list_cpio_members(ByteView(initrd.data(), initrd.size()), members);
+  std::size_t count = members.size();
+  if (listed) count = *listed;
+  else facts.initrd_members_cut = true;
+  for (std::size_t i = 0; i < count; ++i)
+    facts.initrd_members.push_back({std::string(members[i].name), members[i].size});
+}
+
 std::optional<BootParamsFacts> find_boot_params(const IdentityMemory& memory,
                                                 const std::vector<efi::MemoryRange>& map,
                                                 std::uint64_t system_table) {
@@ -424,6 +441,7 @@ std::optional<BootParamsFacts> find_boot_params(const IdentityMemory& memory,
       facts.efi_system_table = u32(0x1c4) | (u32(0x1d8) << 32);
       facts.efi_memory_map = u32(0x1d0) | (u32(0x1dc) << 32);
       facts.efi_memory_map_size = u32(0x1d4);
+      list_initrd_members(memory, facts);
       const std::uint64_t cmdline = u32(0x228) | (u32(0x0c8) << 32);
       if (cmdline != 0) {
         std::vector<char> text(4096);

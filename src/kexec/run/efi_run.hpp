@@ -68,6 +68,15 @@ struct BootParamsFacts {
   std::string command_line;
   std::uint64_t initrd_address = 0;
   std::uint64_t initrd_size = 0;
+  // The members of the uncompressed cpio archives in that initrd (uki/cpio.hpp): what
+  // systemd-stub added (credentials under .extra/, extensions, ...), at most kMaxInitrdMembers.
+  struct InitrdMember {
+    std::string name;
+    std::uint64_t size = 0;
+  };
+  static constexpr std::size_t kMaxInitrdMembers = 256;
+  std::vector<InitrdMember> initrd_members;
+  bool initrd_members_cut = false;
   std::uint64_t efi_system_table = 0;
   std::uint64_t efi_memory_map = 0;
   std::uint64_t efi_memory_map_size = 0;
