@@ -162,7 +162,8 @@ struct Reader {
 
   HostStatus read_file(int directory, const std::string& name, const std::string& volume_path,
                        EspItemKind kind) {
-    const std::string shown = esp + volume_path;
+    std::string shown = esp + volume_path;  // for messages, in this system's spelling
+    std::replace(shown.begin() + static_cast<std::ptrdiff_t>(esp.size()), shown.end(), '\\', '/');
     Fd fd(::openat(directory, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) {
       if (errno == ELOOP) return {};  // a symbolic link: never followed, never offered
