@@ -287,12 +287,6 @@ HostResult<EspSnapshot> read_offered_esp(const std::string& directory,
   return snapshot;
 }
 
-void add_esp_files(const EspSnapshot& snapshot, std::vector<RunRequest::BootFile>& files) {
-  for (const EspItem& item : snapshot.items)
-    files.push_back({item.path, ByteView(item.bytes.data(), item.bytes.size()),
-                     item.accepted.has_value() && !*item.accepted});
-}
-
 std::optional<std::string> path_inside_esp(const std::string& esp, const std::string& image) {
   char esp_real[PATH_MAX], image_real[PATH_MAX];
   if (::realpath(esp.c_str(), esp_real) == nullptr ||

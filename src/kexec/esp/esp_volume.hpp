@@ -17,7 +17,6 @@
 
 #include "efi_shim/file_volume.hpp"
 #include "kexec/common/host_error.hpp"
-#include "kexec/run/efi_run.hpp"
 #include "kexec/verify/trust_policy.hpp"
 
 namespace efikexec::kexec {
@@ -63,10 +62,6 @@ void verify_esp_addons(EspSnapshot& snapshot, const TrustPolicy* policy);
 // --no-verify): what `load` and `run-efi --esp` offer the image.
 HostResult<EspSnapshot> read_offered_esp(const std::string& directory,
                                          const std::string& image_path, const TrustOptions& trust);
-
-// The snapshot's files as the run's boot volume files (views into the snapshot, which must live
-// as long as the run's request), each add-on refused as its verdict says.
-void add_esp_files(const EspSnapshot& snapshot, std::vector<RunRequest::BootFile>& files);
 
 // The UKI's path on the ESP when `image` lies inside `esp` (both resolved), `\`-separated.
 std::optional<std::string> path_inside_esp(const std::string& esp, const std::string& image);

@@ -20,7 +20,6 @@
 
 #include "efi_shim/guids.hpp"
 #include "efi_shim/shim.hpp"
-#include "kexec/esp/esp_volume.hpp"
 #include "kexec/run/child_report.hpp"
 #include "uki/cpio.hpp"
 #include "kexec/run/confinement.hpp"
@@ -455,6 +454,12 @@ std::optional<BootParamsFacts> find_boot_params(const IdentityMemory& memory,
 }
 
 }  // namespace
+
+void add_esp_files(const EspSnapshot& snapshot, std::vector<RunRequest::BootFile>& files) {
+  for (const EspItem& item : snapshot.items)
+    files.push_back({item.path, ByteView(item.bytes.data(), item.bytes.size()),
+                     item.accepted.has_value() && !*item.accepted});
+}
 
 const char* run_end_name(RunEnd end) {
   switch (end) {

@@ -14,6 +14,7 @@
 
 #include "cpu_context.h"
 #include "efi_shim/memory.hpp"
+#include "kexec/esp/esp_volume.hpp"
 #include "kexec/common/host_error.hpp"
 #include "kexec/machine/identity_memory.hpp"
 #include "kexec/machine/machine.hpp"
@@ -127,6 +128,10 @@ struct RunOutcome {
   // The physical memory the image wrote (read it for kexec segments).
   std::unique_ptr<IdentityMemory> memory;
 };
+
+// The ESP snapshot's files as the run's boot volume files (views into the snapshot, which must
+// live as long as the request), each add-on refused as its verdict says.
+void add_esp_files(const EspSnapshot& snapshot, std::vector<RunRequest::BootFile>& files);
 
 // Runs the image; an error (Stage::kRun) only when the run could not be started at all. How the
 // image itself ended is in `outcome`.

@@ -13,6 +13,7 @@
 
 #include "esp/temp_tree.hpp"
 #include "kexec/esp/esp_volume.hpp"
+#include "kexec/run/efi_run.hpp"
 
 namespace efikexec::testing {
 namespace {
