@@ -4,10 +4,11 @@
 # test-esp.sh EFIKEXEC WORKDIR
 #   The signed fixture UKIs (systemd-stub 252, 257, 262) run through `run-efi --esp DIR` with an
 #   ESP holding a command-line add-on signed with the db key and an unsigned one (both built here
-#   with ukify and the addon stub), two credentials and a symbolic link out of the ESP. With
-#   Secure Boot on in the variable snapshot, the kernel's command line carries the signed add-on's
-#   text and not the unsigned one's, the credentials are in the initrd the stub built, and the
-#   report lists every file offered with its digest and verdict. Then `load --dry-run --esp`.
+#   with ukify and the addon stub), two credentials, a system extension and a symbolic link out of
+#   the ESP. With Secure Boot on in the variable snapshot, the kernel's command line carries the
+#   signed add-on's text and not the unsigned one's, the credentials and the extension are in the
+#   initrd the stub built, and the report lists every file offered with its digest and verdict.
+#   Then without Secure Boot, the text report, `load --dry-run --esp`, and a file over the limit.
 set -uo pipefail
 # shellcheck source=SCRIPTDIR/../lib/prerequisites.sh
 . "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/../lib/prerequisites.sh"
@@ -49,6 +50,7 @@ make_esp() {
   cp "$work/signed.addon.efi" "$esp/EFI/Linux/uki.efi.extra.d/"
   cp "$work/unsigned.addon.efi" "$esp/loader/addons/"
   printf 'local secret' >"$esp/EFI/Linux/uki.efi.extra.d/local.cred"
+  printf 'not really a disk image' >"$esp/EFI/Linux/uki.efi.extra.d/tools.sysext.raw"
   printf 'global secret' >"$esp/loader/credentials/global.cred"
   printf 'outside' >"$work/outside/escape.cred"
   ln -s "$work/outside/escape.cred" "$esp/loader/credentials/escape.cred"
@@ -71,10 +73,12 @@ check("efikexec.addon=unsigned" not in cmdline, f"the unsigned add-on was used: 
 members = [m["name"] for m in r["boot_params"]["initrd_cpio_members"]]
 for cred in (".extra/credentials/local.cred", ".extra/global_credentials/global.cred"):
     check(cred in members, f"{cred} not in the initrd: {members}")
+check(".extra/sysext/tools.sysext.raw" in members, f"the sysext is not in the initrd: {members}")
 check(not any("escape" in m for m in members), f"a file outside the ESP reached the initrd")
 offered = {o["path"]: o for o in r["esp"]["offered"]}
 check(sorted(offered) == ["\\EFI\\Linux\\uki.efi.extra.d\\local.cred",
                           "\\EFI\\Linux\\uki.efi.extra.d\\signed.addon.efi",
+                          "\\EFI\\Linux\\uki.efi.extra.d\\tools.sysext.raw",
                           "\\loader\\addons\\unsigned.addon.efi",
                           "\\loader\\credentials\\global.cred"], f"offered: {sorted(offered)}")
 check(offered["\\EFI\\Linux\\uki.efi.extra.d\\signed.addon.efi"]["accepted"] is True, "signed verdict")
@@ -118,8 +122,8 @@ out="$("$bin" load --esp "$work/esp" "$work/esp/EFI/Linux/uki.efi" --db "$fixtur
 grep -q "^efikexec: the kernel's command line: .*efikexec.addon=signed" <<<"$out" ||
   fail "load: the signed add-on's text is not on the command line: $out"
 grep -q "efikexec.addon=unsigned" <<<"$out" && fail "load: the unsigned add-on was used"
-python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["esp"]; sys.exit(0 if len(e["offered"]) == 4 else 1)' \
-  "$work/plan.json" || fail "load: the plan does not list the 4 files offered"
+python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["esp"]; sys.exit(0 if len(e["offered"]) == 5 else 1)' \
+  "$work/plan.json" || fail "load: the plan does not list the 5 files offered"
 
 # An ESP file over the limit is an error naming it, and nothing runs.
 truncate -s 70M "$work/esp/loader/credentials/huge.cred"
