@@ -455,26 +455,23 @@ EFI_STATUS EFIAPI file_close(EFI_FILE_PROTOCOL* self) {
   return EFI_SUCCESS;
 }
 
-// A directory gives one EFI_FILE_INFO per call (§13.5.5), BUFFER_TOO_SMALL with the size it
-// needs, and size 0 at its end.
+// A directory gives one EFI_FILE_INFO per call (§13.5.5), `.` and `..` first below the root as
+// on FAT, BUFFER_TOO_SMALL with the size it needs, and size 0 at its end.
 EFI_STATUS read_directory(VolumeFile* file, UINTN* size, VOID* buffer) {
-  const std::optional<std::uint32_t> entry =
-      volume().next_entry(file->node, static_cast<std::uint32_t>(
-                                          file->position > UINT32_MAX ? UINT32_MAX
-                                                                      : file->position));
+  const auto entry = volume().directory_entry(file->node, file->position);
   if (!entry) {
     *size = 0;
     return EFI_SUCCESS;
   }
-  const std::size_t needed = volume().file_info_size(*entry);
+  const std::size_t needed = volume().file_info_size(entry->name);
   if (*size < needed) {
     *size = needed;
     return EFI_BUFFER_TOO_SMALL;
   }
   if (buffer == nullptr) return EFI_INVALID_PARAMETER;
-  volume().write_file_info(*entry, {static_cast<std::byte*>(buffer), needed});
+  volume().write_file_info(entry->node, entry->name, {static_cast<std::byte*>(buffer), needed});
   *size = needed;
-  file->position = UINT64{*entry} + 1;
+  file->position = entry->next_position;
   return EFI_SUCCESS;
 }
 

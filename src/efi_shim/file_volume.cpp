@@ -110,22 +110,44 @@ std::optional<std::uint32_t> FileVolume::next_entry(std::uint32_t dir,
   return std::nullopt;
 }
 
+std::optional<FileVolume::DirectoryEntry> FileVolume::directory_entry(
+    std::uint32_t dir, std::uint64_t position) const {
+  static constexpr CHAR16 kDot[] = {'.', '.'};
+  if (dir >= nodes_.size() || !nodes_[dir].directory) return std::nullopt;
+  // Below the root, positions 0 and 1 are the dot entries: no child's index is that low.
+  if (dir != kRoot && position == 0) return DirectoryEntry{dir, {kDot, 1}, 1};
+  if (dir != kRoot && position == 1) return DirectoryEntry{nodes_[dir].parent, {kDot, 2}, 2};
+  if (position > UINT32_MAX) return std::nullopt;
+  const auto entry = next_entry(dir, static_cast<std::uint32_t>(position));
+  if (!entry) return std::nullopt;
+  return DirectoryEntry{*entry, nodes_[*entry].name, std::uint64_t{*entry} + 1};
+}
+
+std::size_t FileVolume::file_info_size(std::span<const CHAR16> name) const {
+  return offsetof(EFI_FILE_INFO, FileName) + (name.size() + 1) * sizeof(CHAR16);
+}
+
 std::size_t FileVolume::file_info_size(std::uint32_t index) const {
-  return offsetof(EFI_FILE_INFO, FileName) + (nodes_[index].name.size() + 1) * sizeof(CHAR16);
+  return file_info_size(nodes_[index].name);
 }
 
 void FileVolume::write_file_info(std::uint32_t index, std::span<std::byte> out) const {
+  write_file_info(index, nodes_[index].name, out);
+}
+
+void FileVolume::write_file_info(std::uint32_t index, std::span<const CHAR16> name,
+                                 std::span<std::byte> out) const {
   const VolumeNode& node = nodes_[index];
-  const std::size_t size = file_info_size(index);
+  const std::size_t size = file_info_size(name);
   std::memset(out.data(), 0, size);
   put<UINT64>(out, offsetof(EFI_FILE_INFO, Size), size);
   put<UINT64>(out, offsetof(EFI_FILE_INFO, FileSize), node.directory ? 0 : node.data.size());
   put<UINT64>(out, offsetof(EFI_FILE_INFO, PhysicalSize), node.directory ? 0 : node.data.size());
   put<UINT64>(out, offsetof(EFI_FILE_INFO, Attribute),
               node.directory ? EFI_FILE_DIRECTORY : EFI_FILE_ARCHIVE);
-  if (!node.name.empty())
-    std::memcpy(out.data() + offsetof(EFI_FILE_INFO, FileName), node.name.data(),
-                node.name.size() * sizeof(CHAR16));
+  if (!name.empty())
+    std::memcpy(out.data() + offsetof(EFI_FILE_INFO, FileName), name.data(),
+                name.size() * sizeof(CHAR16));
 }
 
 std::size_t FileVolume::system_info_size() const {

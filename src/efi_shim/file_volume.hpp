@@ -53,9 +53,23 @@ class FileVolume {
   // The first entry of directory `dir` at node index `position` or after it, or nullopt.
   std::optional<std::uint32_t> next_entry(std::uint32_t dir, std::uint32_t position) const;
 
-  // EFI_FILE_INFO of a node: its size, and writing it into `out` (at least that size).
+  // What a directory's Read() gives at `position` (0 when opened or rewound), as FAT lists it:
+  // a directory other than the root first lists `.` (itself) and `..` (its parent), then its
+  // entries in node order. nullopt at the end.
+  struct DirectoryEntry {
+    std::uint32_t node;
+    std::span<const CHAR16> name;
+    std::uint64_t next_position;
+  };
+  std::optional<DirectoryEntry> directory_entry(std::uint32_t dir, std::uint64_t position) const;
+
+  // EFI_FILE_INFO of a node (under `name`, by default its own): its size, and writing it into
+  // `out` (at least that size).
   std::size_t file_info_size(std::uint32_t index) const;
+  std::size_t file_info_size(std::span<const CHAR16> name) const;
   void write_file_info(std::uint32_t index, std::span<std::byte> out) const;
+  void write_file_info(std::uint32_t index, std::span<const CHAR16> name,
+                       std::span<std::byte> out) const;
   // EFI_FILE_SYSTEM_INFO and EFI_FILE_SYSTEM_VOLUME_LABEL (the label "EFIKEXEC-ESP").
   std::size_t system_info_size() const;
   void write_system_info(std::span<std::byte> out) const;

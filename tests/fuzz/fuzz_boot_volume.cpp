@@ -49,8 +49,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto found = volume.open(from, std::span<const CHAR16>(name, chars));
     if (found) FUZZ_ASSERT(*found < volume.size());
   }
-  for (std::uint32_t dir = 0; dir < volume.size(); ++dir)
+  for (std::uint32_t dir = 0; dir < volume.size(); ++dir) {
     for (auto entry = volume.next_entry(dir, 0); entry; entry = volume.next_entry(dir, *entry + 1))
       FUZZ_ASSERT(volume.node(*entry).parent == dir);
+    std::uint64_t position = 0;
+    if (size >= 8) std::memcpy(&position, data, 8);  // any position an image could leave
+    if (auto entry = volume.directory_entry(dir, position)) {
+      FUZZ_ASSERT(entry->node < volume.size());
+      FUZZ_ASSERT(entry->next_position > position);
+    }
+  }
   return 0;
 }

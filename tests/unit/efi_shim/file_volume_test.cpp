@@ -123,6 +123,15 @@ TEST(FileVolume, ListsADirectoryInOrder) {
   EXPECT_EQ(volume.next_entry(0, 0), 1u);
   EXPECT_EQ(volume.next_entry(0, 2), 7u);
   EXPECT_FALSE(volume.next_entry(3, 0));  // a file lists nothing
+  // What Read() gives: the dot entries below the root, then the children.
+  std::vector<std::pair<std::uint32_t, std::size_t>> read;
+  for (auto entry = volume.directory_entry(4, 0); entry;
+       entry = volume.directory_entry(4, entry->next_position))
+    read.emplace_back(entry->node, entry->name.size());
+  EXPECT_EQ(read, (std::vector<std::pair<std::uint32_t, std::size_t>>{{4, 1}, {2, 2}, {5, 11}, {6, 6}}));
+  EXPECT_EQ(volume.directory_entry(0, 0)->node, 1u);  // the root has no dot entries
+  EXPECT_FALSE(volume.directory_entry(3, 0));
+  EXPECT_FALSE(volume.directory_entry(4, std::uint64_t{1} << 40));
 }
 
 TEST(FileVolume, ResolvesFilePathNodes) {
@@ -272,19 +281,29 @@ TEST_F(FileProtocolTest, OpensRelativeAndListsOneEntryPerRead) {
   ASSERT_NE(linux_dir, nullptr);
   EFI_FILE_PROTOCOL* extra = open(linux_dir, u"UKI.EFI.EXTRA.D");
   ASSERT_NE(extra, nullptr);
-  EXPECT_EQ(list(extra), (std::vector<std::string>{"a.addon.efi:11", "b.cred:6"}));
+  // Below the root FAT lists `.` and `..` first (systemd-stub skips names starting with '.').
+  EXPECT_EQ(list(extra), (std::vector<std::string>{"./", "../", "a.addon.efi:11", "b.cred:6"}));
   EXPECT_EQ(list(extra), std::vector<std::string>{});  // at its end it stays there
   EXPECT_EQ(extra->SetPosition(extra, 1), EFI_UNSUPPORTED);
   EXPECT_EQ(extra->SetPosition(extra, 0), EFI_SUCCESS);  // rewinds
-  EXPECT_EQ(list(extra).size(), 2u);
+  EXPECT_EQ(list(extra).size(), 4u);
   UINT64 position = 0;
   EXPECT_EQ(extra->GetPosition(extra, &position), EFI_UNSUPPORTED);
   // A read without a buffer says the size it needs and moves nothing.
   EXPECT_EQ(extra->SetPosition(extra, 0), EFI_SUCCESS);
   UINTN size = 0;
   EXPECT_EQ(extra->Read(extra, &size, nullptr), EFI_BUFFER_TOO_SMALL);
-  EXPECT_EQ(size, offsetof(EFI_FILE_INFO, FileName) + 12 * sizeof(CHAR16));
-  EXPECT_EQ(list(extra).size(), 2u);
+  EXPECT_EQ(size, offsetof(EFI_FILE_INFO, FileName) + 2 * sizeof(CHAR16));  // "."
+  EXPECT_EQ(list(extra).size(), 4u);
+  std::array<std::uint8_t, 256> buffer{};
+  EXPECT_EQ(extra->SetPosition(extra, 0), EFI_SUCCESS);
+  for (int i = 0; i < 2; ++i) {  // past the dot entries
+    size = buffer.size();
+    ASSERT_EQ(extra->Read(extra, &size, buffer.data()), EFI_SUCCESS);
+  }
+  size = 0;
+  EXPECT_EQ(extra->Read(extra, &size, nullptr), EFI_BUFFER_TOO_SMALL);
+  EXPECT_EQ(size, offsetof(EFI_FILE_INFO, FileName) + 12 * sizeof(CHAR16));  // "a.addon.efi"
   open(extra, u"..\\..\\..\\..", EFI_NOT_FOUND);
   open(extra, u"missing.cred", EFI_NOT_FOUND);
   EXPECT_NE(open(extra, u"\\loader\\credentials\\X.CRED"), nullptr);
