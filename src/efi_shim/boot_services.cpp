@@ -315,8 +315,8 @@ EFI_STATUS EFIAPI load_image(BOOLEAN boot_policy, EFI_HANDLE parent, EFI_DEVICE_
   // Only a loaded image may load another (UEFI 2.10 §7.4.1).
   EFI_STATUS status = call.shim().images().find(parent) == nullptr
                           ? EFI_INVALID_PARAMETER
-                          : call.shim().images().load(boot_policy, parent, path, source,
-                                                      source_size, handle);
+                          : call.shim().load_image_service(boot_policy, parent, path, source,
+                                                           source_size, handle);
   if (call.traced()) {
     Text& out = call.result(status);
     if (status == EFI_SUCCESS) {

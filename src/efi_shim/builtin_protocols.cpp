@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The protocols the shim itself provides: the console (ConOut/StdErr captured to the host
 // console, ConIn with no keys), RNG from host randomness, LoadFile2 serving an external initrd
-// on the Linux initrd media device path, and the boot volume the image was "loaded from" (an
-// in-memory SimpleFileSystem holding only the files the host put there).
+// on the Linux initrd media device path, and the boot volume the image was "loaded from" (a
+// read-only SimpleFileSystem over the FileVolume snapshot the host gave, file_volume.hpp).
 #include <cstring>
 
 #include "efi_shim/builtin_protocols.hpp"
@@ -287,15 +287,20 @@ EFI_STATUS EFIAPI initrd_load_file(EFI_LOAD_FILE_PROTOCOL* self, EFI_DEVICE_PATH
   return status;
 }
 
-// ---- The boot volume: SimpleFileSystem and File (§13.4, §13.5) ----
+// ---- The boot volume: SimpleFileSystem and File (§13.4, §13.5) over a FileVolume ----
 
 struct VolumeFile {
   EFI_FILE_PROTOCOL protocol;
-  int index;  // -1: the root directory
+  std::uint32_t node;
+  // Files: the byte offset. Directories: the node index the next Read() starts looking at.
   UINT64 position;
 };
 
-BootVolume* volume_of(EFI_FILE_PROTOCOL*) { return &active_shim().boot_volume(); }
+const FileVolume& volume() { return active_shim().boot_volume(); }
+
+VolumeFile* as_file(EFI_FILE_PROTOCOL* self) { return reinterpret_cast<VolumeFile*>(self); }
+
+bool is_directory(const VolumeFile* file) { return volume().node(file->node).directory; }
 
 EFI_STATUS EFIAPI file_close(EFI_FILE_PROTOCOL* self);
 EFI_STATUS EFIAPI file_open(EFI_FILE_PROTOCOL* self, EFI_FILE_PROTOCOL** out, CHAR16* name,
@@ -304,41 +309,87 @@ EFI_STATUS EFIAPI file_read(EFI_FILE_PROTOCOL* self, UINTN* size, VOID* buffer);
 EFI_STATUS EFIAPI file_get_info(EFI_FILE_PROTOCOL* self, EFI_GUID* type, UINTN* size,
                                 VOID* buffer);
 
+// The volume is read-only: Delete closes and warns (§13.5.4), writes are refused as EDK2's FAT
+// driver refuses them on a handle opened read-only (every handle here is).
 EFI_STATUS EFIAPI file_delete(EFI_FILE_PROTOCOL* self) {
+  CALL("File.Delete");
   (void)file_close(self);
+  if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self));
+    call.result(EFI_WARN_DELETE_FAILURE);
+  }
   return EFI_WARN_DELETE_FAILURE;
 }
 
-EFI_STATUS EFIAPI file_write(EFI_FILE_PROTOCOL*, UINTN*, VOID*) { return EFI_WRITE_PROTECTED; }
+EFI_STATUS EFIAPI file_write(EFI_FILE_PROTOCOL* self, UINTN* size, VOID*) {
+  CALL("File.Write");
+  const EFI_STATUS status = self == nullptr || size == nullptr ? EFI_INVALID_PARAMETER
+                            : is_directory(as_file(self))      ? EFI_UNSUPPORTED
+                                                               : EFI_ACCESS_DENIED;
+  if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self));
+    call.result(status);
+  }
+  return status;
+}
 
 EFI_STATUS EFIAPI file_get_position(EFI_FILE_PROTOCOL* self, UINT64* position) {
-  auto* file = reinterpret_cast<VolumeFile*>(self);
-  if (self == nullptr || position == nullptr) return EFI_INVALID_PARAMETER;
-  if (file->index < 0) return EFI_UNSUPPORTED;
-  *position = file->position;
-  return EFI_SUCCESS;
+  CALL("File.GetPosition");
+  EFI_STATUS status = EFI_SUCCESS;
+  if (self == nullptr || position == nullptr) status = EFI_INVALID_PARAMETER;
+  else if (is_directory(as_file(self))) status = EFI_UNSUPPORTED;
+  else *position = as_file(self)->position;
+  if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self));
+    Text& out = call.result(status);
+    if (status == EFI_SUCCESS) out.str(" pos=").hex(*position);
+  }
+  return status;
 }
 
 EFI_STATUS EFIAPI file_set_position(EFI_FILE_PROTOCOL* self, UINT64 position) {
-  auto* file = reinterpret_cast<VolumeFile*>(self);
-  if (self == nullptr) return EFI_INVALID_PARAMETER;
-  if (file->index < 0) {
-    if (position != 0) return EFI_UNSUPPORTED;  // directories rewind only (§13.5.10)
-    file->position = 0;
-    return EFI_SUCCESS;
+  CALL("File.SetPosition");
+  EFI_STATUS status = EFI_SUCCESS;
+  if (self == nullptr) {
+    status = EFI_INVALID_PARAMETER;
+  } else if (VolumeFile* file = as_file(self); is_directory(file)) {
+    // Directories rewind only (§13.5.10).
+    if (position != 0) status = EFI_UNSUPPORTED;
+    else file->position = 0;
+  } else {
+    const UINT64 size = volume().node(file->node).data.size();
+    file->position = position == ~UINT64{0} ? size : position;
   }
-  const UINT64 size = volume_of(self)->file(file->index).data.size();
-  file->position = position == ~UINT64{0} ? size : position;
-  return EFI_SUCCESS;
+  if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self)).str(", pos=").hex(position);
+    call.result(status);
+  }
+  return status;
 }
 
-EFI_STATUS EFIAPI file_set_info(EFI_FILE_PROTOCOL*, EFI_GUID*, UINTN, VOID*) {
-  return EFI_WRITE_PROTECTED;
+EFI_STATUS EFIAPI file_set_info(EFI_FILE_PROTOCOL* self, EFI_GUID*, UINTN, VOID*) {
+  CALL("File.SetInfo");
+  const EFI_STATUS status = self == nullptr ? EFI_INVALID_PARAMETER : EFI_WRITE_PROTECTED;
+  if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self));
+    call.result(status);
+  }
+  return status;
 }
 
-EFI_STATUS EFIAPI file_flush(EFI_FILE_PROTOCOL*) { return EFI_SUCCESS; }
+EFI_STATUS EFIAPI file_flush(EFI_FILE_PROTOCOL* self) {
+  CALL("File.Flush");
+  const EFI_STATUS status = self == nullptr             ? EFI_INVALID_PARAMETER
+                            : is_directory(as_file(self)) ? EFI_SUCCESS
+                                                          : EFI_ACCESS_DENIED;
+  if (call.traced()) {
+    call.text().str("this=").hex(reinterpret_cast<UINTN>(self));
+    call.result(status);
+  }
+  return status;
+}
 
-EFI_FILE_PROTOCOL* new_file(int index) {
+EFI_FILE_PROTOCOL* new_file(std::uint32_t node) {
   void* memory = nullptr;
   if (active_shim().memory().allocate_pool(EfiBootServicesData, sizeof(VolumeFile), &memory) !=
       EFI_SUCCESS)
@@ -356,8 +407,15 @@ EFI_FILE_PROTOCOL* new_file(int index) {
   file->protocol.GetInfo = file_get_info;
   file->protocol.SetInfo = file_set_info;
   file->protocol.Flush = file_flush;
-  file->index = index;
+  file->node = node;
   return &file->protocol;
+}
+
+// A NUL-terminated name in image memory, at most FileVolume::kMaxPathChars + 1 characters of it.
+std::span<const CHAR16> bounded_name(const CHAR16* name) {
+  std::size_t length = 0;
+  while (length <= FileVolume::kMaxPathChars && name[length] != 0) ++length;
+  return {name, length};
 }
 
 EFI_STATUS EFIAPI file_open(EFI_FILE_PROTOCOL* self, EFI_FILE_PROTOCOL** out, CHAR16* name,
@@ -365,18 +423,18 @@ EFI_STATUS EFIAPI file_open(EFI_FILE_PROTOCOL* self, EFI_FILE_PROTOCOL** out, CH
   CALL("File.Open");
   EFI_FILE_PROTOCOL** const out_file = out;
   EFI_STATUS status;
-  if (self == nullptr || out == nullptr || name == nullptr) {
-    status = EFI_INVALID_PARAMETER;
+  constexpr UINT64 kReadWrite = EFI_FILE_MODE_READ | EFI_FILE_MODE_WRITE;
+  if (self == nullptr || out == nullptr || name == nullptr ||
+      (mode != EFI_FILE_MODE_READ && mode != kReadWrite &&
+       mode != (kReadWrite | EFI_FILE_MODE_CREATE))) {
+    status = EFI_INVALID_PARAMETER;  // the three modes §13.5.2 allows
   } else if (mode != EFI_FILE_MODE_READ) {
-    status = EFI_WRITE_PROTECTED;
+    status = EFI_WRITE_PROTECTED;  // a read-only volume, as EDK2's FAT driver answers
+  } else if (auto found = volume().open(as_file(self)->node, bounded_name(name)); !found) {
+    status = EFI_NOT_FOUND;
   } else {
-    const int index = volume_of(self)->find(name);
-    if (index == BootVolume::kNotFound) {
-      status = EFI_NOT_FOUND;
-    } else {
-      *out = new_file(index);
-      status = *out != nullptr ? EFI_SUCCESS : EFI_OUT_OF_RESOURCES;
-    }
+    *out = new_file(*found);
+    status = *out != nullptr ? EFI_SUCCESS : EFI_OUT_OF_RESOURCES;
   }
   if (call.traced()) {
     call.text().str("this=").hex(reinterpret_cast<UINTN>(self)).str(", ");
@@ -397,25 +455,49 @@ EFI_STATUS EFIAPI file_close(EFI_FILE_PROTOCOL* self) {
   return EFI_SUCCESS;
 }
 
+// A directory gives one EFI_FILE_INFO per call (§13.5.5), `.` and `..` first below the root as
+// on FAT, BUFFER_TOO_SMALL with the size it needs, and size 0 at its end.
+EFI_STATUS read_directory(VolumeFile* file, UINTN* size, VOID* buffer) {
+  const auto entry = volume().directory_entry(file->node, file->position);
+  if (!entry) {
+    *size = 0;
+    return EFI_SUCCESS;
+  }
+  const std::size_t needed = volume().file_info_size(entry->name);
+  if (*size < needed) {
+    *size = needed;
+    return EFI_BUFFER_TOO_SMALL;
+  }
+  if (buffer == nullptr) return EFI_INVALID_PARAMETER;
+  volume().write_file_info(entry->node, entry->name, {static_cast<std::byte*>(buffer), needed});
+  *size = needed;
+  file->position = entry->next_position;
+  return EFI_SUCCESS;
+}
+
 EFI_STATUS EFIAPI file_read(EFI_FILE_PROTOCOL* self, UINTN* size, VOID* buffer) {
   CALL("File.Read");
-  auto* file = reinterpret_cast<VolumeFile*>(self);
+  auto* file = as_file(self);
   EFI_STATUS status = EFI_SUCCESS;
   const UINTN offered = size != nullptr ? *size : 0;
   if (self == nullptr || size == nullptr) {
     status = EFI_INVALID_PARAMETER;
-  } else if (file->index < 0) {
-    *size = 0;  // directory listing: the volume lists nothing
+  } else if (is_directory(file)) {
+    status = read_directory(file, size, buffer);
   } else {
-    ByteView data = volume_of(self)->file(file->index).data;
-    const UINT64 left = file->position < data.size() ? data.size() - file->position : 0;
-    const UINTN count = *size < left ? *size : static_cast<UINTN>(left);
-    if (count != 0 && buffer == nullptr) {
-      status = EFI_INVALID_PARAMETER;
+    ByteView data = volume().node(file->node).data;
+    if (file->position > data.size()) {
+      status = EFI_DEVICE_ERROR;  // reading from beyond the end (§13.5.5)
     } else {
-      if (count != 0) std::memcpy(buffer, data.data() + file->position, count);
-      file->position += count;
-      *size = count;
+      const UINT64 left = data.size() - file->position;
+      const UINTN count = *size < left ? *size : static_cast<UINTN>(left);
+      if (count != 0 && buffer == nullptr) {
+        status = EFI_INVALID_PARAMETER;
+      } else {
+        if (count != 0) std::memcpy(buffer, data.data() + file->position, count);
+        file->position += count;
+        *size = count;
+      }
     }
   }
   if (call.traced()) {
@@ -430,34 +512,38 @@ EFI_STATUS EFIAPI file_read(EFI_FILE_PROTOCOL* self, UINTN* size, VOID* buffer) 
 EFI_STATUS EFIAPI file_get_info(EFI_FILE_PROTOCOL* self, EFI_GUID* type, UINTN* size,
                                 VOID* buffer) {
   CALL("File.GetInfo");
-  auto* file = reinterpret_cast<VolumeFile*>(self);
+  auto* file = as_file(self);
   EFI_STATUS status = EFI_SUCCESS;
   const UINTN offered = size != nullptr ? *size : 0;
   if (self == nullptr || type == nullptr || size == nullptr) {
     status = EFI_INVALID_PARAMETER;
-  } else if (!guid_equal(*type, guids::kFileInfo)) {
-    status = EFI_UNSUPPORTED;
   } else {
-    static constexpr CHAR16 kRootName[] = {0};
-    const CHAR16* name = file->index < 0 ? kRootName : volume_of(self)->file(file->index).name;
-    std::size_t name_chars = 0;
-    while (name[name_chars] != 0) ++name_chars;
-    const UINTN needed = offsetof(EFI_FILE_INFO, FileName) + (name_chars + 1) * sizeof(CHAR16);
-    if (*size < needed || buffer == nullptr) {
+    const FileVolume& files = volume();
+    std::size_t needed = 0;
+    void (*write)(const FileVolume&, std::uint32_t, std::span<std::byte>) = nullptr;
+    if (guid_equal(*type, guids::kFileInfo)) {
+      needed = files.file_info_size(file->node);
+      write = [](const FileVolume& v, std::uint32_t node, std::span<std::byte> out) {
+        v.write_file_info(node, out);
+      };
+    } else if (guid_equal(*type, guids::kFileSystemInfo)) {
+      needed = files.system_info_size();
+      write = [](const FileVolume& v, std::uint32_t, std::span<std::byte> out) {
+        v.write_system_info(out);
+      };
+    } else if (guid_equal(*type, guids::kFileSystemVolumeLabel)) {
+      needed = files.label_info_size();
+      write = [](const FileVolume& v, std::uint32_t, std::span<std::byte> out) {
+        v.write_label_info(out);
+      };
+    }
+    if (write == nullptr) {
+      status = EFI_UNSUPPORTED;
+    } else if (*size < needed || buffer == nullptr) {
       *size = needed;
       status = EFI_BUFFER_TOO_SMALL;
     } else {
-      auto* info = static_cast<EFI_FILE_INFO*>(buffer);
-      std::memset(info, 0, needed);
-      info->Size = needed;
-      if (file->index >= 0) {
-        info->FileSize = volume_of(self)->file(file->index).data.size();
-        info->PhysicalSize = info->FileSize;
-        info->Attribute = EFI_FILE_READ_ONLY;
-      } else {
-        info->Attribute = EFI_FILE_DIRECTORY | EFI_FILE_READ_ONLY;
-      }
-      std::memcpy(info->FileName, name, (name_chars + 1) * sizeof(CHAR16));
+      write(files, file->node, {static_cast<std::byte*>(buffer), needed});
       *size = needed;
     }
   }
@@ -466,7 +552,7 @@ EFI_STATUS EFIAPI file_get_info(EFI_FILE_PROTOCOL* self, EFI_GUID* type, UINTN* 
     call.guid(type).str(", size=").hex(offered);
     Text& out = call.result(status);
     if (size != nullptr) out.str(" size=").hex(*size);
-    if (status == EFI_SUCCESS) {
+    if (status == EFI_SUCCESS && guid_equal(*type, guids::kFileInfo)) {
       const auto* info = static_cast<const EFI_FILE_INFO*>(buffer);
       out.str(" FileSize=").hex(info->FileSize).str(" name=").ucs2(info->FileName);
     }
@@ -478,7 +564,7 @@ EFI_STATUS EFIAPI volume_open(EFI_FILE_IO_INTERFACE* self, EFI_FILE_PROTOCOL** r
   CALL("SimpleFileSystem.OpenVolume");
   EFI_STATUS status = EFI_INVALID_PARAMETER;
   if (self != nullptr && root != nullptr) {
-    *root = new_file(-1);
+    *root = new_file(FileVolume::kRoot);
     status = *root != nullptr ? EFI_SUCCESS : EFI_OUT_OF_RESOURCES;
   }
   if (call.traced()) {
@@ -487,20 +573,6 @@ EFI_STATUS EFIAPI volume_open(EFI_FILE_IO_INTERFACE* self, EFI_FILE_PROTOCOL** r
     if (status == EFI_SUCCESS) out.str(" root=").hex(reinterpret_cast<UINTN>(*root));
   }
   return status;
-}
-
-// Case-insensitive ASCII comparison of file names, ignoring one leading backslash on either.
-bool same_file_name(const CHAR16* a, const CHAR16* b) {
-  if (*a == '\\') ++a;
-  if (*b == '\\') ++b;
-  for (std::size_t i = 0; i < 1024; ++i) {
-    CHAR16 x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<CHAR16>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<CHAR16>(y + 32);
-    if (x != y) return false;
-    if (x == 0) return true;
-  }
-  return false;
 }
 
 template <class T>
@@ -512,21 +584,6 @@ T* allocate_zeroed(MemoryManager& memory, std::size_t size = sizeof(T)) {
 }
 
 }  // namespace
-
-int BootVolume::find(const CHAR16* name) const {
-  for (std::size_t i = 0; i < files_.size(); ++i)
-    if (same_file_name(files_[i].name, name)) return static_cast<int>(i);
-  return kNotFound;
-}
-
-bool BootVolume::add(const CHAR16* name, ByteView data) {
-  File file{};
-  std::size_t length = 0;
-  while (name[length] != 0 && length + 1 < File::kMaxName) ++length;
-  std::memcpy(file.name, name, length * sizeof(CHAR16));
-  file.data = data;
-  return files_.push_back(file);
-}
 
 EFI_STATUS install_console(Shim& shim, EFI_SYSTEM_TABLE& system_table) {
   MemoryManager& memory = shim.memory();

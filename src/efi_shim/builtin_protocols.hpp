@@ -3,30 +3,12 @@
 #pragma once
 
 #include "efi_shim/efi_types.hpp"
-#include "efi_shim/fixed_vector.hpp"
+#include "efi_shim/file_volume.hpp"
 #include "pe_loader/byte_view.hpp"
 
 namespace efikexec::efi {
 
 class Shim;
-
-// The files of the boot volume: names as the image asks for them, data the host keeps alive.
-class BootVolume {
- public:
-  static constexpr int kNotFound = -1;
-  struct File {
-    static constexpr std::size_t kMaxName = 128;
-    CHAR16 name[kMaxName];
-    ByteView data;
-  };
-
-  bool add(const CHAR16* name, ByteView data);
-  int find(const CHAR16* name) const;
-  const File& file(int index) const { return files_[static_cast<std::size_t>(index)]; }
-
- private:
-  FixedVector<File, 8> files_;
-};
 
 class MemoryManager;
 // A vendor node (hardware or media) followed by End, in pool memory.

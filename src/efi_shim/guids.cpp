@@ -39,6 +39,8 @@ constexpr Named kNames[] = {
     {kBootVolume, "EFIKEXEC_BOOT_VOLUME"},
     {kFirmwareCore, "EFIKEXEC_FIRMWARE"},
     {kFileInfo, "FileInfo"},
+    {kFileSystemInfo, "FileSystemInfo"},
+    {kFileSystemVolumeLabel, "FileSystemVolumeLabel"},
     {{0x9042a9de, 0x23dc, 0x4a38, {0x96, 0xfb, 0x7a, 0xde, 0xd0, 0x80, 0x51, 0x6a}}, "GOP"},
     // UGA draw: what the Linux stub asks for when there is no GOP.
     {{0x982c298b, 0xf4fa, 0x41cb, {0xb8, 0x38, 0x77, 0xaa, 0x68, 0x8f, 0xb8, 0x39}}, "UGA"},

@@ -151,6 +151,49 @@ EFI_STATUS Shim::load_image(ByteView file, const CHAR16* file_name, const char* 
   return status;
 }
 
+Result<void> Shim::set_boot_volume(std::span<const VolumeNode> nodes, bool secure_boot) {
+  if (auto assigned = boot_volume_files_.assign(nodes); !assigned) return assigned;
+  secure_boot_ = secure_boot;
+  return {};
+}
+
+EFI_STATUS Shim::load_image_service(BOOLEAN boot_policy, EFI_HANDLE parent,
+                                    EFI_DEVICE_PATH* path, const void* source, UINTN source_size,
+                                    EFI_HANDLE* handle) {
+  // The file the path names on the boot volume, if it does.
+  std::optional<std::uint32_t> node;
+  if (path != nullptr) {
+    EFI_DEVICE_PATH* remaining = path;
+    EFI_HANDLE device = nullptr;
+    if (protocols_->locate_device_path(&guids::kSimpleFileSystem, &remaining, &device) ==
+            EFI_SUCCESS &&
+        device == boot_volume_) {
+      if (auto size = device_path_size(remaining)) {
+        auto found = boot_volume_files_.resolve_file_path(
+            ByteView(reinterpret_cast<const std::byte*>(remaining), *size));
+        if (found) node = *found;
+      }
+    }
+  }
+  if (secure_boot_) {
+    if (node && boot_volume_files_.node(*node).refused) return EFI_SECURITY_VIOLATION;
+    // An image read first and handed over as a buffer (systemd-stub >= 258 does so).
+    if (source != nullptr)
+      for (std::uint32_t i = 0; i < boot_volume_files_.size(); ++i) {
+        const VolumeNode& file = boot_volume_files_.node(i);
+        if (file.refused && file.data.size() == source_size &&
+            std::memcmp(file.data.data(), source, source_size) == 0)
+          return EFI_SECURITY_VIOLATION;
+      }
+  }
+  if (source == nullptr && node && !boot_volume_files_.node(*node).directory) {
+    const ByteView data = boot_volume_files_.node(*node).data;
+    source = data.data();
+    source_size = data.size();
+  }
+  return images_.load(boot_policy, parent, path, source, source_size, handle);
+}
+
 EFI_STATUS Shim::set_load_options(EFI_HANDLE handle, const CHAR16* options, std::size_t length) {
   const LoadedImageRecord* record = images_.find(handle);
   if (record == nullptr) return EFI_INVALID_PARAMETER;

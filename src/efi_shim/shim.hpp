@@ -75,11 +75,15 @@ class Shim {
   EFI_STATUS set_load_options(EFI_HANDLE handle, const CHAR16* options, std::size_t length);
   // Serves `initrd` through LoadFile2 on the Linux initrd media device path.
   EFI_STATUS install_initrd(ByteView initrd);
-  // A file on the boot volume (the bytes stay the host's), e.g. for a kernel's initrd=.
-  bool add_boot_volume_file(const CHAR16* name, ByteView data) {
-    return boot_volume_files_.add(name, data);
-  }
-  BootVolume& boot_volume() { return boot_volume_files_; }
+  // The files of the boot volume (the nodes and their bytes stay the host's). With
+  // `secure_boot`, LoadImage refuses the images whose node is marked refused, by their path or
+  // by their bytes, with EFI_SECURITY_VIOLATION as the firmware's verification would.
+  Result<void> set_boot_volume(std::span<const VolumeNode> nodes, bool secure_boot);
+  const FileVolume& boot_volume() const { return boot_volume_files_; }
+  // BS.LoadImage (UEFI 2.10 §7.4.1): a path on the boot volume without a source buffer is read
+  // from the volume; then ImageTable::load.
+  EFI_STATUS load_image_service(BOOLEAN boot_policy, EFI_HANDLE parent, EFI_DEVICE_PATH* path,
+                                const void* source, UINTN source_size, EFI_HANDLE* handle);
   EFI_STATUS start_image(EFI_HANDLE handle, UINTN* exit_data_size, CHAR16** exit_data);
 
   EFI_SYSTEM_TABLE* system_table() const { return system_table_; }
@@ -136,7 +140,8 @@ class Shim {
   std::uint64_t runtime_stub_ = 0;
   EFI_HANDLE boot_volume_ = nullptr;
   EFI_DEVICE_PATH* boot_volume_path_ = nullptr;
-  BootVolume boot_volume_files_;
+  FileVolume boot_volume_files_;
+  bool secure_boot_ = false;
   EFI_CONFIGURATION_TABLE* configuration_tables_ = nullptr;
   std::size_t configuration_capacity_ = 0;
   const char* current_service_ = nullptr;

@@ -5,6 +5,7 @@ set(EFIKEXEC_EFI_SHIM_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/crc32.cpp
     ${CMAKE_CURRENT_LIST_DIR}/device_path.cpp
     ${CMAKE_CURRENT_LIST_DIR}/events.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/file_volume.cpp
     ${CMAKE_CURRENT_LIST_DIR}/guids.cpp
     ${CMAKE_CURRENT_LIST_DIR}/images.cpp
     ${CMAKE_CURRENT_LIST_DIR}/memory.cpp

@@ -10,6 +10,7 @@ add_library(efikexec_host STATIC
     ${EFIKEXEC_HOST_DIR}/image/file_bytes.cpp
     ${EFIKEXEC_HOST_DIR}/inspect/inspect.cpp
     ${EFIKEXEC_HOST_DIR}/esp/boot_entries.cpp
+    ${EFIKEXEC_HOST_DIR}/esp/esp_volume.cpp
     ${EFIKEXEC_HOST_DIR}/verify/crypto_openssl.cpp
     ${EFIKEXEC_HOST_DIR}/verify/trust_policy.cpp
     ${EFIKEXEC_HOST_DIR}/verify/verify.cpp

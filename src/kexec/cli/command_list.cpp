@@ -9,6 +9,7 @@
 #include "kexec/api/status.hpp"
 #include "kexec/cli/cli_commands.hpp"
 #include "kexec/esp/boot_entries.hpp"
+#include "kexec/esp/esp_volume.hpp"
 
 namespace efikexec::kexec {
 
@@ -46,8 +47,16 @@ int run_list(const ListArguments& args) {
 
 int choose_boot_entry(const BootEntryRequest& choice, LoadRequest& request, std::ostream& log) {
   if (!choice.entry && !choice.use_default) {
-    if (!request.image_path.empty()) return kExitOk;
-    return report_failure({Stage::kRequest, "load needs IMAGE, --entry ID or --default"});
+    if (request.image_path.empty())
+      return report_failure({Stage::kRequest, "load needs IMAGE, --entry ID or --default"});
+    // The ESP the image is offered: --esp, else the one bootctl would find when the image
+    // lies on it; none otherwise.
+    if (!choice.esp.esp.empty()) {
+      request.esp_directory = choice.esp.esp;
+    } else if (auto found = find_esp()) {
+      if (path_inside_esp(found->esp, request.image_path)) request.esp_directory = found->esp;
+    }
+    return kExitOk;
   }
   EspOptions esp = choice.esp;
   esp.efivars_directory = request.trust.efivars_directory;
@@ -65,6 +74,9 @@ int choose_boot_entry(const BootEntryRequest& choice, LoadRequest& request, std:
                                                 ", which is profile " +
                                                 std::to_string(entry.profile)});
   request.image_path = entry.path;
+  // systemd-stub reads the partition it was started from.
+  request.esp_directory =
+      entry.partition == "esp" ? entries->location.esp : entries->location.xbootldr;
   if (!request.profile) request.profile = profile;
   log << "efikexec: boot entry " << entry.id << " (" << chosen->why << "): " << entry.path
       << (entry.profile > 0 ? " profile " + std::to_string(entry.profile) : std::string()) << "\n";

@@ -74,6 +74,7 @@ void print_transcript(const LoadResult& result) {
   for (const std::string& step : run.confinement_skipped)
     std::cout << "efikexec: confinement step skipped (not allowed on this machine): " << step
               << "\n";
+  if (result.esp) std::cout << render_esp_snapshot(*result.esp);
   std::cout << render_variables_set(run);
   if (run.boot_params) {
     std::cout << "efikexec: the kernel's command line: " << run.boot_params->command_line << "\n"

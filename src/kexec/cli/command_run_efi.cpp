@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kexec/cli/cli_commands.hpp"
+#include "kexec/esp/esp_volume.hpp"
 #include "kexec/run/efi_run.hpp"
 #include "kexec/api/status.hpp"
 #include "kexec/run/run_report.hpp"
@@ -29,6 +30,7 @@ struct RunEfiArguments {
   std::string initrd;
   std::string image_path;
   std::vector<std::string> boot_files;  // NAME=FILE
+  std::string esp;                      // --esp DIR
   std::string machine;
   bool trace = false;
   bool echo = false;
@@ -67,6 +69,17 @@ int run_efi(const RunEfiArguments& args) {
   request.image = image->opened.bytes.view();
   request.image_name = args.path.substr(args.path.find_last_of('/') + 1);
   request.image_path = args.image_path;
+  std::optional<EspSnapshot> esp;
+  if (!args.esp.empty()) {
+    // The image's path on the ESP: where it lies in it, else --image-path or \EFI\Linux\NAME.
+    if (request.image_path.empty())
+      request.image_path = path_inside_esp(args.esp, args.path)
+                               .value_or("\\EFI\\Linux\\" + request.image_name);
+    auto snapshot = read_offered_esp(args.esp, request.image_path, args.trust);
+    if (!snapshot) return report_failure(snapshot.error());
+    esp = std::move(*snapshot);
+    add_esp_files(*esp, boot_files);
+  }
   request.boot_files = boot_files;
   request.label =
       uki::Uki::from_image(image->opened.image).kind() == uki::ImageKind::kUki ? "sdstub" : nullptr;
@@ -80,10 +93,11 @@ int run_efi(const RunEfiArguments& args) {
   if (auto started = run_efi_image(request, outcome); !started)
     return report_failure(started.error());
   if (args.json) {
-    std::cout << run_outcome_json(outcome).dump(2, ' ', false,
-                                                nlohmann::json::error_handler_t::replace)
-              << "\n";
+    nlohmann::json document = run_outcome_json(outcome);
+    if (esp) document["esp"] = esp_snapshot_json(*esp);
+    std::cout << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
+    if (esp) std::cout << render_esp_snapshot(*esp);
     std::cout << render_run_outcome(outcome);
   }
   const bool clean = outcome.end == RunEnd::kExitBootServices ||
@@ -107,6 +121,10 @@ void register_run_efi_command(CLI::App& app, CommandLine& command) {
                   "Put FILE on the shim's boot volume as NAME (NAME=FILE; repeatable), e.g. for "
                   "a kernel's initrd=")
       ->allow_extra_args(false);
+  sub->add_option("--esp", args->esp,
+                  "Serve the add-ons, credentials and extensions of this ESP directory that "
+                  "systemd-stub reads (read and verified before the image runs)")
+      ->type_name("DIR");
   sub->add_option("--machine", args->machine,
                   "Machine description: a JSON file, or q35[:MIB] for a described QEMU guest "
                   "(default: this machine)");

@@ -154,6 +154,7 @@ nlohmann::json load_json(const LoadResult& result) {
   } else {
     document = plan_json(result.plan, result.run);
   }
+  if (result.esp) document["esp"] = esp_snapshot_json(*result.esp);
   document["handoff"] = handoff_name(result.handoff);
   document["lockdown"] = lockdown_mode_name(result.lockdown);
   return document;
@@ -228,6 +229,14 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
   run.image = result.image->opened.bytes.view();
   run.image_name = request.image_path.substr(request.image_path.find_last_of('/') + 1);
   run.label = uki.kind() == uki::ImageKind::kUki ? "sdstub" : nullptr;
+  if (request.esp_directory) {
+    run.image_path = path_inside_esp(*request.esp_directory, request.image_path)
+                         .value_or("\\EFI\\Linux\\" + run.image_name);
+    auto esp = read_offered_esp(*request.esp_directory, run.image_path, request.trust);
+    if (!esp) return std::unexpected(std::move(esp.error()));
+    result.esp = std::move(*esp);
+    add_esp_files(*result.esp, run.boot_files);
+  }
   run.load_options = result.load_options;
   if (!request.initrd_path.empty()) run.initrd = result.initrd.view();
   run.machine = &result.machine;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "kexec/esp/esp_volume.hpp"
 #include "kexec/run/efi_run.hpp"
 #include "kexec/handoff/kexec_plan.hpp"
 #include "kexec/load/kexec_syscalls.hpp"
@@ -34,6 +35,9 @@ struct LoadRequest {
   Handoff handoff = Handoff::kAuto;
   std::string payload_path;  // empty: default_payload_path()
   std::string system_root;   // where the lockdown mode is read (machine/lockdown.hpp); "" this system
+  // The ESP whose add-ons, credentials and extensions the image is offered (esp/esp_volume.hpp);
+  // none: the boot volume holds only the image.
+  std::optional<std::string> esp_directory;
 };
 
 // Wall time of each step of prepare_kexec, in seconds (`efikexec load --timings`).
@@ -61,6 +65,7 @@ struct LoadResult {
   Machine machine;
   std::optional<std::string> load_options;  // what the image got as LoadOptions
   FileBytes initrd;
+  std::optional<EspSnapshot> esp;  // what the ESP offered the image, with verdicts
   RunOutcome run;
   KexecPlan plan;
   LoadTimings timings;

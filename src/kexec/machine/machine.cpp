@@ -434,16 +434,27 @@ json machine_to_json(const Machine& machine) {
 
 HostResult<Machine> resolve_machine(const std::string& spec) {
   if (spec.empty()) return discover_machine();
-  if (spec == "q35" || spec.rfind("q35:", 0) == 0) {
+  // q35-secureboot: the same guest with keys enrolled and Secure Boot on.
+  const bool secure = spec == "q35-secureboot" || spec.rfind("q35-secureboot:", 0) == 0;
+  const std::size_t name = secure ? 14 : 3;
+  if (secure || spec == "q35" || spec.rfind("q35:", 0) == 0) {
     std::uint64_t mib = 1024;
-    if (spec.size() > 4) {
+    if (spec.size() > name) {
       char* end = nullptr;
-      mib = std::strtoull(spec.c_str() + 4, &end, 10);
+      mib = std::strtoull(spec.c_str() + name + 1, &end, 10);
       if (*end != '\0' || mib < 128 || mib > (1u << 22))
         return host_fail(Stage::kMachine,
                          "--machine q35:MIB wants a RAM size in MiB (at least 128)");
     }
-    return described_q35_machine(mib);
+    Machine machine = described_q35_machine(mib);
+    if (secure) {
+      machine.source += ", Secure Boot on";
+      for (FirmwareVariable& variable : machine.variables) {
+        if (variable.name == u"SecureBoot") variable.data = {1};
+        if (variable.name == u"SetupMode") variable.data = {0};
+      }
+    }
+    return machine;
   }
   return load_machine_description(spec);
 }
@@ -485,6 +496,14 @@ Machine described_q35_machine(std::uint64_t ram_mib) {
                  {u"Lang", kGlobal, kBootAndRuntime | EFI_VARIABLE_NON_VOLATILE,
                   {'e', 'n', 'g', 0}}};
   return m;
+}
+
+bool secure_boot_enabled(const Machine& machine) {
+  for (const FirmwareVariable& variable : machine.variables)
+    if (variable.name == u"SecureBoot" &&
+        efi::guid_equal(variable.guid, efi::guids::kGlobalVariable))
+      return variable.data.size() == 1 && variable.data[0] == 1;
+  return false;
 }
 
 }  // namespace efikexec::kexec

@@ -79,6 +79,9 @@ struct Machine {
   std::vector<efi::MemoryRange> efi_ranges() const;
 };
 
+// Whether the machine's variables say Secure Boot is on (SecureBoot = 1 under the global GUID).
+bool secure_boot_enabled(const Machine& machine);
+
 // Reads the running system. Failures are Stage::kMachine, saying what was missing.
 HostResult<Machine> discover_machine();
 HostResult<Machine> load_machine_description(const std::string& path);

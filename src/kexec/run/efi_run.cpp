@@ -21,6 +21,7 @@
 #include "efi_shim/guids.hpp"
 #include "efi_shim/shim.hpp"
 #include "kexec/run/child_report.hpp"
+#include "uki/cpio.hpp"
 #include "kexec/run/confinement.hpp"
 #include "efi_call_runner.hpp"
 #include "privileged.hpp"
@@ -350,14 +351,20 @@ std::u16string to_ucs2(std::string_view text) {
         variable.guid, variable.attributes, {reinterpret_cast<const std::byte*>(
                                                  variable.data.data()), variable.data.size()});
 
-  for (const RunRequest::BootFile& file : request.boot_files) {
-    const std::u16string name = to_ucs2(file.name);
-    if (!shim->add_boot_volume_file(reinterpret_cast<const CHAR16*>(name.c_str()), file.data))
-      finish(RunEnd::kSetupFailed, 0, "too many files for the boot volume");
-  }
-  const std::u16string path = to_ucs2(request.image_path.empty()
-                                          ? "\\EFI\\Linux\\" + request.image_name
-                                          : request.image_path);
+  const std::string image_path = request.image_path.empty()
+                                     ? "\\EFI\\Linux\\" + request.image_name
+                                     : request.image_path;
+  static VolumeBuilder volume;  // lives as long as the run
+  for (const RunRequest::BootFile& file : request.boot_files)
+    if (auto added = volume.add_file(file.name, file.data, file.refused); !added)
+      finish(RunEnd::kSetupFailed, 0, "cannot build the boot volume: " + added.error().message());
+  if (auto added = volume.add_file(image_path, request.image); !added)
+    finish(RunEnd::kSetupFailed, 0, "cannot build the boot volume: " + added.error().message());
+  if (auto assigned = shim->set_boot_volume(volume.nodes(), secure_boot_enabled(machine));
+      !assigned)
+    finish(RunEnd::kSetupFailed, 0,
+           std::string("cannot build the boot volume: ") + assigned.error().message);
+  const std::u16string path = to_ucs2(image_path);
   EFI_HANDLE handle = nullptr;
   EFI_STATUS status = shim->load_image(request.image,
                                        reinterpret_cast<const CHAR16*>(path.c_str()),
@@ -392,6 +399,22 @@ std::u16string to_ucs2(std::string_view text) {
   finish(exited ? RunEnd::kExited : RunEnd::kReturned, status, text);
 }
 
+// The cpio members of the initrd the Linux stub hands on (read back from the run's memory:
+// untrusted, parsed by the core's bounded cpio reader).
+void list_initrd_members(const IdentityMemory& memory, BootParamsFacts& facts) {
+  constexpr std::uint64_t kMaxListed = 512ull << 20;
+  if (facts.initrd_size == 0 || facts.initrd_size > kMaxListed) return;
+  std::vector<std::byte> initrd(facts.initrd_size);
+  if (!memory.read(facts.initrd_address, initrd)) return;
+  std::vector<uki::CpioMember> members(BootParamsFacts::kMaxInitrdMembers);
+  auto listed = uki::list_cpio_members(ByteView(initrd.data(), initrd.size()), members);
+  std::size_t count = members.size();
+  if (listed) count = *listed;
+  else facts.initrd_members_cut = true;
+  for (std::size_t i = 0; i < count; ++i)
+    facts.initrd_members.push_back({std::string(members[i].name), members[i].size});
+}
+
 std::optional<BootParamsFacts> find_boot_params(const IdentityMemory& memory,
                                                 const std::vector<efi::MemoryRange>& map,
                                                 std::uint64_t system_table) {
@@ -417,6 +440,7 @@ std::optional<BootParamsFacts> find_boot_params(const IdentityMemory& memory,
       facts.efi_system_table = u32(0x1c4) | (u32(0x1d8) << 32);
       facts.efi_memory_map = u32(0x1d0) | (u32(0x1dc) << 32);
       facts.efi_memory_map_size = u32(0x1d4);
+      list_initrd_members(memory, facts);
       const std::uint64_t cmdline = u32(0x228) | (u32(0x0c8) << 32);
       if (cmdline != 0) {
         std::vector<char> text(4096);
@@ -430,6 +454,12 @@ std::optional<BootParamsFacts> find_boot_params(const IdentityMemory& memory,
 }
 
 }  // namespace
+
+void add_esp_files(const EspSnapshot& snapshot, std::vector<RunRequest::BootFile>& files) {
+  for (const EspItem& item : snapshot.items)
+    files.push_back({item.path, ByteView(item.bytes.data(), item.bytes.size()),
+                     item.accepted.has_value() && !*item.accepted});
+}
 
 const char* run_end_name(RunEnd end) {
   switch (end) {

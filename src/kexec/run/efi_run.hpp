@@ -14,6 +14,7 @@
 
 #include "cpu_context.h"
 #include "efi_shim/memory.hpp"
+#include "kexec/esp/esp_volume.hpp"
 #include "kexec/common/host_error.hpp"
 #include "kexec/machine/identity_memory.hpp"
 #include "kexec/machine/machine.hpp"
@@ -27,10 +28,14 @@ struct RunRequest {
   // Its full path on the boot volume ("\\EFI\\Linux\\NAME" when empty): what the image
   // sees as its LoadedImage FilePath (systemd-stub derives NAME.extra.d from it).
   std::string image_path;
-  // Further files on the boot volume (e.g. for a kernel's initrd=); the bytes stay the caller's.
+  // Further files on the boot volume: their paths on it (`\` or `/` separated, directories made
+  // as needed), e.g. a kernel's initrd= or the ESP's add-ons; the bytes stay the caller's. A
+  // `refused` image fails LoadImage with EFI_SECURITY_VIOLATION when the machine's variables say
+  // Secure Boot is on. The image itself is on the volume at its path too.
   struct BootFile {
     std::string name;
     ByteView data;
+    bool refused = false;
   };
   std::vector<BootFile> boot_files;
   const char* label = nullptr;        // its name in traces (null: after what it is)
@@ -64,6 +69,15 @@ struct BootParamsFacts {
   std::string command_line;
   std::uint64_t initrd_address = 0;
   std::uint64_t initrd_size = 0;
+  // The members of the uncompressed cpio archives in that initrd (uki/cpio.hpp): what
+  // systemd-stub added (credentials under .extra/, extensions, ...), at most kMaxInitrdMembers.
+  struct InitrdMember {
+    std::string name;
+    std::uint64_t size = 0;
+  };
+  static constexpr std::size_t kMaxInitrdMembers = 256;
+  std::vector<InitrdMember> initrd_members;
+  bool initrd_members_cut = false;
   std::uint64_t efi_system_table = 0;
   std::uint64_t efi_memory_map = 0;
   std::uint64_t efi_memory_map_size = 0;
@@ -114,6 +128,10 @@ struct RunOutcome {
   // The physical memory the image wrote (read it for kexec segments).
   std::unique_ptr<IdentityMemory> memory;
 };
+
+// The ESP snapshot's files as the run's boot volume files (views into the snapshot, which must
+// live as long as the request), each add-on refused as its verdict says.
+void add_esp_files(const EspSnapshot& snapshot, std::vector<RunRequest::BootFile>& files);
 
 // Runs the image; an error (Stage::kRun) only when the run could not be started at all. How the
 // image itself ended is in `outcome`.

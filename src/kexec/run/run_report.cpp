@@ -101,6 +101,11 @@ json run_outcome_json(const RunOutcome& outcome) {
                           {"efi_system_table", hex_u64(facts.efi_system_table)},
                           {"efi_memory_map", hex_u64(facts.efi_memory_map)},
                           {"efi_memory_map_size", facts.efi_memory_map_size}};
+    json members = json::array();
+    for (const BootParamsFacts::InitrdMember& member : facts.initrd_members)
+      members.push_back({{"name", member.name}, {"size", member.size}});
+    out["boot_params"]["initrd_cpio_members"] = members;
+    out["boot_params"]["initrd_cpio_members_cut"] = facts.initrd_members_cut;
   } else {
     out["boot_params"] = nullptr;
   }
@@ -131,6 +136,10 @@ std::string render_run_outcome(const RunOutcome& outcome) {
       out += "  command line: " + facts.command_line + "\n";
       out += "  initrd: " + std::to_string(facts.initrd_size) + " bytes at " +
              hex_u64(facts.initrd_address) + "\n";
+      for (const BootParamsFacts::InitrdMember& member : facts.initrd_members)
+        out += "  initrd cpio member: " + member.name + " (" + std::to_string(member.size) +
+               " bytes)\n";
+      if (facts.initrd_members_cut) out += "  initrd cpio members: more not listed\n";
       out += "  EFI system table " + hex_u64(facts.efi_system_table) + ", memory map " +
              hex_u64(facts.efi_memory_map) + " (" + std::to_string(facts.efi_memory_map_size) +
              " bytes)\n";

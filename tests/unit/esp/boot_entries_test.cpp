@@ -13,6 +13,7 @@
 
 #include "kexec/esp/boot_entries.hpp"
 #include "kexec/verify/trust_policy.hpp"
+#include "esp/temp_tree.hpp"
 #include "support/prerequisites.hpp"
 
 namespace efikexec::testing {
@@ -21,31 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using kexec::BootEntries;
 using kexec::EspOptions;
-
-class TempTree {
- public:
-  TempTree() {
-    char pattern[] = "/tmp/efikexec-esp-XXXXXX";
-    root_ = ::mkdtemp(pattern);
-  }
-  ~TempTree() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  const std::string& root() const { return root_; }
-  std::string path(const std::string& relative) const { return root_ + "/" + relative; }
-  void write(const std::string& relative, const std::string& bytes) const {
-    fs::create_directories(fs::path(path(relative)).parent_path());
-    std::ofstream(path(relative), std::ios::binary) << bytes;
-  }
-  void copy(const std::string& from, const std::string& relative) const {
-    fs::create_directories(fs::path(path(relative)).parent_path());
-    fs::copy_file(from, path(relative), fs::copy_options::overwrite_existing);
-  }
-
- private:
-  std::string root_;
-};
 
 // An efivarfs file of systemd's loader: attributes, then the UCS-2 string and its NUL.
 void write_loader_variable(const TempTree& tree, const char* name, std::u16string value,
