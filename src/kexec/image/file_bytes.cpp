@@ -139,9 +139,9 @@ HostResult<int> sealed_copy(int fd, std::size_t size, const std::string& path) {
 // The copy an observer sees: read(2) into a buffer small enough to stay in the cache, pwrite(2)
 // of it into the memory file, then the observer gets the chunk while it is still cached (hashing
 // it costs no second trip through memory, and the bytes it sees are the ones written). The
-// memory file is mapped read-only from the start, so the observer can parse the headers from the
-// snapshot itself; that mapping becomes the FileBytes'. A file that turns out shorter or longer
-// than fstat said is refused, never padded or cut.
+// memory file is mapped read-only while it is filled, so the observer can parse the headers from
+// the snapshot itself. A file that turns out shorter or longer than fstat said is refused, never
+// padded or cut.
 HostStatus observed_copy(int fd, int copy, ByteView snapshot, const std::string& path,
                          SnapshotObserver& observer) {
   constexpr std::size_t kChunk = 64 * 1024;
