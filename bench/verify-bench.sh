@@ -65,8 +65,8 @@ command_for() {  # NAME IMAGE: the command line
 # Every command must succeed on each image, or its time means nothing.
 for image in "${images[@]}"; do
   for name in "${names[@]}"; do
-    # shellcheck disable=SC2046
-    $(command_for "$name" "$image") >/dev/null 2>&1 || die "failed: $(command_for "$name" "$image")"
+    read -ra cmd <<<"$(command_for "$name" "$image")"
+    "${cmd[@]}" >/dev/null 2>&1 || die "failed: ${cmd[*]}"
   done
 done
 
