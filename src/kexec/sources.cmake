@@ -15,6 +15,7 @@ add_library(efikexec_host STATIC
     ${EFIKEXEC_HOST_DIR}/verify/trust_policy.cpp
     ${EFIKEXEC_HOST_DIR}/verify/verify.cpp
     ${EFIKEXEC_HOST_DIR}/verify/verify_signature.cpp
+    ${EFIKEXEC_HOST_DIR}/verify/streamed_digests.cpp
     ${EFIKEXEC_HOST_DIR}/verify/verified_image.cpp
     ${EFIKEXEC_HOST_DIR}/machine/machine.cpp
     ${EFIKEXEC_HOST_DIR}/machine/identity_memory.cpp

@@ -83,6 +83,15 @@ Result<void> Authenticode::walk_certificates(const HashRegion& table) {
 }
 
 Result<Authenticode> Authenticode::parse(const Image& image) {
+  auto result = parse_regions(image);
+  if (!result) return result;
+  if (auto table = result->certificate_table_)
+    if (auto walked = result->walk_certificates(*table); !walked)
+      return std::unexpected(walked.error());
+  return result;
+}
+
+Result<Authenticode> Authenticode::parse_regions(const Image& image) {
   Authenticode result;
   result.file_ = image.file();
   const std::uint64_t file_size = image.file().size();
@@ -128,8 +137,6 @@ Result<Authenticode> Authenticode::parse(const Image& image) {
                   entry);
     result.certificate_table_ = table;
     rest_end = table.offset;
-    if (auto walked = result.walk_certificates(table); !walked)
-      return std::unexpected(walked.error());
   }
   // bytes_hashed <= end_of_raw_data <= rest_end: the sections are disjoint and after the headers.
   if (auto r = result.add_region(bytes_hashed, rest_end); !r) return std::unexpected(r.error());

@@ -56,6 +56,10 @@ class Authenticode {
   // non-zero padding, or is not a revision 2.0 PKCS_SIGNED_DATA entry; rejects section raw data
   // that overlaps the headers or another section (the spec's running byte count assumes neither).
   static Result<Authenticode> parse(const Image& image);
+  // The same checks and regions without reading the certificate table's entries (certificates()
+  // is empty): what the headers and the file size alone decide, for hashing a file while it is
+  // still being read.
+  static Result<Authenticode> parse_regions(const Image& image);
 
   // In hashing order: headers without CheckSum and the certificate directory entry, then the
   // sections' raw data by PointerToRawData (zero-size ones skipped), then the bytes from the

@@ -10,6 +10,7 @@
 #include "kexec/cli/cli_commands.hpp"
 #include "kexec/api/status.hpp"
 #include "kexec/image/opened_image.hpp"
+#include "kexec/verify/streamed_digests.hpp"
 #include "kexec/verify/verify.hpp"
 
 namespace efikexec::kexec {
@@ -61,9 +62,11 @@ int run_verify(const VerifyArguments& args) {
   // Not verify_opened_image: the verdict is the report here, refused or not.
   auto policy = build_trust_policy(args.trust);
   if (!policy) return report_failure(policy.error());
-  auto opened = open_image(args.path);
+  // The image is hashed while it is read, in the algorithms the policy needs.
+  StreamedDigests streamed(policy_hash_algorithms(*policy));
+  auto opened = open_image(args.path, policy->no_verify ? nullptr : &streamed);
   if (!opened) return report_failure(opened.error());
-  const VerifyVerdict verdict = verify_image(opened->image, *policy);
+  const VerifyVerdict verdict = verify_image(opened->image, *policy, &streamed);
   if (args.json)
     std::cout << verdict_json(args.path, verdict, *policy)
                      .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)

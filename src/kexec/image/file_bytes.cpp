@@ -7,9 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 namespace efikexec::kexec {
 
@@ -96,6 +98,12 @@ HostStatus read_copy(int fd, int copy, std::size_t size, const std::string& path
   return status;
 }
 
+HostStatus seal(int copy, const std::string& path) {
+  if (fcntl(copy, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+    return host_fail_errno(Stage::kRead, "cannot seal the copy", path);
+  return {};
+}
+
 // The snapshot: the kernel copies the file into a memory file (no page of ours is zeroed or
 // faulted for it), which is then sealed, so the bytes verified are the bytes run whatever
 // happens to the file on disk afterwards. A file system that cannot splice (efivarfs, where the
@@ -121,17 +129,80 @@ HostResult<int> sealed_copy(int fd, std::size_t size, const std::string& path) {
       return failure;
     }
   }
-  if (fcntl(copy, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
-    auto failure = host_fail_errno(Stage::kRead, "cannot seal the copy", path);
+  if (auto sealed = seal(copy, path); !sealed) {
     close(copy);
-    return failure;
+    return std::unexpected(std::move(sealed.error()));
+  }
+  return copy;
+}
+
+// The copy an observer sees: read(2) into a buffer small enough to stay in the cache, pwrite(2)
+// of it into the memory file, then the observer gets the chunk while it is still cached (hashing
+// it costs no second trip through memory, and the bytes it sees are the ones written). The
+// memory file is mapped read-only while it is filled, so the observer can parse the headers from
+// the snapshot itself. A file that turns out shorter or longer than fstat said is refused, never
+// padded or cut.
+HostStatus observed_copy(int fd, int copy, ByteView snapshot, const std::string& path,
+                         SnapshotObserver& observer) {
+  constexpr std::size_t kChunk = 64 * 1024;
+  std::vector<std::byte> buffer(kChunk);
+  const std::size_t size = snapshot.size();
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd, buffer.data(), std::min(kChunk, size - done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return host_fail_errno(Stage::kRead, "cannot read", path);
+    if (n == 0) return size_changed(path, size, "only " + std::to_string(done));
+    const auto length = static_cast<std::size_t>(n);
+    for (std::size_t written = 0; written < length;) {
+      ssize_t w = pwrite(copy, buffer.data() + written, length - written,
+                         static_cast<off_t>(done + written));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return host_fail_errno(Stage::kRead, "cannot write the memory file for it", path);
+      written += static_cast<std::size_t>(w);
+    }
+    observer.copied(snapshot, done, ByteView(buffer.data(), length));
+    done += length;
+  }
+  for (;;) {  // end of file must follow
+    char extra;
+    ssize_t n = ::read(fd, &extra, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return host_fail_errno(Stage::kRead, "cannot read", path);
+    if (n > 0) return size_changed(path, size, "more");
+    return {};
+  }
+}
+
+// The observed snapshot: the sealed memory file. The read-only mapping the observer saw is gone
+// before the seal (a shared mapping of a writable file counts as writable to F_SEAL_WRITE).
+HostResult<int> observed_sealed_copy(int fd, std::size_t size, const std::string& path,
+                                     SnapshotObserver& observer) {
+  int copy = memfd_create("efikexec-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (copy < 0) return host_fail_errno(Stage::kRead, "cannot create a memory file for it", path);
+  HostStatus status;
+  if (ftruncate(copy, static_cast<off_t>(size)) != 0)
+    status = host_fail_errno(Stage::kRead, "cannot size the memory file for it", path);
+  void* map = MAP_FAILED;
+  if (status) {
+    map = mmap(nullptr, size, PROT_READ, MAP_SHARED, copy, 0);
+    if (map == MAP_FAILED)
+      status = host_fail_errno(Stage::kRead, "cannot map the memory file for it", path);
+  }
+  if (status)
+    status = observed_copy(fd, copy, {static_cast<const std::byte*>(map), size}, path, observer);
+  if (map != MAP_FAILED) munmap(map, size);
+  if (status) status = seal(copy, path);
+  if (!status) {
+    close(copy);
+    return std::unexpected(std::move(status.error()));
   }
   return copy;
 }
 
 }  // namespace
 
-HostResult<FileBytes> FileBytes::read(const std::string& path) {
+HostResult<FileBytes> FileBytes::read(const std::string& path, SnapshotObserver* observer) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return host_fail_errno(Stage::kRead, "cannot open", path);
   struct stat st{};
@@ -147,12 +218,16 @@ HostResult<FileBytes> FileBytes::read(const std::string& path) {
   if (bytes.size_ == 0) {
     bytes.data_ = mmap(nullptr, bytes.mapped_, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   } else {
-    auto copy = sealed_copy(fd, bytes.size_, path);
+    auto copy = observer != nullptr ? observed_sealed_copy(fd, bytes.size_, path, *observer)
+                                    : sealed_copy(fd, bytes.size_, path);
     if (!copy) {
       close(fd);
       return std::unexpected(std::move(copy.error()));
     }
-    bytes.data_ = mmap(nullptr, bytes.mapped_, PROT_READ, MAP_SHARED | MAP_POPULATE, *copy, 0);
+    // Populated up front unless an observer already went through the bytes: then only the pages
+    // used later are faulted in (verification reads the headers and the signatures).
+    const int populate = observer != nullptr ? 0 : MAP_POPULATE;
+    bytes.data_ = mmap(nullptr, bytes.mapped_, PROT_READ, MAP_SHARED | populate, *copy, 0);
     close(*copy);
   }
   close(fd);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Whole-file input. The bytes are copied once, by the kernel, into a sealed memory file (with
-// sendfile(2), or read(2) where the file system cannot splice, as efivarfs cannot): what is
+// Whole-file input. The bytes are copied once into a sealed memory file (by the kernel with
+// sendfile(2), or read(2) where the file system cannot splice, as efivarfs cannot; or in chunks
+// through a buffer shown to a SnapshotObserver): what is
 // verified is exactly what is later parsed and run, and a file changed on disk afterwards cannot
 // change them.
 #pragma once
@@ -14,6 +15,20 @@
 
 namespace efikexec::kexec {
 
+// Sees the snapshot while it is taken, so work on the bytes (hashing them) can be done while they
+// are still in the cache. copied() is called once per chunk, in file order from offset 0, with
+// the whole snapshot (`size` bytes, of which only [0, offset + chunk.size()) are filled yet; a
+// byte past that reads as zero) and `chunk`: the bytes just written into the snapshot at
+// `offset`, exactly as written. Nothing writes to the snapshot afterwards; it is sealed once the
+// last chunk is in.
+class SnapshotObserver {
+ public:
+  virtual void copied(ByteView snapshot, std::size_t offset, ByteView chunk) = 0;
+
+ protected:
+  ~SnapshotObserver() = default;
+};
+
 class FileBytes {
  public:
   FileBytes() = default;
@@ -24,7 +39,10 @@ class FileBytes {
   ~FileBytes();
 
   // A read failure is Stage::kRead, naming the path.
-  static HostResult<FileBytes> read(const std::string& path);
+  // With an observer, the file is copied in chunks through a small buffer, each shown to the
+  // observer right after it is written (a regular file only; efivarfs is read without one).
+  static HostResult<FileBytes> read(const std::string& path,
+                                    SnapshotObserver* observer = nullptr);
 
   ByteView view() const { return {static_cast<const std::byte*>(data_), size_}; }
   std::size_t size() const { return size_; }

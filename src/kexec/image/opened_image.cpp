@@ -5,8 +5,8 @@
 
 namespace efikexec::kexec {
 
-HostResult<OpenedImage> open_image(const std::string& path) {
-  auto bytes = FileBytes::read(path);
+HostResult<OpenedImage> open_image(const std::string& path, SnapshotObserver* observer) {
+  auto bytes = FileBytes::read(path, observer);
   if (!bytes) return std::unexpected(std::move(bytes.error()));
   auto image = pe::Image::parse(bytes->view());
   if (!image) return host_fail(Stage::kParse, image.error(), path);

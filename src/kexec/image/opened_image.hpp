@@ -18,6 +18,7 @@ struct OpenedImage {
 };
 
 // Stage::kRead for an unreadable file, kParse naming the rule a malformed image broke.
-HostResult<OpenedImage> open_image(const std::string& path);
+// `observer` sees the snapshot while it is taken (FileBytes::read).
+HostResult<OpenedImage> open_image(const std::string& path, SnapshotObserver* observer = nullptr);
 
 }  // namespace efikexec::kexec

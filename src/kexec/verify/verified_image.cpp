@@ -3,12 +3,15 @@
 
 #include <utility>
 
+#include "kexec/verify/streamed_digests.hpp"
+
 namespace efikexec::kexec {
 
 namespace {
 
-HostResult<VerifiedImage> verify_with_policy(const TrustPolicy& policy, OpenedImage opened) {
-  VerifyVerdict verdict = verify_image(opened.image, policy);
+HostResult<VerifiedImage> verify_with_policy(const TrustPolicy& policy, OpenedImage opened,
+                                             StreamedDigests* streamed = nullptr) {
+  VerifyVerdict verdict = verify_image(opened.image, policy, streamed);
   if (!verdict.accepted) {
     HostError error{verdict.malformed() ? Stage::kParse : Stage::kVerify,
                     "refused: " + verdict.reason, opened.path};
@@ -36,9 +39,10 @@ HostResult<VerifiedImage> open_verified_image(const std::string& path, const Tru
   // The policy first: a bad key file is reported before the image is read.
   auto policy = build_trust_policy(trust);
   if (!policy) return std::unexpected(std::move(policy.error()));
-  auto opened = open_image(path);
+  StreamedDigests streamed(policy_hash_algorithms(*policy));  // hashed while it is read
+  auto opened = open_image(path, &streamed);
   if (!opened) return std::unexpected(std::move(opened.error()));
-  return verify_with_policy(*policy, std::move(*opened));
+  return verify_with_policy(*policy, std::move(*opened), &streamed);
 }
 
 }  // namespace efikexec::kexec

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "kexec/verify/verify.hpp"
 
+#include <algorithm>
 #include <array>
+#include <span>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -9,6 +11,7 @@
 #include "kexec/common/digest.hpp"
 #include "kexec/common/host_error.hpp"
 #include "kexec/common/hex.hpp"
+#include "kexec/verify/streamed_digests.hpp"
 #include "kexec/verify/verify_signature.hpp"
 #include "pe_loader/authenticode.hpp"
 #include "pe_loader/sbat.hpp"
@@ -155,12 +158,25 @@ SignatureVerdict judge_signature(const AuthenticodeSignature& signature, std::si
 // Every digest algorithm something will compare against, so the image is hashed in one pass.
 std::vector<pe::HashAlgorithm> needed_algorithms(const std::vector<AuthenticodeSignature>& sigs,
                                                  const TrustPolicy& policy) {
-  std::vector<pe::HashAlgorithm> algorithms{pe::HashAlgorithm::kSha256};
+  std::vector<pe::HashAlgorithm> algorithms = policy_hash_algorithms(policy);
   for (const AuthenticodeSignature& signature : sigs)
     algorithms.push_back(signature.digest_algorithm);
-  for (const TrustedHash& hash : policy.db_hashes) algorithms.push_back(hash.algorithm);
-  for (const TrustedHash& hash : policy.dbx_hashes) algorithms.push_back(hash.algorithm);
   return algorithms;
+}
+
+// The image's digests: those hashed while its snapshot was taken when they are the regions and
+// algorithms needed here, else one pass over the snapshot now.
+ImageDigests image_digests(const pe::Authenticode& authenticode,
+                           std::span<const pe::HashAlgorithm> algorithms,
+                           StreamedDigests* streamed) {
+  if (streamed != nullptr) {
+    if (auto digests = streamed->digests_for(authenticode)) {
+      if (std::all_of(algorithms.begin(), algorithms.end(),
+                      [&](pe::HashAlgorithm algorithm) { return digests->get(algorithm); }))
+        return std::move(*digests);
+    }
+  }
+  return authenticode_digests(authenticode, algorithms);
 }
 
 // Which SignatureStatus best explains a refusal: the most specific one present.
@@ -276,7 +292,15 @@ Result<std::vector<SbatSection>> read_sbat_sections(const pe::Image& image) {
   return sections;
 }
 
-VerifyVerdict verify_image(const pe::Image& image, const TrustPolicy& policy) {
+std::vector<pe::HashAlgorithm> policy_hash_algorithms(const TrustPolicy& policy) {
+  std::vector<pe::HashAlgorithm> algorithms{pe::HashAlgorithm::kSha256};
+  for (const TrustedHash& hash : policy.db_hashes) algorithms.push_back(hash.algorithm);
+  for (const TrustedHash& hash : policy.dbx_hashes) algorithms.push_back(hash.algorithm);
+  return algorithms;
+}
+
+VerifyVerdict verify_image(const pe::Image& image, const TrustPolicy& policy,
+                           StreamedDigests* streamed) {
   if (policy.no_verify) {
     VerifyVerdict verdict;
     verdict.accepted = true;
@@ -303,7 +327,7 @@ VerifyVerdict verify_image(const pe::Image& image, const TrustPolicy& policy) {
   if (!sbat) return refuse(sbat.error().code, describe(sbat.error()));
 
   const auto algorithms = needed_algorithms(signatures, policy);
-  const ImageDigests digests = authenticode_digests(*authenticode, algorithms);
+  const ImageDigests digests = image_digests(*authenticode, algorithms, streamed);
   const std::string sha256 = hex_of(*digests.get(pe::HashAlgorithm::kSha256));
 
   if (const TrustedHash* revoked = find_image_hash(policy.dbx_hashes, digests)) {

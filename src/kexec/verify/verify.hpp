@@ -12,6 +12,8 @@
 
 namespace efikexec::kexec {
 
+class StreamedDigests;
+
 enum class SignatureStatus : std::uint8_t {
   kTrusted,       // digest matches, signer signature verifies, chains to db
   kHashMismatch,  // signs a different image hash
@@ -46,7 +48,14 @@ struct VerifyVerdict {
 // WIN_CERTIFICATE must parse; the image is accepted when its hash is in db or one signature is
 // trusted, nothing matches dbx (image hash, or any certificate of any signature by DER or TBS
 // hash), and, with an SBAT level, no SBAT component of the image or its .linux is below it.
-VerifyVerdict verify_image(const pe::Image& image, const TrustPolicy& policy);
+// With `streamed` (the observer of the image's snapshot), its digests are used when they cover
+// exactly the regions and algorithms this verification hashes; else the image is hashed here.
+VerifyVerdict verify_image(const pe::Image& image, const TrustPolicy& policy,
+                           StreamedDigests* streamed = nullptr);
+
+// The digest algorithms `policy` compares an image's hash in (SHA-256, which every verdict
+// reports, and those of its db and dbx hash entries): what to hash while the image is read.
+std::vector<pe::HashAlgorithm> policy_hash_algorithms(const TrustPolicy& policy);
 
 // The SBAT rows an image carries: its own `.sbat`, and the `.sbat` of its `.linux` when that is
 // a PE image. Views into the image's bytes. More than one `.sbat` in one PE is malformed.

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -117,6 +119,53 @@ TEST(FileBytesWithoutSplice, RefusesAFileThatReadsShorterThanItsSize) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "accepted " << path << " although it reads short";
   EXPECT_NE(error.find(path + ": changed size while being read ("), std::string::npos) << error;
   EXPECT_NE(error.find(" bytes when opened, only "), std::string::npos) << error;
+}
+
+// Records what a SnapshotObserver is shown, checking it against the file as it goes.
+class RecordingObserver final : public SnapshotObserver {
+ public:
+  explicit RecordingObserver(const std::string& file) : file_(file) {}
+  void copied(ByteView snapshot, std::size_t offset, ByteView chunk) override {
+    EXPECT_EQ(snapshot.size(), file_.size());
+    EXPECT_EQ(offset, next);  // in file order, from 0, no gap
+    EXPECT_EQ(chunk.chars(), std::string_view(file_).substr(offset, chunk.size()));
+    // The chunk is in the snapshot already: the observer sees the bytes that were written.
+    EXPECT_EQ(snapshot.chars().substr(offset, chunk.size()), chunk.chars());
+    next = offset + chunk.size();
+    ++chunks;
+  }
+  std::size_t next = 0;
+  std::size_t chunks = 0;
+
+ private:
+  const std::string& file_;
+};
+
+TEST(FileBytesObserved, ShowsEveryChunkInFileOrderAsWrittenIntoTheSnapshot) {
+  std::string data(300001, '\0');
+  std::uint32_t state = 1;
+  for (char& c : data) c = static_cast<char>((state = state * 1103515245u + 12345u) >> 24);
+  const std::string path = ::testing::TempDir() + "file-bytes-observed";
+  std::ofstream(path, std::ios::binary) << data;
+  RecordingObserver observer(data);
+  auto bytes = FileBytes::read(path, &observer);
+  std::remove(path.c_str());
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().message();
+  EXPECT_EQ(observer.next, data.size());
+  EXPECT_GT(observer.chunks, 1u);
+  EXPECT_EQ(bytes->view().chars(), data);
+}
+
+TEST(FileBytesObserved, AnEmptyFileShowsNothing) {
+  const std::string path = ::testing::TempDir() + "file-bytes-observed-empty";
+  std::ofstream(path, std::ios::binary).close();
+  const std::string none;
+  RecordingObserver observer(none);
+  auto bytes = FileBytes::read(path, &observer);
+  std::remove(path.c_str());
+  ASSERT_TRUE(bytes.has_value());
+  EXPECT_EQ(bytes->size(), 0u);
+  EXPECT_EQ(observer.chunks, 0u);
 }
 
 }  // namespace

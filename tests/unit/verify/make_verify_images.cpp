@@ -3,7 +3,6 @@
 // images from the tests' PE builder, with SBAT data, an embedded kernel with its own .sbat, and
 // an overlay, so every Authenticode region kind is present.
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "support/pe_builder.hpp"
@@ -24,19 +23,14 @@ bool write(const std::string& dir, const std::string& name, const Bytes& bytes) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2 && argc != 3) {
-    std::fprintf(stderr, "usage: make_verify_images DIR [LARGE_MIB]\n");
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_verify_images DIR\n");
     return 2;
   }
   const std::string dir = argv[1];
-  bool ok;
-  if (argc == 3) {
-    // For bench/verify-bench.sh: one image with a large .linux section, nothing else.
-    ok = write(dir, "large.efi", verify_large_image(std::strtoul(argv[2], nullptr, 10) << 20));
-  } else {
-    ok = write(dir, "app.efi", verify_app_image()) && write(dir, "uki.efi", verify_uki_image()) &&
-         write(dir, "nosbat.efi", verify_app_image(false));
-  }
+  const bool ok = write(dir, "app.efi", verify_app_image()) &&
+                  write(dir, "uki.efi", verify_uki_image()) &&
+                  write(dir, "nosbat.efi", verify_app_image(false));
   if (!ok) std::perror(dir.c_str());
   return ok ? 0 : 1;
 }

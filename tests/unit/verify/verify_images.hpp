@@ -42,7 +42,7 @@ inline Bytes verify_uki_image() {
       .build();
 }
 
-// A UKI-shaped image with a `.linux` of `size` pseudo-random bytes (benchmarks).
+// A UKI-shaped image with a `.linux` of `size` pseudo-random bytes (a file read in many chunks).
 inline Bytes verify_large_image(std::size_t size) {
   Bytes kernel(size);
   std::uint32_t state = 0x12345678;
