@@ -28,7 +28,8 @@ std::unexpected<HostError> call_failed(const char* call) {
   std::string text = std::string(call) + " failed: " + std::strerror(errno);
   if (errno == EPERM || errno == EACCES)
     text += " (needs root, and kexec not disabled by kernel.kexec_load_disabled; a kernel in "
-            "lockdown refuses kexec_load: efikexec load --handoff payload)";
+            "lockdown refuses kexec_load: efikexec load --handoff payload, or mount securityfs "
+            "at /sys/kernel/security for efikexec to see the lockdown)";
   if (errno == EBUSY) text += " (a kexec image is being loaded or executed)";
   return host_fail(Stage::kKexec, std::move(text));
 }

@@ -127,11 +127,7 @@ HostResult<std::optional<PayloadImage>> find_payload(const LoadRequest& request,
 
 HostResult<HandoffDecision> decide_handoff(Handoff requested, const std::string& system_root) {
   auto lockdown = read_lockdown(system_root);
-  if (!lockdown) {
-    // A handoff the caller chose does not need the mode; the kernel decides in the end.
-    if (requested != Handoff::kAuto) return HandoffDecision{LockdownMode::kUnknown, requested};
-    return std::unexpected(std::move(lockdown.error()));
-  }
+  if (!lockdown) return std::unexpected(std::move(lockdown.error()));
   return HandoffDecision{*lockdown, choose_handoff(requested, *lockdown)};
 }
 

@@ -53,7 +53,11 @@ std::optional<Handoff> handoff_from_name(std::string_view name) {
 
 Handoff choose_handoff(Handoff requested, LockdownMode lockdown) {
   if (requested != Handoff::kAuto) return requested;
-  return lockdown == LockdownMode::kNone ? Handoff::kTrampoline : Handoff::kPayload;
+  // An unknown mode (securityfs not mounted) takes the trampoline, as most kernels are not in
+  // lockdown; one that is refuses kexec_load, and the message says to name the payload.
+  return lockdown == LockdownMode::kIntegrity || lockdown == LockdownMode::kConfidentiality
+             ? Handoff::kPayload
+             : Handoff::kTrampoline;
 }
 
 const char* default_payload_path() { return EFIKEXEC_PAYLOAD_INSTALL_PATH; }

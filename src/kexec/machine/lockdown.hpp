@@ -12,8 +12,8 @@
 
 namespace efikexec::kexec {
 
-// kUnknown: securityfs is not mounted, so the kernel's mode cannot be read (only with a handoff
-// the caller chose itself).
+// kUnknown: securityfs is not mounted (an empty /sys/kernel/security), so the kernel's mode
+// cannot be read.
 enum class LockdownMode : std::uint8_t { kNone, kIntegrity, kConfidentiality, kUnknown };
 const char* lockdown_mode_name(LockdownMode mode);
 
