@@ -48,9 +48,9 @@ kexec="$("$here/build-kexec-tools.sh" "$build/kexec-tools" | tail -n1)" ||
 rm -rf "$work"
 mkdir -p "$work/extra/bin" "$work/extra/bench"
 
-# shellcheck source=../tests/qemu/lib.sh
+# shellcheck source=SCRIPTDIR/../tests/qemu/lib.sh
 TEST_NAME=downtime-bench . "$root/tests/qemu/lib.sh"
-# shellcheck source=../tests/qemu/payload-lib.sh
+# shellcheck source=SCRIPTDIR/../tests/qemu/payload-lib.sh
 . "$root/tests/qemu/payload-lib.sh"
 link_signed_payload "$work/payload.efi" "$work/extra/bench/payload.efi" "$fixtures/keys/db.crt" \
   "$fixtures/keys/db.key" "$root/arch/x86_64/payload/link-payload.sh" "$cc" "${archives[@]}" ||

@@ -1,7 +1,24 @@
 # SPDX-License-Identifier: MIT
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are for the scripts that source this
 #
 # The payload as a test links it (sourced after lib.sh).
+
+# payload_test_arguments FIXTURES WORKDIR EFIKEXEC_BIN PAYLOAD_PATH LINK_PAYLOAD --cc CC -- ARCHIVE...:
+# the arguments of the tests that install a payload, as FIX, WORK, BIN, PAYLOAD_PATH (where the
+# build installs it), LINK (link-payload.sh), CC and ARCHIVES (the build's).
+payload_test_arguments() {
+  [[ $# -ge 8 && "$6" == --cc && "$8" == -- ]] ||
+    { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN PAYLOAD_PATH LINK_PAYLOAD --cc CC -- ARCHIVE..." >&2
+      exit 2; }
+  FIX="$(realpath -m -- "$1")"
+  WORK="$(realpath -m -- "$2")"
+  BIN="$3"
+  PAYLOAD_PATH="$4"
+  LINK="$5"
+  CC="$7"
+  shift 8
+  ARCHIVES=("$@")
+}
 
 # link_signed_payload OUT_UNSIGNED OUT_SIGNED DB_CERT DB_KEY LINK CC ARCHIVE...: links the payload
 # with DB_CERT built in as its db (LINK is arch/x86_64/payload/link-payload.sh, CC and the
@@ -19,6 +36,7 @@ link_signed_payload() {
 # secure_boot_ovmf DIR: DIR gets OVMF's Secure Boot code (q35 with SMM) and the variable store of
 # make-fixtures-newer.sh (PK/KEK/db: the fixture db certificate; dbx: the `other` certificate),
 # in the layout overlay_boot takes; boot it with "${SECURE_BOOT_QEMU[@]}". Needs FIX.
+# shellcheck disable=SC2054 # the commas are inside one QEMU argument
 SECURE_BOOT_QEMU=(-machine smm=on -global driver=cfi.pflash01,property=secure,value=on)
 secure_boot_ovmf() {
   local new="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"

@@ -30,16 +30,7 @@ TEST_NAME=test-first-boot
 # shellcheck source=SCRIPTDIR/payload-lib.sh
 . "$QEMU_DIR/payload-lib.sh"
 
-[[ $# -ge 8 && "$6" == --cc && "$8" == -- ]] ||
-  { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN PAYLOAD_PATH LINK_PAYLOAD --cc CC -- ARCHIVE..." >&2
-    exit 2; }
-FIX="$(realpath -m -- "$1")"
-WORK="$(realpath -m -- "$2")"
-BIN="$3"
-PAYLOAD_PATH="$4"
-LINK="$5"
-CC="$7"
-shift 8
+payload_test_arguments "$@"
 require_fixture "$FIX"/{vmlinuz,keys/db.crt,keys/db.key,initrd-second.cpio.gz,modules}
 for tool in sfdisk mkfs.fat mcopy mmd dpkg-deb sbsign; do
   command -v "$tool" >/dev/null || { note "$tool missing (fdisk, dosfstools, mtools, dpkg, sbsigntool)"; exit 1; }
@@ -72,7 +63,7 @@ ukify_build() {
 dpkg-deb -x "$sdboot_deb" "$WORK/systemd-boot"
 sign "$WORK/systemd-boot/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$WORK/BOOTX64.EFI" || exit 1
 link_signed_payload "$WORK/payload.efi" "$WORK/payload-signed.efi" "$FIX/keys/db.crt" \
-  "$FIX/keys/db.key" "$LINK" "$CC" "$@" || exit 1
+  "$FIX/keys/db.key" "$LINK" "$CC" "${ARCHIVES[@]}" || exit 1
 
 # The first kernel's initramfs, with the disk and FAT modules and the installed payload.
 GUEST_EXTRA_MODULES="virtio_pci virtio_blk vfat nls_cp437 nls_ascii nls_utf8" \
@@ -94,8 +85,8 @@ ukify_build --initrd="$WORK/first-initrd.cpio.gz" --cmdline="$FIRST_APPEND efike
 ukify_build --initrd="$WORK/second-initrd.cpio.gz" \
   --cmdline="console=ttyS0 panic=-1 reboot=efi efikexec.uki=2" \
   --output="$WORK/second.efi" || { note "ukify build second.efi failed"; exit 1; }
-sign "$WORK/first.efi" "$WORK/first-signed.efi" && sign "$WORK/second.efi" "$WORK/second-signed.efi" ||
-  exit 1
+sign "$WORK/first.efi" "$WORK/first-signed.efi" || exit 1
+sign "$WORK/second.efi" "$WORK/second-signed.efi" || exit 1
 
 # The disk: GPT, one ESP partition from 1 MiB, FAT32, with a fixed partition UUID.
 PART_UUID=6566696b-6578-6563-2d66-697273746231
@@ -109,12 +100,14 @@ mkfs.fat -F 32 -n ESP --offset 2048 "$DISK" $((esp_mib * 1024)) >/dev/null ||
   { note "mkfs.fat failed"; exit 1; }
 printf 'timeout 0\ndefault first.efi\n' >"$WORK/loader.conf"
 esp="$DISK@@1M"
-mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/EFI/Linux ::/loader &&
+if ! { mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/EFI/Linux ::/loader &&
   mcopy -i "$esp" "$WORK/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI &&
   mcopy -i "$esp" "$WORK/first-signed.efi" ::/EFI/Linux/first.efi &&
   mcopy -i "$esp" "$WORK/second-signed.efi" ::/EFI/Linux/second.efi &&
-  mcopy -i "$esp" "$WORK/loader.conf" ::/loader/loader.conf ||
-  { note "mtools could not fill the ESP"; exit 1; }
+  mcopy -i "$esp" "$WORK/loader.conf" ::/loader/loader.conf; }; then
+  note "mtools could not fill the ESP"
+  exit 1
+fi
 
 LOG="$WORK/first-boot.log"
 boot() {

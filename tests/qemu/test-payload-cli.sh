@@ -24,23 +24,14 @@ TEST_NAME=test-payload-cli
 # shellcheck source=SCRIPTDIR/payload-lib.sh
 . "$QEMU_DIR/payload-lib.sh"
 
-[[ $# -ge 8 && "$6" == --cc && "$8" == -- ]] ||
-  { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN PAYLOAD_PATH LINK_PAYLOAD --cc CC -- ARCHIVE..." >&2
-    exit 2; }
-FIX="$(realpath -m -- "$1")"
-WORK="$(realpath -m -- "$2")"
-BIN="$3"
-PAYLOAD_PATH="$4"
-LINK="$5"
-CC="$7"
-shift 8
+payload_test_arguments "$@"
 require_fixture "$FIX"/{vmlinuz,keys/db.crt,keys/db.key,uki.efi,uki-signed.efi,uki-tampered.efi,modules}
 mkdir -p "$WORK"
 OVMF_SECURE="$WORK/ovmf-secure-boot"
 secure_boot_ovmf "$OVMF_SECURE" || exit 1
 
 link_signed_payload "$WORK/payload.efi" "$WORK/payload-signed.efi" "$FIX/keys/db.crt" \
-  "$FIX/keys/db.key" "$LINK" "$CC" "$@" || exit 1
+  "$FIX/keys/db.key" "$LINK" "$CC" "${ARCHIVES[@]}" || exit 1
 # A stranger: a key made now, in neither db nor dbx.
 openssl req -new -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=efikexec test stranger/" \
   -keyout "$WORK/stranger.key" -out "$WORK/stranger.crt" >/dev/null 2>&1 ||
