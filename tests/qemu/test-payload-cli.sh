@@ -12,9 +12,10 @@
 #   payload handoff, chosen by lockdown) and executed: the payload verifies it again and boots
 #   it, and its kernel comes up with its own command line and initrd, ACPI, SMBIOS, the
 #   firmware's runtime services, Secure Boot and lockdown.
-#   Guest 2: the tampered UKI with --no-verify: efikexec loads it, and the payload refuses it
-#   after the kexec and resets the machine (--no-verify cannot switch the payload's check off).
-#   Logs: WORKDIR/payload-cli-{exec,bypass}.log.
+#   Guests 2 and 3: the tampered UKI, then the stranger's, with --no-verify: efikexec loads them,
+#   and the payload refuses each after the kexec and resets the machine through the firmware
+#   (--no-verify cannot switch the payload's check off).
+#   Logs: WORKDIR/payload-cli-{exec,bypass,bypass-stranger}.log.
 set -euo pipefail
 TEST_NAME=test-payload-cli
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -39,7 +40,7 @@ openssl req -new -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=efikexec test
 sbsign --key "$WORK/stranger.key" --cert "$WORK/stranger.crt" --output "$WORK/uki-stranger.efi" \
   "$FIX/uki.efi" >/dev/null 2>&1 || { note "sbsign failed"; exit 1; }
 
-for mode in exec bypass; do
+for mode in exec bypass bypass-stranger; do
   name="payload-cli-$mode"
   overlay_begin "$name"
   overlay_add "$name" "${PAYLOAD_PATH#/}" "$WORK/payload-signed.efi"
@@ -87,6 +88,12 @@ LOG="$WORK/payload-cli-bypass.log"
 check "bypass: --no-verify loads the tampered UKI; the payload refuses it and resets" \
   "$QEMU_DIR/expect.sh" "$LOG" '^EFIKEXEC-FIRST: bypass exit=0 loaded=1$' \
   '^EFIKEXEC-PAYLOAD: verdict: refused: hash-mismatch' \
+  "^EFIKEXEC-PAYLOAD: reset through the firmware's ResetSystem\\(\\)\$" \
+  '^EFIKEXEC-PAYLOAD: resetting the machine$' '!^EFIKEXEC-SECOND: up' \
+  '!EFIKEXEC-PAYLOAD: verdict: accepted'
+check "bypass: --no-verify loads the stranger's UKI; the payload refuses it and resets" \
+  "$QEMU_DIR/expect.sh" "$WORK/payload-cli-bypass-stranger.log" \
+  '^EFIKEXEC-FIRST: bypass exit=0 loaded=1$' '^EFIKEXEC-PAYLOAD: verdict: refused: unknown-signer' \
   "^EFIKEXEC-PAYLOAD: reset through the firmware's ResetSystem\\(\\)\$" \
   '^EFIKEXEC-PAYLOAD: resetting the machine$' '!^EFIKEXEC-SECOND: up' \
   '!EFIKEXEC-PAYLOAD: verdict: accepted'

@@ -7,6 +7,7 @@
 #    kexec; the signed UKI is loaded (no --handoff: lockdown chooses the payload), then executed.
 #  efikexec.payload_cli=bypass: the tampered UKI with --no-verify: user space lets it through,
 #    the payload's own check refuses it after the kexec and resets the machine.
+#  efikexec.payload_cli=bypass-stranger: the same with the UKI a stranger signed.
 # shellcheck source=SCRIPTDIR/../guest/efikexec-guest.sh
 . /lib/efikexec-guest.sh
 
@@ -22,7 +23,10 @@ case "$(cmdline_arg efikexec.payload_cli)" in
   bypass)
     attempt bypass load --no-verify "$FIXTURES/uki-tampered.efi"
     ;;
-  *) say "no efikexec.payload_cli=exec|bypass on the command line" ;;
+  bypass-stranger)
+    attempt bypass load --no-verify "$FIXTURES/payload/uki-stranger.efi"
+    ;;
+  *) say "no efikexec.payload_cli=exec|bypass|bypass-stranger on the command line" ;;
 esac
 "$EFIKEXEC" exec 2>&1 | sed 's/^/EFIKEXEC-FIRST: exec: /'
 say "exec returned"
