@@ -77,13 +77,17 @@ std::uint64_t tsc_per_millisecond() {
   return (rdtsc() - start) / 10;
 }
 
-void reset_machine() {
+void reset_through_firmware() {
   // The firmware knows its machine's reset best (UEFI 2.10 §8.5.1); it does not return.
   if (g_firmware_reset != nullptr) {
     const EfiResetSystem reset = g_firmware_reset;
     g_firmware_reset = nullptr;  // a fault inside it ends up here again: use the ports then
     reset(kEfiResetCold, kEfiSuccess, 0, nullptr);
   }
+}
+
+void reset_machine() {
+  reset_through_firmware();
   // The keyboard controller's reset line: wait for its input buffer, then pulse.
   for (int spin = 0; spin < 100000 && (inb(0x64) & 0x02); ++spin) {
   }

@@ -45,5 +45,7 @@ std::uint64_t tsc_per_millisecond();
 // The firmware's ResetSystem (virtual: callable once the runtime mappings are loaded), or null.
 void set_firmware_reset(EfiResetSystem reset_system);
 bool firmware_reset_known();
+// A cold reset through that ResetSystem(), once; returns when there is none or it returned.
+void reset_through_firmware();
 
 }  // namespace efikexec::payload

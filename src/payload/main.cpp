@@ -376,7 +376,8 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
                                  facts->acpi_rsdp,
                                  system_table,
                                  facts->setup_data,
-                                 facts->secure_boot};
+                                 facts->secure_boot,
+                                 firmware_reset_known() ? &reset_through_firmware : nullptr};
   const BareMetalRequest run{bundle->uki.span(), bundle->extra_initrd.span(), request->profile,
                              request->command_line, request->replace_command_line};
   const Error error = run_uki_on_bare_metal(machine, run, out);

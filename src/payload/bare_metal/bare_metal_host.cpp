@@ -115,6 +115,10 @@ void BareMetalRunEnd::end_run(const char* reason, EFI_STATUS status) {
   serial_.write(" (status ");
   write_hex(serial_, status);
   serial_.write("): resetting the machine\r\n");
+  if (firmware_reset_ != nullptr) {
+    serial_.write("efikexec: reset through the firmware's ResetSystem()\r\n");
+    firmware_reset_();
+  }
   request_machine_reset(ports_, counter_, counter_hz_ / 10);
   serial_.write("efikexec: the machine did not reset; halted\r\n");
   halt_forever();

@@ -89,9 +89,14 @@ class SerialConsoleOutput final : public efi::Console {
 // console, then the machine is reset (and halted should the reset not happen).
 class BareMetalRunEnd final : public efi::RunEndSink {
  public:
+  // `firmware_reset` (may be null): tried before the ports, see BareMetalMachine.
   BareMetalRunEnd(SerialConsole& serial, PortIo& ports, CycleCounter& counter,
-                  std::uint64_t counter_hz)
-      : serial_(serial), ports_(ports), counter_(counter), counter_hz_(counter_hz) {}
+                  std::uint64_t counter_hz, void (*firmware_reset)() = nullptr)
+      : serial_(serial),
+        ports_(ports),
+        counter_(counter),
+        counter_hz_(counter_hz),
+        firmware_reset_(firmware_reset) {}
   void boot_services_exited(EFI_HANDLE image) override;
   [[noreturn]] void end_run(const char* reason, EFI_STATUS status) override;
 
@@ -100,6 +105,7 @@ class BareMetalRunEnd final : public efi::RunEndSink {
   PortIo& ports_;
   CycleCounter& counter_;
   std::uint64_t counter_hz_;
+  void (*firmware_reset_)();
 };
 
 // Writes "0x" and `value` in hex (no allocation, for the serial console).

@@ -302,7 +302,7 @@ Error run_uki_on_bare_metal(const BareMetalMachine& machine, const BareMetalRequ
   if (!random.has_rdrand() && !random.has_rdseed())
     serial.write("efikexec: warning: no RDRAND/RDSEED: the EFI RNG protocol fails\r\n");
   arch::EfiCallRunner runner;
-  BareMetalRunEnd run_end(serial, ports, counter, clock.hz());
+  BareMetalRunEnd run_end(serial, ports, counter, clock.hz(), machine.firmware_reset);
   // The state UEFI promises an image (specification §2.3.4): MXCSR 0x1F80, x87 control 0x037F.
   const std::uint32_t mxcsr = 0x1F80;
   const std::uint16_t fcw = 0x037F;

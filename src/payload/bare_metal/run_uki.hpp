@@ -45,6 +45,9 @@ struct BareMetalMachine {
   // boot_params.secure_boot as the loading kernel set it (Linux's efi_secureboot_mode: 0 unset,
   // 1 unknown, 2 disabled, 3 enabled); what SecureBoot and SetupMode say to the images.
   std::uint8_t secure_boot = 0;
+  // Resets the machine through the firmware (its ResetSystem()), when the caller found it; returns
+  // only if the firmware did not reset. Null: the run resets through the ports.
+  void (*firmware_reset)() = nullptr;
 };
 
 struct BareMetalRequest {

@@ -88,11 +88,13 @@ TEST(HostServices, ExitBootServicesReturnsAndResetSystemResetsTheMachine) {
   run_end.boot_services_exited(nullptr);  // returns: the image goes on
   EXPECT_NE(serial.out.find("ExitBootServices() succeeded"), std::string::npos);
 
-  // end_run in a child: the reset is asked for on the ports, the reason written, then the CPU is
+  // end_run in a child: the reset is asked of the firmware first (a fake ResetSystem that
+  // returns, as one that failed would), then on the ports, the reason written, then the CPU is
   // halted (which a test process cannot do: it dies there).
   struct Shared {
     std::uint32_t writes[16];
     std::uint32_t count;
+    std::uint32_t firmware_resets;
     char serial[512];
   };
   auto* shared = static_cast<Shared*>(mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
@@ -115,7 +117,9 @@ TEST(HostServices, ExitBootServicesReturnsAndResetSystemResetsTheMachine) {
     NullPorts child_ports;
     child_ports.writes = shared->writes;
     child_ports.count = &shared->count;
-    BareMetalRunEnd child_end(child_serial, child_ports, child_ports, 1000);
+    static Shared* counted = shared;
+    BareMetalRunEnd child_end(child_serial, child_ports, child_ports, 1000,
+                              [] { ++counted->firmware_resets; });
     // The halt (CLI, in ring 3) faults: the child ends with 42 there.
     signal(SIGSEGV, [](int) { _exit(42); });
     child_end.end_run("the image called ResetSystem()", EFI_SUCCESS);
@@ -128,6 +132,10 @@ TEST(HostServices, ExitBootServicesReturnsAndResetSystemResetsTheMachine) {
   EXPECT_NE(text.find("the image called ResetSystem() (status 0x0): resetting the machine"),
             std::string::npos)
       << text;
+  EXPECT_EQ(shared->firmware_resets, 1u);
+  const std::size_t through_firmware = text.find("reset through the firmware's ResetSystem()");
+  ASSERT_NE(through_firmware, std::string::npos) << text;
+  EXPECT_LT(text.find("resetting the machine"), through_firmware) << text;
   ASSERT_EQ(shared->count, 3u);
   EXPECT_EQ(shared->writes[0], (kResetControlPort << 8) | 0x02u);
   EXPECT_EQ(shared->writes[1], (kResetControlPort << 8) | 0x06u);
