@@ -26,7 +26,8 @@ void copy_label(char (&out)[16], const char* label, unsigned number) {
   }
   char text[16] = "image";
   std::size_t at = 5;
-  for (const char digit : Decimal(number).view())
+  const Decimal digits(number);  // named: a temporary in the range expression dies too early
+  for (const char digit : digits.view())
     if (at < sizeof text - 1) text[at++] = digit;
   std::memcpy(out, text, sizeof text);
 }

@@ -16,7 +16,9 @@ Text& Text::str(std::string_view s) {
 }
 
 Text& Text::dec(std::uint64_t value) {
-  for (const char digit : Decimal(value).view()) chr(digit);
+  // A named Decimal: a temporary in the range expression would die before the loop reads it.
+  const Decimal digits(value);
+  for (const char digit : digits.view()) chr(digit);
   return *this;
 }
 
