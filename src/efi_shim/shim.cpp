@@ -64,8 +64,9 @@ Result<void> Shim::build_tables(const ShimConfig& config) {
   if (config.runtime_stub_code.size() > kPageSize ||
       memory_.allocate_pages(AllocateAnyPages, EfiRuntimeServicesCode, 1, &stub) != EFI_SUCCESS)
     return fail(ErrorCode::kNoMemory, "no memory for the runtime services stubs");
-  std::memcpy(memory_.pointer(stub), config.runtime_stub_code.data(),
-              config.runtime_stub_code.size());
+  if (!config.runtime_stub_code.empty())  // memcpy takes no null source, even for no bytes
+    std::memcpy(memory_.pointer(stub), config.runtime_stub_code.data(),
+                config.runtime_stub_code.size());
   runtime_stub_ = stub;
 
   set_header(*boot_services_, EFI_BOOT_SERVICES_SIGNATURE);

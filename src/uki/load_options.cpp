@@ -14,7 +14,8 @@ class Writer {
  public:
   explicit Writer(std::span<char> out) : out_(out) {}
   void add(std::string_view text) {
-    if (length_ <= out_.size() && text.size() <= out_.size() - length_)
+    // An empty output span has a null data(), which memcpy may not take even for no bytes.
+    if (!text.empty() && length_ <= out_.size() && text.size() <= out_.size() - length_)
       std::memcpy(out_.data() + length_, text.data(), text.size());
     length_ += text.size();
   }
