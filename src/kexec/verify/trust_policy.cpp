@@ -89,6 +89,10 @@ std::string efivarfs_name(const char* name, const pe::Guid& vendor) {
   return std::string(name) + "-" + text;
 }
 
+const std::string kDbVariable = efivarfs_name("db", pe::kImageSecurityDatabaseGuid);
+const std::string kDbxVariable = efivarfs_name("dbx", pe::kImageSecurityDatabaseGuid);
+const std::string kSbatLevelRtVariable = efivarfs_name("SbatLevelRT", pe::kShimLockGuid);
+
 HostStatus add_signature_lists(TrustPolicy& policy, Database database, ByteView lists,
                                const std::string& source) {
   if (auto valid = pe::validate_signature_lists(lists); !valid)

@@ -21,9 +21,11 @@ namespace efikexec::kexec {
 inline constexpr const char* kEfivarsDirectory = "/sys/firmware/efi/efivars";
 // efivarfs names a variable "NAME-GUID", the GUID in lower-case text.
 std::string efivarfs_name(const char* name, const pe::Guid& vendor);
-inline const std::string kDbVariable = efivarfs_name("db", pe::kImageSecurityDatabaseGuid);
-inline const std::string kDbxVariable = efivarfs_name("dbx", pe::kImageSecurityDatabaseGuid);
-inline const std::string kSbatLevelRtVariable = efivarfs_name("SbatLevelRT", pe::kShimLockGuid);
+// Defined with efivarfs_name (not inline): a program that includes this without the policy's
+// code does not need it.
+extern const std::string kDbVariable;
+extern const std::string kDbxVariable;
+extern const std::string kSbatLevelRtVariable;
 
 enum class Database { kDb, kDbx };
 
