@@ -213,4 +213,49 @@ Result<std::uint32_t> FileVolume::resolve_file_path(ByteView nodes) const {
   return found;
 }
 
+VolumeNodeBuilder::VolumeNodeBuilder(std::span<VolumeNode> nodes, std::span<CHAR16> names)
+    : nodes_(nodes), names_(names) {
+  if (!nodes_.empty()) nodes_[count_++] = VolumeNode{0, {}, true, {}, false};
+}
+
+Result<bool> VolumeNodeBuilder::add_file(std::string_view path, ByteView data, bool refused) {
+  if (count_ == 0) return fail(ErrorCode::kNoMemory, "no room for the volume's root");
+  std::uint32_t directory = FileVolume::kRoot;
+  bool named = false;
+  std::size_t at = 0;
+  while (at < path.size()) {
+    const std::size_t end = path.find_first_of("\\/", at);
+    const std::string_view part = path.substr(at, end == std::string_view::npos ? end : end - at);
+    at = end == std::string_view::npos ? path.size() : end + 1;
+    if (part.empty()) continue;
+    const bool last = path.find_first_not_of("\\/", at) == std::string_view::npos;
+    if (part == "." || part == ".." || part.size() > FileVolume::kMaxNameChars ||
+        part.find('\0') != std::string_view::npos)
+      return fail(ErrorCode::kMalformed, "a volume path holds . or .., a NUL or a long name");
+    named = true;
+    // The name in the free part of the storage; kept only when a new node takes it.
+    if (names_.size() - names_used_ < part.size())
+      return fail(ErrorCode::kNoMemory, "no room for the volume's names");
+    const std::span<CHAR16> name = names_.subspan(names_used_, part.size());
+    for (std::size_t i = 0; i < part.size(); ++i)
+      name[i] = static_cast<CHAR16>(static_cast<unsigned char>(part[i]));
+    std::optional<std::uint32_t> existing;
+    for (std::uint32_t n = 1; n < count_; ++n)
+      if (nodes_[n].parent == directory && same_volume_name(nodes_[n].name, name)) existing = n;
+    if (existing) {
+      if (last) return false;
+      if (!nodes_[*existing].directory)
+        return fail(ErrorCode::kMalformed, "a volume path goes through a file");
+      directory = *existing;
+      continue;
+    }
+    if (count_ == nodes_.size()) return fail(ErrorCode::kNoMemory, "no room for the volume's files");
+    names_used_ += part.size();
+    nodes_[count_] = VolumeNode{directory, name, !last, last ? data : ByteView(), last && refused};
+    directory = static_cast<std::uint32_t>(count_++);
+  }
+  if (!named) return fail(ErrorCode::kMalformed, "a volume file needs a name");
+  return true;
+}
+
 }  // namespace efikexec::efi

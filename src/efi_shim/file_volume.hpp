@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 
 #include <efikexec/error.hpp>
 
@@ -88,5 +89,26 @@ class FileVolume {
 
 // Case-insensitive comparison of names as FAT does for ASCII letters.
 bool same_volume_name(std::span<const CHAR16> a, std::span<const CHAR16> b);
+
+// Builds a volume's nodes from file paths, the directories made as needed, into the caller's
+// storage (no allocation: the freestanding payload builds its volume with it too). Each byte of
+// a path's name becomes one CHAR16, as FAT's short ASCII names do.
+class VolumeNodeBuilder {
+ public:
+  // `nodes` needs room for the root (node 0) and every file and directory; `names` for every
+  // name's characters.
+  VolumeNodeBuilder(std::span<VolumeNode> nodes, std::span<CHAR16> names);
+  // Adds a file at `path` (`\` or `/` separated, empty components skipped). kMalformed for no
+  // name, a `.` or `..` component or a name over kMaxNameChars; kMalformed when a path goes
+  // through a file; kNoMemory when the storage is full. A file already there is kept: false.
+  Result<bool> add_file(std::string_view path, ByteView data, bool refused = false);
+  std::span<const VolumeNode> nodes() const { return nodes_.first(count_); }
+
+ private:
+  std::span<VolumeNode> nodes_;
+  std::span<CHAR16> names_;
+  std::size_t count_ = 0;
+  std::size_t names_used_ = 0;
+};
 
 }  // namespace efikexec::efi

@@ -15,6 +15,7 @@
 #include "payload/protocol.hpp"
 #include "pe_loader/pe_image.hpp"
 #include "pe_loader/sbat.hpp"
+#include "uki/cpio.hpp"
 #include "verifier/bearssl_crypto.hpp"
 #include "verifier/verify.hpp"
 
@@ -58,6 +59,15 @@ std::byte g_trust_dbx[kDbxLimit];
 std::byte g_trust_sbat_text[kSbatLevelLimit];
 constinit pe::SbatLevelEntry g_sbat_level[2 * pe::kMaxSbatEntries]{};
 constinit pe::SbatLevelEntry g_builtin_sbat_level[pe::kMaxSbatEntries]{};
+// The ESP's files for the stub (efikexec.esp_size=): as many as `efikexec load` takes from an
+// ESP, their directories, and the UKI's own path.
+constexpr std::size_t kMaxEspFiles = 256;
+constexpr std::size_t kMaxVolumeNodes = 1024;
+constexpr std::size_t kMaxVolumeNameChars = 64 * 1024;
+uki::CpioMember g_esp_members[kMaxEspFiles];
+efi::VolumeNode g_volume_nodes[kMaxVolumeNodes];
+CHAR16 g_volume_names[kMaxVolumeNameChars];
+CHAR16 g_uki_path[kMaxEspImagePath + 2];
 
 ByteView physical(std::uint64_t address, std::uint64_t size) {
   return ByteView(reinterpret_cast<const std::byte*>(address), static_cast<std::size_t>(size));
@@ -92,6 +102,78 @@ void print_error(Com1& out, const char* what, const Error& error) {
 [[noreturn]] void refuse(Com1& out, const char* what, const Error& error) {
   print_error(out, what, error);
   reset_after_saying_so(out);
+}
+
+verifier::Verdict verify_bytes(ByteView bytes, const verifier::Policy& policy) {
+  static verifier::BearSslCrypto crypto;
+  static verifier::Workspace workspace;
+  auto image = pe::Image::parse(bytes);
+  if (!image) {
+    verifier::Verdict verdict;
+    verdict.outcome = verifier::Outcome::kMalformed;
+    verdict.code = image.error().code;
+    verdict.reason = image.error().message;
+    verdict.offset = image.error().offset;
+    return verdict;
+  }
+  return verifier::verify_image(*image, policy, crypto, workspace);
+}
+
+void print_verdict(Com1& out, const verifier::Verdict& verdict) {
+  if (verdict.accepted()) {
+    out.write("accepted\n");
+    return;
+  }
+  out.write("refused: ");
+  out.write(verifier::outcome_name(verdict.outcome));
+  out.write(": ");
+  out.write(verdict.reason);
+  if (verdict.offset != Error::kNoOffset) {
+    out.write(" at ");
+    out.hex(verdict.offset);
+  }
+  out.write("\n");
+}
+
+// The boot volume the stub reads its add-ons, credentials and extensions from: the ESP's files
+// from the bundle's archive and the UKI at its path. Every image among them is verified as the
+// UKI was, for LoadImage() to refuse under Secure Boot what firmware would; the rest is data the
+// stub judges itself. Whatever user space put in the archive, nothing in it runs unverified.
+std::span<const efi::VolumeNode> esp_volume(Com1& out, ByteView archive, ByteView uki,
+                                            std::string_view uki_path,
+                                            const verifier::Policy& policy) {
+  auto count = uki::list_cpio_members(archive, g_esp_members);
+  if (!count) refuse(out, "ESP archive", count.error());
+  efi::VolumeNodeBuilder builder(g_volume_nodes, g_volume_names);
+  for (const uki::CpioMember& member : std::span(g_esp_members, *count)) {
+    constexpr std::uint32_t kTypeMask = 0170000, kRegular = 0100000;
+    if ((member.mode & kTypeMask) != kRegular)
+      refuse(out, "ESP archive",
+             Error{ErrorCode::kMalformed, "a member is not a regular file", member.offset});
+    auto data = archive.subview(member.data_offset, member.size, "a member runs past the archive");
+    if (!data) refuse(out, "ESP archive", data.error());
+    out.write("EFIKEXEC-PAYLOAD: esp: ");
+    out.write(member.name);
+    out.write(" ");
+    out.decimal(member.size);
+    out.write(" bytes: ");
+    bool refused = false;
+    if (!pe::Image::parse(*data)) {
+      out.write("data\n");
+    } else {
+      const verifier::Verdict verdict = verify_bytes(*data, policy);
+      print_verdict(out, verdict);
+      refused = !verdict.accepted();
+    }
+    if (auto added = builder.add_file(member.name, *data, refused); !added)
+      refuse(out, "ESP archive", added.error());
+  }
+  if (auto added = builder.add_file(uki_path, uki); !added) refuse(out, "ESP archive", added.error());
+  std::size_t at = 0;
+  g_uki_path[at++] = u'\\';
+  for (const char c : uki_path) g_uki_path[at++] = c == '/' ? u'\\' : static_cast<CHAR16>(c);
+  g_uki_path[at] = 0;
+  return builder.nodes();
 }
 
 bool cpu_has_gigabyte_pages() {
@@ -309,19 +391,8 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
   if (report.firmware_read && facts->secure_boot != 3)
     out.line("trust: Secure Boot is off: the firmware's variables are not authenticated");
 
-  static verifier::BearSslCrypto crypto;
-  static verifier::Workspace workspace;
   const std::uint64_t started = rdtsc();
-  auto image = pe::Image::parse(bundle->uki);
-  verifier::Verdict verdict;
-  if (!image) {
-    verdict.outcome = verifier::Outcome::kMalformed;
-    verdict.code = image.error().code;
-    verdict.reason = image.error().message;
-    verdict.offset = image.error().offset;
-  } else {
-    verdict = verifier::verify_image(*image, policy, crypto, workspace);
-  }
+  const verifier::Verdict verdict = verify_bytes(bundle->uki, policy);
   const std::uint64_t cycles = rdtsc() - started;
   out.write("EFIKEXEC-PAYLOAD: verification took ");
   if (tsc_ms) {
@@ -334,19 +405,12 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
   out.write(" TSC cycles, ");
   out.decimal(tsc_ms);
   out.write(" per ms)\n");
-  if (!verdict.accepted()) {
-    out.write("EFIKEXEC-PAYLOAD: verdict: refused: ");
-    out.write(verifier::outcome_name(verdict.outcome));
-    out.write(": ");
-    out.write(verdict.reason);
-    if (verdict.offset != Error::kNoOffset) {
-      out.write(" at ");
-      out.hex(verdict.offset);
-    }
-    out.write("\n");
-    reset_after_saying_so(out);
-  }
-  out.line("verdict: accepted");
+  out.write("EFIKEXEC-PAYLOAD: verdict: ");
+  print_verdict(out, verdict);
+  if (!verdict.accepted()) reset_after_saying_so(out);
+  std::span<const efi::VolumeNode> boot_volume;
+  if (!bundle->esp_archive.empty())
+    boot_volume = esp_volume(out, bundle->esp_archive, bundle->uki, request->esp_image, policy);
 
   // What the payload occupies, for the run never to hand out.
   InUse in_use;
@@ -378,8 +442,13 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
                                  facts->setup_data,
                                  facts->secure_boot,
                                  firmware_reset_known() ? &reset_through_firmware : nullptr};
-  const BareMetalRequest run{bundle->uki.span(), bundle->extra_initrd.span(), request->profile,
-                             request->command_line, request->replace_command_line};
+  const BareMetalRequest run{bundle->uki.span(),
+                             bundle->extra_initrd.span(),
+                             request->profile,
+                             request->command_line,
+                             request->replace_command_line,
+                             boot_volume,
+                             boot_volume.empty() ? nullptr : g_uki_path};
   const Error error = run_uki_on_bare_metal(machine, run, out);
   refuse(out, "bare-metal run", error);
 }

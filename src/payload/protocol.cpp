@@ -42,7 +42,8 @@ Result<ProtocolRequest> parse_protocol_command_line(std::string_view text) {
     return fail(ErrorCode::kNotFound, "efikexec.uki_size= is missing (nothing before --)", 0);
   if (options.empty()) return fail(ErrorCode::kNotFound, "efikexec.uki_size= is missing", 0);
 
-  bool have_uki = false, have_initrd = false, have_profile = false, have_mode = false;
+  bool have_uki = false, have_initrd = false, have_profile = false, have_mode = false,
+       have_esp = false, have_esp_image = false;
   std::size_t position = 0;
   bool first = true;
   while (position <= options.size()) {
@@ -95,6 +96,25 @@ Result<ProtocolRequest> parse_protocol_command_line(std::string_view text) {
                     position);
       }
       have_mode = true;
+    } else if (key == "esp_size") {
+      if (have_esp) return fail(ErrorCode::kMalformed, "efikexec.esp_size= given twice", position);
+      auto number = parse_decimal(value, ~std::uint64_t{0});
+      if (!number || *number == 0)
+        return fail(ErrorCode::kMalformed, "efikexec.esp_size= is not a positive decimal number",
+                    position);
+      request.esp_size = *number;
+      have_esp = true;
+    } else if (key == "esp_image") {
+      if (have_esp_image)
+        return fail(ErrorCode::kMalformed, "efikexec.esp_image= given twice", position);
+      if (value.empty() || value.size() > kMaxEspImagePath)
+        return fail(ErrorCode::kMalformed, "efikexec.esp_image= is empty or too long", position);
+      for (const char c : value)
+        if (c <= ' ' || c > '~' || c == '\\')
+          return fail(ErrorCode::kMalformed,
+                      "efikexec.esp_image= holds a character other than printable ASCII", position);
+      request.esp_image = value;
+      have_esp_image = true;
     } else {
       return fail(ErrorCode::kUnsupported, "unknown efikexec. option", position);
     }
@@ -102,6 +122,8 @@ Result<ProtocolRequest> parse_protocol_command_line(std::string_view text) {
     position = end + 1;
   }
   if (!have_uki) return fail(ErrorCode::kNotFound, "efikexec.uki_size= is missing", 0);
+  if (have_esp != have_esp_image)
+    return fail(ErrorCode::kMalformed, "efikexec.esp_size= and efikexec.esp_image= go together", 0);
   return request;
 }
 
@@ -110,13 +132,23 @@ Result<Bundle> split_bundle(ByteView ramdisk, const ProtocolRequest& request) {
   auto uki = ramdisk.subview(0, request.uki_size, "efikexec.uki_size= is larger than the ramdisk");
   if (!uki) return std::unexpected(uki.error());
   bundle.uki = *uki;
+  auto initrd_start = align_up(request.uki_size, kBundleAlignment);
+  if (!initrd_start) return fail(ErrorCode::kOverflow, "efikexec.uki_size= overflows when aligned");
   if (request.initrd_size != 0) {
-    auto start = align_up(request.uki_size, kBundleAlignment);
-    if (!start) return fail(ErrorCode::kOverflow, "efikexec.uki_size= overflows when aligned");
-    auto initrd = ramdisk.subview(*start, request.initrd_size,
+    auto initrd = ramdisk.subview(*initrd_start, request.initrd_size,
                                   "efikexec.initrd_size= runs past the end of the ramdisk");
     if (!initrd) return std::unexpected(initrd.error());
     bundle.extra_initrd = *initrd;
+  }
+  if (request.esp_size != 0) {
+    auto initrd_end = checked_add(*initrd_start, request.initrd_size);
+    auto esp_start = initrd_end ? align_up(*initrd_end, kBundleAlignment) : std::nullopt;
+    if (!esp_start)
+      return fail(ErrorCode::kOverflow, "efikexec.initrd_size= overflows when aligned");
+    auto esp = ramdisk.subview(*esp_start, request.esp_size,
+                               "efikexec.esp_size= runs past the end of the ramdisk");
+    if (!esp) return std::unexpected(esp.error());
+    bundle.esp_archive = *esp;
   }
   return bundle;
 }

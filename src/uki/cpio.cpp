@@ -55,6 +55,7 @@ std::optional<CpioMember> parse_member(ByteView input, std::uint64_t at, std::ui
   member.mode = mode;
   member.offset = at;
   member.size = file_size;
+  member.data_offset = data_at;
   next = align4(data_at + file_size);
   return member;
 }

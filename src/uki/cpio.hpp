@@ -22,6 +22,7 @@ struct CpioMember {
   std::uint32_t mode = 0;
   std::uint64_t offset = 0;  // of its header in the input
   std::uint64_t size = 0;    // of its data
+  std::uint64_t data_offset = 0;  // of its data in the input (the header and name before it)
 };
 
 // Fills `out` with the members found, in input order, "TRAILER!!!" left out; returns how many.

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -327,39 +328,47 @@ std::string render_esp_snapshot(const EspSnapshot& snapshot) {
   return out.str();
 }
 
-VolumeBuilder::VolumeBuilder() { nodes_.push_back({0, {}, true, {}, false}); }
+std::string slash_path(const std::string& volume_path) {
+  std::string path;
+  for (const std::string& part : split_path(volume_path)) path += (path.empty() ? "" : "/") + part;
+  return path;
+}
+
+std::vector<std::byte> esp_archive(const EspSnapshot& snapshot) {
+  std::vector<std::byte> archive;
+  auto append = [&archive](const void* data, std::size_t size) {
+    const auto* bytes = static_cast<const std::byte*>(data);
+    archive.insert(archive.end(), bytes, bytes + size);
+  };
+  auto pad = [&archive] { archive.resize((archive.size() + 3) & ~std::size_t{3}); };
+  std::uint32_t inode = 1;
+  auto member = [&](const std::string& name, std::uint32_t mode, ByteView data) {
+    // newc: "070701", then ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor,
+    // rdevmajor, rdevminor, namesize, check as 8 hex digits each.
+    char header[111];
+    std::snprintf(header, sizeof header,
+                  "070701%08X%08X%08X%08X%08X%08X%08zX%08X%08X%08X%08X%08zX%08X", inode++, mode,
+                  0u, 0u, 1u, 0u, data.size(), 0u, 0u, 0u, 0u, name.size() + 1, 0u);
+    append(header, 110);
+    append(name.c_str(), name.size() + 1);
+    pad();
+    append(data.data(), data.size());
+    pad();
+  };
+  for (const EspItem& item : snapshot.items)
+    member(slash_path(item.path), 0100644, ByteView(item.bytes.data(), item.bytes.size()));
+  member("TRAILER!!!", 0, {});
+  return archive;
+}
+
+VolumeBuilder::VolumeBuilder()
+    : node_storage_(kMaxNodes), name_storage_(kMaxNameCharacters),
+      builder_(node_storage_, name_storage_) {}
 
 HostResult<bool> VolumeBuilder::add_file(const std::string& path, ByteView data, bool refused) {
-  const std::vector<std::string> parts = split_path(path);
-  if (parts.empty()) return host_fail(Stage::kRequest, "a boot volume file needs a name", path);
-  std::uint32_t directory = 0;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    const std::string& part = parts[i];
-    if (part == "." || part == ".." || part.size() > efi::FileVolume::kMaxNameChars)
-      return host_fail(Stage::kRequest, "a boot volume path holds . or .. or a long name", path);
-    std::u16string name(part.begin(), part.end());
-    const std::span<const CHAR16> view(reinterpret_cast<const CHAR16*>(name.data()), name.size());
-    const bool last = i + 1 == parts.size();
-    std::optional<std::uint32_t> existing;
-    for (std::uint32_t n = 1; n < nodes_.size(); ++n)
-      if (nodes_[n].parent == directory && efi::same_volume_name(nodes_[n].name, view))
-        existing = n;
-    if (existing) {
-      if (last) return false;
-      if (!nodes_[*existing].directory)
-        return host_fail(Stage::kRequest, "a boot volume path goes through a file", path);
-      directory = *existing;
-      continue;
-    }
-    const std::u16string& stored = names_.emplace_back(std::move(name));
-    nodes_.push_back({directory,
-                      {reinterpret_cast<const CHAR16*>(stored.data()), stored.size()},
-                      !last,
-                      last ? data : ByteView(),
-                      last && refused});
-    directory = static_cast<std::uint32_t>(nodes_.size() - 1);
-  }
-  return true;
+  auto added = builder_.add_file(path, data, refused);
+  if (!added) return host_fail(Stage::kRequest, std::string("boot volume: ") + added.error().message, path);
+  return *added;
 }
 
 }  // namespace efikexec::kexec

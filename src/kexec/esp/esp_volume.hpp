@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +65,13 @@ HostResult<EspSnapshot> read_offered_esp(const std::string& directory,
 // The UKI's path on the ESP when `image` lies inside `esp` (both resolved), `\`-separated.
 std::optional<std::string> path_inside_esp(const std::string& esp, const std::string& image);
 
+// The snapshot's files as one uncompressed newc cpio archive (what the payload serves the stub
+// after kexec; payload/protocol.hpp): each item under its path, `/`-separated without the
+// leading one, then the trailer. Directories are implied by the paths.
+std::vector<std::byte> esp_archive(const EspSnapshot& snapshot);
+// A volume path (`\`-separated from the root) as the archive and the protocol spell it.
+std::string slash_path(const std::string& volume_path);
+
 nlohmann::json esp_snapshot_json(const EspSnapshot& snapshot);
 // One line per item: "efikexec: ESP add-on \loader\addons\a.addon.efi 1234 bytes sha256 ...: ..."
 std::string render_esp_snapshot(const EspSnapshot& snapshot);
@@ -75,15 +81,22 @@ std::string render_esp_snapshot(const EspSnapshot& snapshot);
 // object's; the nodes are valid while it lives.
 class VolumeBuilder {
  public:
+  // Room for every file the ESP limits allow, the boot files and their directories.
+  static constexpr std::size_t kMaxNodes = 4096;
+  static constexpr std::size_t kMaxNameCharacters = 256 * 1024;
+
   VolumeBuilder();
+  VolumeBuilder(const VolumeBuilder&) = delete;  // the builder points into the storage
+  VolumeBuilder& operator=(const VolumeBuilder&) = delete;
   // Stage::kRequest for an empty or `.`/`..` component, or a file where a directory is needed;
   // a file already there is kept (false).
   HostResult<bool> add_file(const std::string& path, ByteView data, bool refused = false);
-  std::span<const efi::VolumeNode> nodes() const { return nodes_; }
+  std::span<const efi::VolumeNode> nodes() const { return builder_.nodes(); }
 
  private:
-  std::deque<std::u16string> names_;
-  std::vector<efi::VolumeNode> nodes_;
+  std::vector<efi::VolumeNode> node_storage_;
+  std::vector<CHAR16> name_storage_;
+  efi::VolumeNodeBuilder builder_;
 };
 
 }  // namespace efikexec::kexec

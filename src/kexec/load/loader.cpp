@@ -74,6 +74,23 @@ HostResult<std::optional<std::string>> build_load_options(const LoadRequest& req
   return std::optional<std::string>(std::move(options));
 }
 
+// With --esp: the files of the ESP the stub would read, add-ons verified, into result.esp; the
+// image's path on the volume. Both handoffs offer the same snapshot.
+HostResult<std::string> offer_esp(const LoadRequest& request, const std::string& image_name,
+                                  LoadResult& result) {
+  if (!request.esp_directory) return std::string();
+  std::string image_path = path_inside_esp(*request.esp_directory, request.image_path)
+                               .value_or("\\EFI\\Linux\\" + image_name);
+  auto esp = read_offered_esp(*request.esp_directory, image_path, request.trust);
+  if (!esp) return std::unexpected(std::move(esp.error()));
+  result.esp = std::move(*esp);
+  return image_path;
+}
+
+std::string file_name_of(const std::string& path) {
+  return path.substr(path.find_last_of('/') + 1);
+}
+
 // The payload path after verification: nothing of the image runs here.
 HostStatus prepare_payload(const LoadRequest& request, PayloadImage payload, LoadResult& result) {
   PayloadArguments arguments;
@@ -87,10 +104,20 @@ HostStatus prepare_payload(const LoadRequest& request, PayloadImage payload, Loa
     result.initrd = std::move(*initrd);
     arguments.initrd_size = result.initrd.size();
   }
+  // The ESP's files travel in the bundle; the payload verifies the add-ons again itself.
+  auto image_path = offer_esp(request, file_name_of(request.image_path), result);
+  if (!image_path) return std::unexpected(std::move(image_path.error()));
+  std::vector<std::byte> archive;
+  if (result.esp) {
+    archive = esp_archive(*result.esp);
+    arguments.esp_size = archive.size();
+    arguments.esp_image = slash_path(*image_path);
+  }
   auto line = payload_command_line(arguments, payload.header.cmdline_size);
   if (!line) return std::unexpected(std::move(line.error()));
   // The UKI's bytes from the snapshot that was verified, never read again from its file.
-  auto bundle = make_bundle(result.image->opened.bytes.view(), result.initrd.view());
+  auto bundle = make_bundle(result.image->opened.bytes.view(), result.initrd.view(),
+                            ByteView(archive.data(), archive.size()));
   if (!bundle) return std::unexpected(std::move(bundle.error()));
   result.payload = PayloadLoad{std::move(payload), std::move(*bundle), std::move(*line)};
   return {};
@@ -145,7 +172,9 @@ nlohmann::json load_json(const LoadResult& result) {
                  {{"size", p.bundle.size},
                   {"uki_size", p.bundle.uki_size},
                   {"initrd_offset", p.bundle.initrd_offset},
-                  {"initrd_size", p.bundle.initrd_size}}},
+                  {"initrd_size", p.bundle.initrd_size},
+                  {"esp_offset", p.bundle.esp_offset},
+                  {"esp_size", p.bundle.esp_size}}},
                 {"command_line", p.command_line}};
   } else {
     document = plan_json(result.plan, result.run);
@@ -223,16 +252,12 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
 
   RunRequest run;
   run.image = result.image->opened.bytes.view();
-  run.image_name = request.image_path.substr(request.image_path.find_last_of('/') + 1);
+  run.image_name = file_name_of(request.image_path);
   run.label = uki.kind() == uki::ImageKind::kUki ? "sdstub" : nullptr;
-  if (request.esp_directory) {
-    run.image_path = path_inside_esp(*request.esp_directory, request.image_path)
-                         .value_or("\\EFI\\Linux\\" + run.image_name);
-    auto esp = read_offered_esp(*request.esp_directory, run.image_path, request.trust);
-    if (!esp) return std::unexpected(std::move(esp.error()));
-    result.esp = std::move(*esp);
-    add_esp_files(*result.esp, run.boot_files);
-  }
+  auto image_path = offer_esp(request, run.image_name, result);
+  if (!image_path) return std::unexpected(std::move(image_path.error()));
+  run.image_path = std::move(*image_path);
+  if (result.esp) add_esp_files(*result.esp, run.boot_files);
   run.load_options = result.load_options;
   if (!request.initrd_path.empty()) run.initrd = result.initrd.view();
   run.machine = &result.machine;

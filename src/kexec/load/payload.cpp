@@ -139,8 +139,19 @@ HostResult<std::string> payload_command_line(const PayloadArguments& arguments,
       return host_fail(Stage::kRequest, "the command line holds a NUL character");
     line += arguments.mode == PayloadCommandLineMode::kAppend ? " efikexec.cmdline=append"
                                                               : " efikexec.cmdline=replace";
-    line += " -- " + arguments.text;
   }
+  if (arguments.esp_size) {
+    // The protocol's path: printable ASCII without spaces (payload/protocol.hpp).
+    for (const char c : arguments.esp_image)
+      if (c <= ' ' || c > '~' || c == '\\')
+        return host_fail(Stage::kRequest,
+                         "the UKI's path on the ESP holds a space or a character other than "
+                         "printable ASCII, which the payload protocol cannot carry",
+                         arguments.esp_image);
+    line += " efikexec.esp_size=" + std::to_string(*arguments.esp_size) +
+            " efikexec.esp_image=" + arguments.esp_image;
+  }
+  if (arguments.mode) line += " -- " + arguments.text;
   const std::size_t with_nul = line.size() + 1;
   std::size_t limit = kKexecCommandLineSize;
   if (payload_cmdline_size < limit + kKexecElfcorehdrReserve)
@@ -155,7 +166,7 @@ HostResult<std::string> payload_command_line(const PayloadArguments& arguments,
   return line;
 }
 
-HostResult<Bundle> make_bundle(ByteView uki, ByteView initrd) {
+HostResult<Bundle> make_bundle(ByteView uki, ByteView initrd, ByteView esp_archive) {
   Bundle bundle;
   bundle.uki_size = uki.size();
   auto padded = align_up(uki.size(), kBundleAlignment);
@@ -163,6 +174,11 @@ HostResult<Bundle> make_bundle(ByteView uki, ByteView initrd) {
   bundle.initrd_size = initrd.size();
   bundle.initrd_offset = *padded;
   bundle.size = *padded + initrd.size();
+  if (!esp_archive.empty()) {
+    bundle.esp_offset = *align_up(bundle.size, kBundleAlignment);
+    bundle.esp_size = esp_archive.size();
+    bundle.size = bundle.esp_offset + esp_archive.size();
+  }
   if (bundle.size > INT_MAX)  // kernel_read_file()'s limit
     return host_fail(Stage::kPlan,
                      "the UKI and the initrd make a bundle of " + std::to_string(bundle.size) +
@@ -177,6 +193,13 @@ HostResult<Bundle> make_bundle(ByteView uki, ByteView initrd) {
     return host_fail_errno(Stage::kPlan, "cannot pad the bundle", {});
   if (auto written = write_all(writable.get(), initrd, "cannot write the bundle"); !written)
     return std::unexpected(std::move(written.error()));
+  if (!esp_archive.empty()) {
+    if (ftruncate(writable.get(), static_cast<off_t>(bundle.esp_offset)) != 0 ||
+        lseek(writable.get(), 0, SEEK_END) != static_cast<off_t>(bundle.esp_offset))
+      return host_fail_errno(Stage::kPlan, "cannot pad the bundle", {});
+    if (auto written = write_all(writable.get(), esp_archive, "cannot write the bundle"); !written)
+      return std::unexpected(std::move(written.error()));
+  }
   if (fcntl(writable.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) !=
       0)
     return host_fail_errno(Stage::kPlan, "cannot seal the bundle", {});

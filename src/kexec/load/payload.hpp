@@ -88,6 +88,10 @@ struct PayloadArguments {
   std::optional<unsigned> profile;
   std::optional<PayloadCommandLineMode> mode;  // with `text`: what the UKI's command line becomes
   std::string text;
+  // The ESP's files for the stub (efikexec.esp_size=, efikexec.esp_image=): the archive's size
+  // and the UKI's path on the ESP, `/`-separated.
+  std::optional<std::uint64_t> esp_size;
+  std::string esp_image;
 };
 
 // The command line of the protocol. Refused (Stage::kRequest) when the text holds a NUL or the
@@ -105,7 +109,10 @@ struct Bundle {
   std::uint64_t uki_size = 0;
   std::uint64_t initrd_offset = 0;  // the UKI's size rounded up to kBundleAlignment
   std::uint64_t initrd_size = 0;
+  std::uint64_t esp_offset = 0;  // the initrd's end rounded up to kBundleAlignment
+  std::uint64_t esp_size = 0;
 };
-HostResult<Bundle> make_bundle(ByteView uki, ByteView initrd);
+// `esp_archive` (may be empty) follows the initrd: the ESP's files as esp_archive() packs them.
+HostResult<Bundle> make_bundle(ByteView uki, ByteView initrd, ByteView esp_archive = {});
 
 }  // namespace efikexec::kexec

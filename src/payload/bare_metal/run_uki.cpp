@@ -26,6 +26,10 @@ namespace efikexec::payload {
 
 namespace {
 
+// boot_params.secure_boot (Linux's efi_secureboot_mode).
+constexpr std::uint8_t kDisabled = 2;
+constexpr std::uint8_t kEnabled = 3;
+
 // The UKI's path on the shim's boot volume (systemd-stub derives NAME.extra.d and
 // LoaderImageIdentifier from it).
 constexpr char16_t kUkiPath[] = u"\\EFI\\Linux\\uki.efi";
@@ -165,8 +169,6 @@ class RuntimeHandoverEnd final : public efi::RunEndSink {
 }  // namespace
 
 Result<void> add_secure_boot_variables(efi::VariableStore& variables, std::uint8_t secure_boot) {
-  constexpr std::uint8_t kDisabled = 2;
-  constexpr std::uint8_t kEnabled = 3;
   if (secure_boot != kDisabled && secure_boot != kEnabled) return {};
   constexpr UINT32 kAttributes = EFI_VARIABLE_BOOTSERVICE_ACCESS | EFI_VARIABLE_RUNTIME_ACCESS;
   static constexpr char16_t kSecureBootName[] = u"SecureBoot";
@@ -248,10 +250,17 @@ Error run_uki_with(const BareMetalMachine& machine, const BareMetalRequest& requ
   if (auto added = add_secure_boot_variables(shim->variables(), machine.secure_boot); !added)
     return failure(serial, added.error());
 
+  const CHAR16* uki_path = reinterpret_cast<const CHAR16*>(kUkiPath);
+  if (!request.boot_volume.empty()) {
+    // Under Secure Boot an image the caller refused fails LoadImage(), as with firmware.
+    if (auto assigned = shim->set_boot_volume(request.boot_volume, machine.secure_boot == kEnabled);
+        !assigned)
+      return failure(serial, assigned.error());
+    if (request.uki_path != nullptr) uki_path = request.uki_path;
+  }
   EFI_HANDLE handle = nullptr;
   const char* label = uki.kind() == uki::ImageKind::kUki ? "sdstub" : nullptr;
-  EFI_STATUS status = shim->load_image(uki_bytes, reinterpret_cast<const CHAR16*>(kUkiPath),
-                                       label, &handle);
+  EFI_STATUS status = shim->load_image(uki_bytes, uki_path, label, &handle);
   if (status != EFI_SUCCESS)
     return image_failure(serial, "LoadImage() of the UKI failed", status);
   if (*options_length) {

@@ -14,6 +14,8 @@
 
 #include <efikexec/error.hpp>
 
+#include "efi_shim/file_volume.hpp"
+
 namespace efikexec::payload {
 
 // An e820 entry as boot_params carries it (type: 1 RAM, 2 reserved, 3 ACPI, 4 NVS, 5 unusable,
@@ -58,6 +60,11 @@ struct BareMetalRequest {
   // is appended to it, as `efikexec load --command-line` / `--append` do.
   std::string_view command_line;
   bool replace_command_line;
+  // The ESP's files the stub reads (the volume's nodes, the UKI among them at `uki_path`, a
+  // NUL-terminated `\`-separated path from the root); the caller marked each image it refused.
+  // Empty: the UKI alone, at \EFI\Linux\uki.efi.
+  std::span<const efi::VolumeNode> boot_volume = {};
+  const CHAR16* uki_path = nullptr;
 };
 
 class SerialConsole {

@@ -134,6 +134,33 @@ TEST(FileVolume, ListsADirectoryInOrder) {
   EXPECT_FALSE(volume.directory_entry(4, std::uint64_t{1} << 40));
 }
 
+// The builder both the host and the payload use: directories made once, names folded as FAT
+// does, escapes refused, and a full storage an error rather than a cut volume.
+TEST(VolumeNodeBuilder, BuildsInTheCallersStorageAndSaysWhenItIsFull) {
+  std::array<VolumeNode, 6> nodes{};
+  std::array<CHAR16, 32> names{};
+  VolumeNodeBuilder builder(nodes, names);
+  const std::string data = "x";
+  ASSERT_TRUE(builder.add_file("EFI/Linux/a.efi", bytes_of(data)));
+  EXPECT_FALSE(builder.add_file("\\efi\\LINUX\\A.EFI", bytes_of(data)).value());  // already there
+  ASSERT_TRUE(builder.add_file("\\EFI\\Linux\\b.efi", bytes_of(data), true));
+  EXPECT_EQ(builder.add_file("EFI/../x", bytes_of(data)).error().code, ErrorCode::kMalformed);
+  EXPECT_EQ(builder.add_file("EFI/Linux/a.efi/x", bytes_of(data)).error().code,
+            ErrorCode::kMalformed);
+  EXPECT_EQ(builder.add_file("//", bytes_of(data)).error().code, ErrorCode::kMalformed);
+  ASSERT_EQ(builder.nodes().size(), 5u);  // root, EFI, Linux, a.efi, b.efi
+  EXPECT_TRUE(builder.nodes()[4].refused);
+  EXPECT_FALSE(builder.nodes()[3].refused);
+  EXPECT_EQ(builder.add_file("loader/c", bytes_of(data)).error().code, ErrorCode::kNoMemory);
+  FileVolume volume;
+  ASSERT_TRUE(volume.assign(builder.nodes()));
+  EXPECT_EQ(open(volume, 0, u"\\efi\\linux\\b.efi").value(), 4u);
+  std::array<CHAR16, 4> few{};
+  VolumeNodeBuilder short_of_names(nodes, few);
+  EXPECT_EQ(short_of_names.add_file("long-name", bytes_of(data)).error().code,
+            ErrorCode::kNoMemory);
+}
+
 TEST(FileVolume, ResolvesFilePathNodes) {
   Snapshot s;
   FileVolume volume;

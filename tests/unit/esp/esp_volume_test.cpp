@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "esp/temp_tree.hpp"
 #include "kexec/esp/esp_volume.hpp"
 #include "kexec/run/efi_run.hpp"
+#include "uki/cpio.hpp"
 
 namespace efikexec::testing {
 namespace {
@@ -72,6 +75,28 @@ TEST_F(EspVolumeTest, ReadsWhatSystemdStubReadsAndNothingElse) {
   auto other = kexec::read_esp_snapshot(esp(), "EFI/Linux/other.efi");
   ASSERT_TRUE(other);
   EXPECT_EQ(other->items.size(), 3u);
+}
+
+// What the payload gets: the same files under `/`-separated paths in a newc archive that the
+// core's cpio reader (the payload's) lists back, each member's bytes where it says.
+TEST_F(EspVolumeTest, TheArchiveForThePayloadHoldsEveryFileUnderItsPath) {
+  auto snapshot = kexec::read_esp_snapshot(esp(), "\\EFI\\Linux\\uki.efi");
+  ASSERT_TRUE(snapshot) << snapshot.error().message();
+  const std::vector<std::byte> archive = kexec::esp_archive(*snapshot);
+  const ByteView view(archive.data(), archive.size());
+  std::array<uki::CpioMember, 16> members;
+  auto count = uki::list_cpio_members(view, members);
+  ASSERT_TRUE(count) << count.error().message;
+  ASSERT_EQ(*count, snapshot->items.size());
+  for (std::size_t i = 0; i < *count; ++i) {
+    EXPECT_EQ(members[i].name, kexec::slash_path(snapshot->items[i].path));
+    EXPECT_EQ(members[i].mode, 0100644u);
+    const auto& bytes = snapshot->items[i].bytes;
+    ASSERT_EQ(members[i].size, bytes.size());
+    EXPECT_EQ(std::memcmp(archive.data() + members[i].data_offset, bytes.data(), bytes.size()), 0);
+  }
+  EXPECT_EQ(members[1].name, "EFI/Linux/uki.efi.extra.d/b.cred");
+  EXPECT_EQ(kexec::slash_path("\\EFI\\Linux\\uki.efi"), "EFI/Linux/uki.efi");
 }
 
 TEST_F(EspVolumeTest, NeverFollowsASymbolicLink) {

@@ -290,6 +290,22 @@ TEST(PayloadProtocol, CommandLineExactBytes) {
   EXPECT_EQ(*payload_command_line(r, 2047), "efikexec.uki_size=7 efikexec.cmdline=replace -- ");
 }
 
+TEST(PayloadProtocol, TheEspOptionsAndAPathTheProtocolCannotCarry) {
+  PayloadArguments a;
+  a.uki_size = 7;
+  a.esp_size = 624;
+  a.esp_image = "EFI/Linux/uki.efi";
+  a.mode = PayloadCommandLineMode::kAppend;
+  a.text = "quiet";
+  EXPECT_EQ(*payload_command_line(a, 2047),
+            "efikexec.uki_size=7 efikexec.cmdline=append efikexec.esp_size=624 "
+            "efikexec.esp_image=EFI/Linux/uki.efi -- quiet");
+  a.esp_image = "EFI/Linux/my uki.efi";
+  auto refused = payload_command_line(a, 2047);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().reason.find("cannot carry"), std::string::npos);
+}
+
 TEST(PayloadProtocol, CommandLineLongerThanTheKernelPassesIsRefused) {
   PayloadArguments a;
   a.uki_size = 1;
@@ -314,6 +330,20 @@ TEST(PayloadProtocol, CommandLineLongerThanTheKernelPassesIsRefused) {
 }
 
 std::string fd_contents(int fd) { return FakeKexec::read_all(fd); }
+
+TEST(PayloadProtocol, TheEspArchiveFollowsTheInitrdPaddedTo4KiB) {
+  const std::string uki(10, 'U'), initrd = "initrd", esp = "archive";
+  auto as_view = [](const std::string& s) {
+    return ByteView(reinterpret_cast<const std::byte*>(s.data()), s.size());
+  };
+  auto bundle = make_bundle(as_view(uki), as_view(initrd), as_view(esp));
+  ASSERT_TRUE(bundle) << bundle.error().message();
+  EXPECT_EQ(bundle->esp_offset, 8192u);
+  EXPECT_EQ(bundle->esp_size, esp.size());
+  EXPECT_EQ(bundle->size, 8192u + esp.size());
+  EXPECT_EQ(fd_contents(bundle->fd.get()), uki + std::string(4096 - 10, '\0') + initrd +
+                                               std::string(4096 - initrd.size(), '\0') + esp);
+}
 
 TEST(PayloadProtocol, BundleIsTheUkiPaddedTo4KiBThenTheInitrd) {
   const std::string uki(5000, 'U'), initrd = "initrd-bytes";

@@ -33,6 +33,15 @@ TEST(Protocol, EveryOptionAndTheTextVerbatim) {
   EXPECT_EQ(request->command_line, "console=ttyS0  quiet -- efikexec.uki_size=1");
 }
 
+TEST(Protocol, TheEspArchiveAndTheUkisPathGoTogether) {
+  auto request = parse_protocol_command_line(
+      "efikexec.uki_size=1 efikexec.esp_size=512 efikexec.esp_image=EFI/Linux/a+b.efi -- x");
+  ASSERT_TRUE(request) << request.error().message;
+  EXPECT_EQ(request->esp_size, 512u);
+  EXPECT_EQ(request->esp_image, "EFI/Linux/a+b.efi");
+  EXPECT_EQ(request->command_line, "x");
+}
+
 TEST(Protocol, AppendAndAnEmptyText) {
   auto request = parse_protocol_command_line("efikexec.uki_size=1 efikexec.cmdline=append --");
   ASSERT_TRUE(request) << request.error().message;
@@ -84,7 +93,20 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"efikexec.uki_size=5 console=ttyS0", ErrorCode::kMalformed, "efikexec."},
         Refusal{"efikexec.uki_size=5  efikexec.profile=1", ErrorCode::kMalformed, "single"},
         Refusal{"efikexec.uki_size=5 ", ErrorCode::kMalformed, "single"},
-        Refusal{"efikexec.uki_size=5 efikexec.profile", ErrorCode::kMalformed, "'='"}));
+        Refusal{"efikexec.uki_size=5 efikexec.profile", ErrorCode::kMalformed, "'='"},
+        Refusal{"efikexec.uki_size=5 efikexec.esp_size=9", ErrorCode::kMalformed, "together"},
+        Refusal{"efikexec.uki_size=5 efikexec.esp_image=a.efi", ErrorCode::kMalformed,
+                "together"},
+        Refusal{"efikexec.uki_size=5 efikexec.esp_size=0 efikexec.esp_image=a.efi",
+                ErrorCode::kMalformed, "positive"},
+        Refusal{"efikexec.uki_size=5 efikexec.esp_size=9 efikexec.esp_image=", ErrorCode::kMalformed,
+                "empty"},
+        Refusal{"efikexec.uki_size=5 efikexec.esp_size=9 efikexec.esp_image=a\\b",
+                ErrorCode::kMalformed, "printable"},
+        Refusal{"efikexec.uki_size=5 efikexec.esp_size=9 efikexec.esp_image=a\x01",
+                ErrorCode::kMalformed, "printable"},
+        Refusal{"efikexec.uki_size=5 efikexec.esp_size=9 efikexec.esp_size=9 "
+                "efikexec.esp_image=a", ErrorCode::kMalformed, "twice"}));
 
 std::vector<std::byte> ramdisk(std::size_t size) {
   std::vector<std::byte> bytes(size);
@@ -113,6 +135,27 @@ TEST(Bundle, NoInitrd) {
   ASSERT_TRUE(bundle);
   EXPECT_EQ(bundle->uki.size(), 4096u);
   EXPECT_TRUE(bundle->extra_initrd.empty());
+}
+
+TEST(Bundle, TheEspArchiveAfterTheInitrdsPadding) {
+  const auto bytes = ramdisk(4 * 4096);
+  const ByteView view(bytes.data(), bytes.size());
+  ProtocolRequest request;
+  request.uki_size = 4097;
+  request.initrd_size = 10;
+  request.esp_size = 4096;
+  auto bundle = split_bundle(view, request);
+  ASSERT_TRUE(bundle) << bundle.error().message;
+  EXPECT_EQ(bundle->esp_archive.data(), bytes.data() + 3 * 4096);
+  EXPECT_EQ(bundle->esp_archive.size(), 4096u);
+  request.initrd_size = 0;  // without an initrd it starts where the initrd would
+  bundle = split_bundle(view, request);
+  ASSERT_TRUE(bundle);
+  EXPECT_EQ(bundle->esp_archive.data(), bytes.data() + 2 * 4096);
+  request.esp_size = 2 * 4096 + 1;
+  EXPECT_EQ(split_bundle(view, request).error().code, ErrorCode::kOutOfRange);
+  request.initrd_size = ~std::uint64_t{0} - 4096;
+  EXPECT_EQ(split_bundle(view, request).error().code, ErrorCode::kOutOfRange);
 }
 
 TEST(Bundle, SizesThatDoNotFitTheRamdiskAreRefused) {
