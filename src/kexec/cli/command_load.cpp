@@ -57,8 +57,12 @@ void print_payload_transcript(const LoadResult& result) {
             << " bytes at 0";
   if (p.bundle.initrd_size != 0)
     std::cout << ", initrd " << p.bundle.initrd_size << " bytes at " << p.bundle.initrd_offset;
+  if (p.bundle.esp_size != 0)
+    std::cout << ", ESP archive " << p.bundle.esp_size << " bytes at " << p.bundle.esp_offset;
   std::cout << "\n"
             << "efikexec: payload command line: " << p.command_line << "\n";
+  // The payload verifies every add-on again after kexec: its verdict is the one that counts.
+  if (result.esp) std::cout << render_esp_snapshot(*result.esp);
 }
 
 void print_transcript(const LoadResult& result) {

@@ -22,6 +22,12 @@ VARS=/sys/firmware/efi/efivars
 TEST_VAR="EfikexecRuntimeTest-6566696b-6578-6563-2d72-756e74696d65"
 say "up"
 say "cmdline=$(cat /proc/cmdline)"
+# What systemd-stub put under /.extra from the ESP (credentials, extensions), with digests.
+if [ -d /.extra ]; then
+  find /.extra -type f | sort | while read -r file; do
+    say "extra ${file#/.extra/} $(sha256sum "$file" | cut -d' ' -f1)"
+  done
+fi
 if dmesg | grep -q 'Unable to switch EFI into virtual mode'; then
   say "virtual-mode=failed"
 else

@@ -12,6 +12,14 @@ VARS=/sys/firmware/efi/efivars
 LOADER=4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
 say "lockdown=$(cat /sys/kernel/security/lockdown 2>&1)"
 say "memtotal_kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
+say "cmdline=$(cat /proc/cmdline)"
+# What systemd-stub put under /.extra from the ESP under the firmware, as the second kernel
+# reports it under efikexec (test-first-boot.sh compares the two).
+if [ -d /.extra ]; then
+  find /.extra -type f | sort | while read -r file; do
+    say "extra ${file#/.extra/} $(sha256sum "$file" | cut -d' ' -f1)"
+  done
+fi
 for name in LoaderDevicePartUUID LoaderImageIdentifier LoaderInfo LoaderEntrySelected; do
   [ -e "$VARS/$name-$LOADER" ] &&
     say "loader-variable $name=$(tail -c +5 "$VARS/$name-$LOADER" | tr -d '\000')"

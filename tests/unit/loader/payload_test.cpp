@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fake_kexec.hpp"
+#include "kexec/esp/esp_volume.hpp"
 #include "kexec/load/loader.hpp"
 #include "kexec/load/payload.hpp"
 #include "kexec/machine/lockdown.hpp"
@@ -464,6 +465,46 @@ TEST(PayloadHandoff, ProfileCommandLineAndInitrdTravelInTheProtocol) {
   auto refused = prepare_kexec(request, no_profile);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().stage, Stage::kRequest);
+}
+
+// --esp on the payload path: the stub's files travel in the bundle after the image, the UKI's
+// path on the ESP in the protocol, and the report judges the add-ons as on the trampoline path.
+TEST(PayloadHandoff, TheEspsFilesTravelInTheBundle) {
+  EFIKEXEC_NEED_FIXTURE(kernel, "vmlinuz-unsigned.efi");
+  Scratch scratch;
+  const std::string image = read_file(kernel);
+  const std::string esp = scratch.path().string() + "/esp";
+  fs::create_directories(esp + "/EFI/Linux/vmlinuz.efi.extra.d");
+  fs::create_directories(esp + "/loader/credentials");
+  fs::copy_file(kernel, esp + "/EFI/Linux/vmlinuz.efi");
+  scratch.write("esp/EFI/Linux/vmlinuz.efi.extra.d/a.addon.efi", std::string("not a PE"));
+  scratch.write("esp/loader/credentials/g.cred", std::string("global"));
+  LoadRequest request;
+  request.image_path = esp + "/EFI/Linux/vmlinuz.efi";
+  request.esp_directory = esp;
+  request.trust.no_verify = true;
+  request.system_root = scratch.path().string();
+  request.handoff = Handoff::kPayload;
+  request.payload_path = scratch.write("payload.efi", payload_bytes());
+  LoadResult result;
+  auto prepared = prepare_kexec(request, result);
+  ASSERT_TRUE(prepared) << prepared.error().message();
+  ASSERT_TRUE(result.esp);
+  ASSERT_EQ(result.esp->items.size(), 2u);
+  const std::vector<std::byte> archive = esp_archive(*result.esp);
+  EXPECT_EQ(result.payload->command_line,
+            "efikexec.uki_size=" + std::to_string(image.size()) + " efikexec.esp_size=" +
+                std::to_string(archive.size()) + " efikexec.esp_image=EFI/Linux/vmlinuz.efi");
+  FakeKexec fake;
+  ASSERT_TRUE(commit_kexec(result, fake));
+  const std::size_t padded = (image.size() + 4095) / 4096 * 4096;
+  EXPECT_EQ(fake.file_initrd, image + std::string(padded - image.size(), '\0') +
+                                  std::string(reinterpret_cast<const char*>(archive.data()),
+                                              archive.size()));
+  const nlohmann::json json = load_json(result);
+  EXPECT_EQ(json["bundle"]["esp_offset"], padded);
+  EXPECT_EQ(json["bundle"]["esp_size"], archive.size());
+  EXPECT_EQ(json["esp"]["image_path"], "\\EFI\\Linux\\vmlinuz.efi");
 }
 
 TEST(PayloadHandoff, AProfileOfTheUkiTravelsInTheProtocol) {
