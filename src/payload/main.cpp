@@ -9,13 +9,13 @@
 #include <cstdint>
 
 #include "payload/boot_params.hpp"
+#include "payload/esp_archive.hpp"
 #include "payload/firmware_trust.hpp"
 #include "payload/machine.hpp"
 #include "payload/page_tables.hpp"
 #include "payload/protocol.hpp"
 #include "pe_loader/pe_image.hpp"
 #include "pe_loader/sbat.hpp"
-#include "uki/cpio.hpp"
 #include "verifier/bearssl_crypto.hpp"
 #include "verifier/verify.hpp"
 
@@ -135,46 +135,30 @@ void print_verdict(Com1& out, const verifier::Verdict& verdict) {
   out.write("\n");
 }
 
-// The boot volume the stub reads its add-ons, credentials and extensions from: the ESP's files
-// from the bundle's archive and the UKI at its path. Every image among them is verified as the
-// UKI was, for LoadImage() to refuse under Secure Boot what firmware would; the rest is data the
-// stub judges itself. Whatever user space put in the archive, nothing in it runs unverified.
-std::span<const efi::VolumeNode> esp_volume(Com1& out, ByteView archive, ByteView uki,
-                                            std::string_view uki_path,
-                                            const verifier::Policy& policy) {
-  auto count = uki::list_cpio_members(archive, g_esp_members);
-  if (!count) refuse(out, "ESP archive", count.error());
-  efi::VolumeNodeBuilder builder(g_volume_nodes, g_volume_names);
-  for (const uki::CpioMember& member : std::span(g_esp_members, *count)) {
-    constexpr std::uint32_t kTypeMask = 0170000, kRegular = 0100000;
-    if ((member.mode & kTypeMask) != kRegular)
-      refuse(out, "ESP archive",
-             Error{ErrorCode::kMalformed, "a member is not a regular file", member.offset});
-    auto data = archive.subview(member.data_offset, member.size, "a member runs past the archive");
-    if (!data) refuse(out, "ESP archive", data.error());
-    out.write("EFIKEXEC-PAYLOAD: esp: ");
-    out.write(member.name);
-    out.write(" ");
-    out.decimal(member.size);
-    out.write(" bytes: ");
-    bool refused = false;
-    if (!pe::Image::parse(*data)) {
-      out.write("data\n");
-    } else {
-      const verifier::Verdict verdict = verify_bytes(*data, policy);
-      print_verdict(out, verdict);
-      refused = !verdict.accepted();
+// The ESP's images are verified as the UKI was, for LoadImage() to refuse under Secure Boot what
+// firmware would; the rest is data the stub judges itself. Each verdict goes to COM1.
+class VerifyingJudge final : public EspFileJudge {
+ public:
+  VerifyingJudge(Com1& out, const verifier::Policy& policy) : out_(out), policy_(policy) {}
+  bool refuses(std::string_view name, ByteView data) override {
+    out_.write("EFIKEXEC-PAYLOAD: esp: ");
+    out_.write(name);
+    out_.write(" ");
+    out_.decimal(data.size());
+    out_.write(" bytes: ");
+    if (!pe::Image::parse(data)) {
+      out_.write("data\n");
+      return false;
     }
-    if (auto added = builder.add_file(member.name, *data, refused); !added)
-      refuse(out, "ESP archive", added.error());
+    const verifier::Verdict verdict = verify_bytes(data, policy_);
+    print_verdict(out_, verdict);
+    return !verdict.accepted();
   }
-  if (auto added = builder.add_file(uki_path, uki); !added) refuse(out, "ESP archive", added.error());
-  std::size_t at = 0;
-  g_uki_path[at++] = u'\\';
-  for (const char c : uki_path) g_uki_path[at++] = c == '/' ? u'\\' : static_cast<CHAR16>(c);
-  g_uki_path[at] = 0;
-  return builder.nodes();
-}
+
+ private:
+  Com1& out_;
+  const verifier::Policy& policy_;
+};
 
 bool cpu_has_gigabyte_pages() {
   std::uint32_t eax = 0x80000000, ebx, ecx, edx;
@@ -408,9 +392,14 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
   out.write("EFIKEXEC-PAYLOAD: verdict: ");
   print_verdict(out, verdict);
   if (!verdict.accepted()) reset_after_saying_so(out);
-  std::span<const efi::VolumeNode> boot_volume;
-  if (!bundle->esp_archive.empty())
-    boot_volume = esp_volume(out, bundle->esp_archive, bundle->uki, request->esp_image, policy);
+  EspVolume esp{};
+  if (!bundle->esp_archive.empty()) {
+    VerifyingJudge judge(out, policy);
+    auto built = build_esp_volume(bundle->esp_archive, bundle->uki, request->esp_image,
+                                  {g_esp_members, g_volume_nodes, g_volume_names, g_uki_path}, judge);
+    if (!built) refuse(out, "ESP archive", built.error());
+    esp = *built;
+  }
 
   // What the payload occupies, for the run never to hand out.
   InUse in_use;
@@ -447,8 +436,8 @@ extern "C" void payload_main(std::uint64_t boot_params, std::uint64_t image_base
                              request->profile,
                              request->command_line,
                              request->replace_command_line,
-                             boot_volume,
-                             boot_volume.empty() ? nullptr : g_uki_path};
+                             esp.nodes,
+                             esp.uki_path};
   const Error error = run_uki_on_bare_metal(machine, run, out);
   refuse(out, "bare-metal run", error);
 }

@@ -3,6 +3,7 @@
 # hosted, for the unit tests and the fuzz targets.
 set(EFIKEXEC_PAYLOAD_PARSER_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/protocol.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/esp_archive.cpp
     ${CMAKE_CURRENT_LIST_DIR}/boot_params.cpp
     ${CMAKE_CURRENT_LIST_DIR}/page_tables.cpp
     ${CMAKE_CURRENT_LIST_DIR}/firmware_trust.cpp)
