@@ -6,7 +6,7 @@ BUILD_ASAN   ?= build-asan
 BUILD_FUZZ   ?= build-fuzz
 FIXTURES     ?= $(BUILD)/fixtures
 JOBS         ?= $(shell nproc)
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 15
 # Optimised without debug information: the front doors build fast; configure your own for gdb.
 BUILD_TYPE   ?= Release
 

@@ -323,9 +323,11 @@ EFI_STATUS EFIAPI file_delete(EFI_FILE_PROTOCOL* self) {
 
 EFI_STATUS EFIAPI file_write(EFI_FILE_PROTOCOL* self, UINTN* size, VOID*) {
   CALL("File.Write");
+  // As EDK2's FAT driver on a read-only volume (conformance eft_files): a directory cannot be
+  // written, a file is write-protected.
   const EFI_STATUS status = self == nullptr || size == nullptr ? EFI_INVALID_PARAMETER
                             : is_directory(as_file(self))      ? EFI_UNSUPPORTED
-                                                               : EFI_ACCESS_DENIED;
+                                                               : EFI_WRITE_PROTECTED;
   if (call.traced()) {
     call.text().str("this=").hex(reinterpret_cast<UINTN>(self));
     call.result(status);
@@ -379,9 +381,8 @@ EFI_STATUS EFIAPI file_set_info(EFI_FILE_PROTOCOL* self, EFI_GUID*, UINTN, VOID*
 
 EFI_STATUS EFIAPI file_flush(EFI_FILE_PROTOCOL* self) {
   CALL("File.Flush");
-  const EFI_STATUS status = self == nullptr             ? EFI_INVALID_PARAMETER
-                            : is_directory(as_file(self)) ? EFI_SUCCESS
-                                                          : EFI_ACCESS_DENIED;
+  // A read-only volume refuses every flush, of directories too (EDK2's FAT driver, eft_files).
+  const EFI_STATUS status = self == nullptr ? EFI_INVALID_PARAMETER : EFI_WRITE_PROTECTED;
   if (call.traced()) {
     call.text().str("this=").hex(reinterpret_cast<UINTN>(self));
     call.result(status);

@@ -46,6 +46,8 @@ inline constexpr std::uint16_t kXlfCanBeLoadedAbove4G = 1 << 1;
 inline constexpr std::uint16_t kXlfEfiHandover32 = 1 << 2;
 inline constexpr std::uint16_t kXlfEfiHandover64 = 1 << 3;
 inline constexpr std::uint16_t kXlfEfiKexec = 1 << 4;
+// The kernel can start with 5-level paging on (a kexec from a 5-level kernel needs it).
+inline constexpr std::uint16_t kXlf5Level = 1 << 5;
 inline constexpr std::uint16_t kXlf5LevelEnabled = 1 << 6;
 inline constexpr std::uint16_t kXlfMemEncryption = 1 << 7;
 

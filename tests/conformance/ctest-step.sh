@@ -48,6 +48,7 @@ ovmf)
     sha256sum <"$OVMF_CODE"
     sha256sum <"$OVMF_VARS"
     sha256sum <"$HERE/run-ovmf.sh"
+    sha256sum <"$HERE/esp-files.sh"
     "$QEMU" --version | head -n1
   } | sha256sum | cut -d' ' -f1)"
   if [[ -r "$out/stamp" && "$(cat "$out/stamp")" == "$stamp" ]]; then

@@ -49,6 +49,8 @@ for app in "${apps[@]}"; do
   esp="$work/$app/esp"
   mkdir -p "$esp/EFI/BOOT"
   cp "$efi" "$esp/EFI/BOOT/BOOTX64.EFI"
+  # eft_files reads the files systemd-stub reads next to its image.
+  [[ "$app" == eft_files ]] && "$(dirname -- "${BASH_SOURCE[0]}")/esp-files.sh" "$APPS_DIR" "$esp"
   cp "$OVMF_VARS" "$work/$app/vars.fd"
   log="$OUTDIR/$app.ovmf.log"
   : >"$log"

@@ -65,8 +65,17 @@ for app in "${apps[@]}"; do
   start=$(date +%s.%N)
   rc=0
   # The outer timeout only guards against run-efi itself hanging.
+  # eft_files: the same files as under OVMF, the application at \EFI\BOOT\BOOTX64.EFI on them.
+  app_args=("$efi")
+  if [[ "$app" == eft_files ]]; then
+    esp="$OUTDIR/$app.esp"
+    rm -rf "$esp" && mkdir -p "$esp/EFI/BOOT"
+    cp "$efi" "$esp/EFI/BOOT/BOOTX64.EFI"
+    "$(dirname -- "${BASH_SOURCE[0]}")/esp-files.sh" "$APPS_DIR" "$esp"
+    app_args=(--esp "$esp" "$esp/EFI/BOOT/BOOTX64.EFI")
+  fi
   timeout --kill-after=5 $((EFT_SHIM_TIMEOUT + 30)) \
-    "$EFIKEXEC" run-efi --timeout "$EFT_SHIM_TIMEOUT" "${run_efi_args[@]}" "$efi" \
+    "$EFIKEXEC" run-efi --timeout "$EFT_SHIM_TIMEOUT" "${run_efi_args[@]}" "${app_args[@]}" \
     >"$log.stdout" 2>"$log.stderr" </dev/null || rc=$?
   end=$(date +%s.%N)
   { cat "$log.stdout"; cat "$log.stderr"; } >"$log"

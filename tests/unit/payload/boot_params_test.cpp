@@ -222,7 +222,7 @@ TEST(PayloadFile, IsAPeAndA64BitBzImage) {
   EXPECT_TRUE(header->loadflags & 0x01);  // LOADED_HIGH
   EXPECT_TRUE(header->xloadflags & uki::kXlfKernel64);
   EXPECT_TRUE(header->xloadflags & uki::kXlfCanBeLoadedAbove4G);
-  EXPECT_TRUE(header->xloadflags & (1 << 5));  // XLF_5LEVEL
+  EXPECT_TRUE(header->xloadflags & uki::kXlf5Level);
   EXPECT_TRUE(header->relocatable);
   EXPECT_EQ(header->kernel_alignment, 2u << 20);
   EXPECT_GE(header->init_size, file.size() - 0x400);
