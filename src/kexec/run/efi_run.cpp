@@ -355,11 +355,17 @@ std::u16string to_ucs2(std::string_view text) {
                                      ? "\\EFI\\Linux\\" + request.image_name
                                      : request.image_path;
   static VolumeBuilder volume;  // lives as long as the run
-  for (const RunRequest::BootFile& file : request.boot_files)
-    if (auto added = volume.add_file(file.name, file.data, file.refused); !added)
-      finish(RunEnd::kSetupFailed, 0, "cannot build the boot volume: " + added.error().message());
+  // The image first: no other file can take its path.
   if (auto added = volume.add_file(image_path, request.image); !added)
     finish(RunEnd::kSetupFailed, 0, "cannot build the boot volume: " + added.error().message());
+  for (const RunRequest::BootFile& file : request.boot_files) {
+    auto added = volume.add_file(file.name, file.data, file.refused);
+    if (!added)
+      finish(RunEnd::kSetupFailed, 0, "cannot build the boot volume: " + added.error().message());
+    if (!*added)
+      finish(RunEnd::kSetupFailed, 0,
+             "cannot build the boot volume: " + file.name + " is there twice, or is the image");
+  }
   if (auto assigned = shim->set_boot_volume(volume.nodes(), secure_boot_enabled(machine));
       !assigned)
     finish(RunEnd::kSetupFailed, 0,
