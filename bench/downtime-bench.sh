@@ -15,6 +15,10 @@
 # ROUNDS (default 3) rounds, the loaders alternating within each round; one guest boot per
 # measurement. The times are the host's: run-guest.sh --stamps notes when each serial line
 # arrived, and the downtime is `EFIKEXEC-SECOND: up` minus `EFIKEXEC-FIRST: bench exec`.
+# Also from `bench exec` to the first line of the code the old kernel jumps to (efikexec's
+# trampoline with --serial-mark, the payload's entry, kexec-tools' purgatory with
+# --console-serial; none for kexec -l, whose in-kernel purgatory prints nothing): the old
+# kernel's shutdown and its copy of the segments.
 # Prints each loader's median and its ratio to kexec-tools' (the target: efikexec <= 0.5x
 # kexec -l), and the payload's own verification time (its serial line). kexec-tools is built
 # static from Debian's source package by bench/build-kexec-tools.sh. A benchmark, not a test.
@@ -65,7 +69,7 @@ cp "$kexec" "$work/extra/bin/kexec"
 
 echo "guest: QEMU q35 TCG, OVMF, 1 GiB, 1 CPU; $(basename "$kexec") $("$kexec" --version 2>&1)"
 echo "$rounds rounds of: ${loaders[*]}"
-declare -A downtimes verify_us
+declare -A downtimes verify_us entered
 for round in $(seq 1 "$rounds"); do
   for loader in "${loaders[@]}"; do
     log="$work/$loader-$round.log"
@@ -84,9 +88,14 @@ for round in $(seq 1 "$rounds"); do
       continue
     fi
     downtimes[$loader]+="$ms "
+    first="$(tr -d '\r' <"$stamps" | awk '
+      / EFIKEXEC-FIRST: bench exec$/ { exec_at = $1 }
+      exec_at && (/ EFIKEXEC-TRAMPOLINE: entered$/ || / EFIKEXEC-PAYLOAD: entry at / ||
+                  / I.m in purgatory/) { printf "%.0f\n", ($1 - exec_at) / 1000; exit }')"
+    [[ -z "$first" ]] || entered[$loader]+="$first "
     us="$(tr -d '\r' <"$log" | sed -n 's/^EFIKEXEC-PAYLOAD: verification took \([0-9]*\) us.*/\1/p')"
     [[ -z "$us" ]] || verify_us[$loader]+="$us "
-    echo "round $round $loader: downtime ${ms} ms${us:+ (payload verification $((us / 1000)) ms)}"
+    echo "round $round $loader: downtime ${ms} ms${first:+, next code entered after ${first} ms}${us:+ (payload verification $((us / 1000)) ms)}"
   done
 done
 
@@ -98,6 +107,10 @@ declare -A m
 for loader in "${loaders[@]}"; do
   m[$loader]="$(median <<<"${downtimes[$loader]:-}")"
   printf '%-58s %10s\n' "$loader" "${m[$loader]}"
+done
+printf '%-58s %10s\n' "exec to the first line of the next code (median)" "ms"
+for loader in "${loaders[@]}"; do
+  printf '%-58s %10s\n' "$loader" "$(median <<<"${entered[$loader]:-}")"
 done
 printf '%-58s %10s\n' "payload: verification of the UKI on bare metal (median)" \
   "$(awk -v us="$(median <<<"${verify_us[efikexec-payload]:-}")" 'BEGIN { printf "%.0f", us / 1000 }')"

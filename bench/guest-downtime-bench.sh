@@ -10,7 +10,10 @@
 #   kexec-l           kexec-tools' kexec -l of the UKI's kernel and initrd
 #   kexec-c-l         kexec-tools' kexec -c -l (kexec_load with its purgatory)
 # The host times the line `EFIKEXEC-FIRST: bench exec` against the second kernel's
-# `EFIKEXEC-SECOND: up` (its /init).
+# `EFIKEXEC-SECOND: up` (its /init), and against the first line of the code the old kernel jumps
+# to: efikexec's trampoline (--serial-mark), the payload's entry line, kexec-tools' purgatory
+# (--console-serial: "I'm in purgatory"; kexec -l uses the kernel's own purgatory, which says
+# nothing).
 # shellcheck source=SCRIPTDIR/../tests/qemu/guest/efikexec-guest.sh
 . /lib/efikexec-guest.sh
 
@@ -18,13 +21,14 @@ loader="$(cmdline_arg efikexec.bench_loader)"
 # The UKI's own command line, for kexec-tools to give the same kernel the same one.
 APPEND="console=ttyS0 efikexec.uki=1 panic=-1"
 case "$loader" in
-  efikexec) set -- "$EFIKEXEC" load --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-signed.efi" ;;
+  efikexec) set -- "$EFIKEXEC" load --serial-mark --db "$FIXTURES/keys/db.crt" \
+    "$FIXTURES/uki-signed.efi" ;;
   efikexec-payload)
     set -- "$EFIKEXEC" load --handoff payload --payload /bench/payload.efi \
       --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-signed.efi" ;;
   kexec-l) set -- /bin/kexec -l "$FIXTURES/vmlinuz" --initrd="$FIXTURES/initrd-second.cpio.gz" \
     --append="$APPEND" ;;
-  kexec-c-l) set -- /bin/kexec -c -l "$FIXTURES/vmlinuz" \
+  kexec-c-l) set -- /bin/kexec -c -l --console-serial "$FIXTURES/vmlinuz" \
     --initrd="$FIXTURES/initrd-second.cpio.gz" --append="$APPEND" ;;
   *) say "bench unknown loader '$loader'"; exit 1 ;;
 esac

@@ -34,6 +34,27 @@ efikexec_trampoline_entry:
     cli                         /* Linux's 64-bit boot protocol: interrupts off (neither the */
     cld                         /* >= 6.6 stub nor startup_64 turns them off again)          */
 
+    /* Benchmarks only (`load --serial-mark`): one line on COM1 the moment the old kernel jumps
+     * here, for a host to timestamp. RAX, RCX, RDX and RSI are scratch: each is loaded from the
+     * context or set below before the image sees it. A PC UART needs no set-up for polling, and
+     * where none answers the status port reads 0xFF, so the wait ends at once. */
+    cmpb    $0, efikexec_trampoline_serial_mark(%rip)
+    je      8f
+    lea     mark_message(%rip), %rsi
+6:  movzbl  (%rsi), %ecx
+    test    %cl, %cl
+    jz      8f
+    mov     $0x3fd, %dx         /* line status: wait for an empty transmit register */
+7:  inb     %dx, %al
+    test    $0x20, %al
+    jz      7b
+    mov     %cl, %al
+    mov     $0x3f8, %dx
+    outb    %al, %dx
+    inc     %rsi
+    jmp     6b
+8:
+
     /* Our own identity tables over all RAM and the MMIO the early kernel touches, in the
      * paging mode the CPU is in: LA57 cannot change in long mode, and a PML5 whose first
      * entry points at the PML4 serves 5-level paging with the same mappings. */
@@ -119,6 +140,8 @@ efikexec_trampoline_fault:
 
 fault_message:
     .asciz  "\r\nefikexec: exception in the kexec trampoline; halted\r\n"
+mark_message:
+    .asciz  "\r\nEFIKEXEC-TRAMPOLINE: entered\r\n"
 
     .balign 16
     .globl efikexec_trampoline_gdt
@@ -148,6 +171,9 @@ efikexec_trampoline_pml4:
     .globl efikexec_trampoline_pml5
 efikexec_trampoline_pml5:
     .quad   0                   /* filled by the loader: physical address of the PML5 */
+    .globl efikexec_trampoline_serial_mark
+efikexec_trampoline_serial_mark:
+    .byte   0                   /* filled by the loader: 1 writes the entry line on COM1 */
 
     .balign 16
     .globl efikexec_trampoline_context

@@ -239,6 +239,9 @@ void register_load_commands(CLI::App& app, CommandLine& command) {
                  "Print only JSON: the plan (--dry-run) or what was loaded, with the handoff");
   load->add_flag("--timings", args->timings,
                  "Print each step's wall time and the peak RSS on stderr (one line)");
+  load->add_flag("--serial-mark", r.serial_mark,
+                 "Benchmarks: the trampoline writes \"EFIKEXEC-TRAMPOLINE: entered\" on COM1 "
+                 "when the old kernel jumps to it (trampoline handoff only)");
   add_handoff_option(*load, r.handoff);
   load->add_option("--payload", r.payload_path,
                    std::string("The signed payload for the payload handoff (default ") +

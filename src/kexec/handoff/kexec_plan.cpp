@@ -61,7 +61,7 @@ HandoffLayout handoff_layout(const Machine& machine, const Trampoline& trampolin
 }
 
 HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& trampoline,
-                                 const HandoffLayout& layout, RunOutcome& run) {
+                                 const HandoffLayout& layout, RunOutcome& run, bool serial_mark) {
   KexecPlan plan;
   if (run.memory == nullptr || run.handoff_code == 0 || run.handoff_data == 0)
     return host_fail(Stage::kPlan, "the run did not set aside pages for the handoff");
@@ -74,7 +74,8 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
   std::vector<std::byte> tables(efi::pages_to_bytes(layout.data_pages - layout.efi_setup_pages));
   const arch::TableRoots roots =
       arch::build_identity_tables(tables, run.handoff_data, layout.map_top, ram);
-  auto blob = trampoline.place(run.handoff_code, {roots.pml4, roots.pml5, run.context});
+  auto blob =
+      trampoline.place(run.handoff_code, {roots.pml4, roots.pml5, run.context, serial_mark});
   if (!blob) return std::unexpected(std::move(blob.error()));
   std::uint64_t entry_offset = 0;
   if (!trampoline.symbol("efikexec_trampoline_entry", entry_offset))

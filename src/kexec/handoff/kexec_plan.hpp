@@ -47,8 +47,10 @@ struct KexecPlan {
 // Writes the trampoline, the tables and (when the machine has them) the firmware's runtime
 // services for the next kernel (efi_setup.hpp) into the run's memory and plans the segments,
 // checked as below. Failures are Stage::kPlan.
+// `serial_mark`: the trampoline writes a line on COM1 when entered (benchmarks).
 HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& trampoline,
-                                 const HandoffLayout& layout, RunOutcome& run);
+                                 const HandoffLayout& layout, RunOutcome& run,
+                                 bool serial_mark = false);
 
 // What kexec_load(2) itself checks of the segments (kernel/kexec_core.c,
 // sanity_check_segment_list: count, page alignment, no wrap, no overlap, bufsz <= memsz, at most

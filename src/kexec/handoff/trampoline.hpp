@@ -27,6 +27,7 @@ class Trampoline {
     std::uint64_t pml4;
     std::uint64_t pml5;
     efikexec_cpu_context context;
+    bool serial_mark = false;  // a line on COM1 at entry, for benchmarks (load --serial-mark)
   };
   // The blob for physical address `base`: relocated, with the parameters and the IDT filled in.
   HostResult<std::vector<std::uint8_t>> place(std::uint64_t base,

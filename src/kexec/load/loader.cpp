@@ -274,7 +274,7 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
     return host_fail(Stage::kRun,
                      "the image did not reach ExitBootServices(): " + result.run.message,
                      request.image_path);
-  auto plan = plan_kexec(result.machine, trampoline, layout, result.run);
+  auto plan = plan_kexec(result.machine, trampoline, layout, result.run, request.serial_mark);
   result.timings.plan = lap();
   if (!plan) return std::unexpected(std::move(plan.error()));
   result.plan = std::move(*plan);

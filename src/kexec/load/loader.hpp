@@ -32,6 +32,7 @@ struct LoadRequest {
   unsigned timeout_seconds = 30;
   bool trace = false;
   bool echo_console = false;
+  bool serial_mark = false;  // the trampoline's line on COM1 at entry (benchmarks)
   Handoff handoff = Handoff::kAuto;
   std::string payload_path;  // empty: default_payload_path()
   std::string system_root;   // where the lockdown mode is read (machine/lockdown.hpp); "" this system

@@ -264,6 +264,14 @@ TEST(Trampoline, IsPlacedFromItsObjectsSymbolsAndRelocations) {
   ASSERT_TRUE(elsewhere);
   EXPECT_EQ(std::memcmp(blob.data() + entry, elsewhere->data() + entry, 16), 0)
       << "the code itself is position independent";
+  // The benchmark line at entry is off unless asked for.
+  std::uint64_t serial_mark = 0;
+  ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_serial_mark", serial_mark));
+  EXPECT_EQ(blob[serial_mark], 0);
+  parameters.serial_mark = true;
+  auto marked = trampoline.place(kBase, parameters);
+  ASSERT_TRUE(marked);
+  EXPECT_EQ((*marked)[serial_mark], 1);
 }
 
 std::uint64_t entry_at(const std::vector<std::byte>& pages, std::uint64_t index) {
