@@ -35,24 +35,13 @@ efikexec_trampoline_entry:
     cld                         /* >= 6.6 stub nor startup_64 turns them off again)          */
 
     /* Benchmarks only (`load --serial-mark`): one line on COM1 the moment the old kernel jumps
-     * here, for a host to timestamp. RAX, RCX, RDX and RSI are scratch: each is loaded from the
-     * context or set below before the image sees it. A PC UART needs no set-up for polling, and
-     * where none answers the status port reads 0xFF, so the wait ends at once. */
+     * here, for a host to timestamp. The call pushes onto relocate_kernel's stack in its control
+     * page, which stays mapped; RAX, RCX, RDX and RSI are scratch here: each is loaded from the
+     * context or set below before the image sees it. */
     cmpb    $0, efikexec_trampoline_serial_mark(%rip)
     je      8f
     lea     mark_message(%rip), %rsi
-6:  movzbl  (%rsi), %ecx
-    test    %cl, %cl
-    jz      8f
-    mov     $0x3fd, %dx         /* line status: wait for an empty transmit register */
-7:  inb     %dx, %al
-    test    $0x20, %al
-    jz      7b
-    mov     %cl, %al
-    mov     $0x3f8, %dx
-    outb    %al, %dx
-    inc     %rsi
-    jmp     6b
+    call    serial_write
 8:
 
     /* Our own identity tables over all RAM and the MMIO the early kernel touches, in the
@@ -123,20 +112,27 @@ efikexec_trampoline_entry:
 efikexec_trampoline_fault:
     cli
     lea     fault_message(%rip), %rsi
-3:  movzbl  (%rsi), %eax
-    test    %al, %al
-    jz      5f
+    call    serial_write
+5:  hlt
+    jmp     5b
+
+/* Writes the NUL-terminated text at RSI to COM1, polling: a PC UART needs no set-up for that, and
+ * where none answers the status port reads 0xFF, so the wait ends at once. Clobbers RAX, RCX,
+ * RDX and RSI (no ABI: both callers treat them as scratch). */
+serial_write:
+3:  movzbl  (%rsi), %ecx
+    test    %cl, %cl
+    jz      6f
     mov     $0x3fd, %dx         /* line status: wait for an empty transmit register */
 4:  inb     %dx, %al
     test    $0x20, %al
     jz      4b
-    movzbl  (%rsi), %eax
+    mov     %cl, %al
     mov     $0x3f8, %dx
     outb    %al, %dx
     inc     %rsi
     jmp     3b
-5:  hlt
-    jmp     5b
+6:  ret
 
 fault_message:
     .asciz  "\r\nefikexec: exception in the kexec trampoline; halted\r\n"

@@ -71,7 +71,7 @@ check "the load hands the firmware's runtime services over" "$QEMU_DIR/expect.sh
   '^EFIKEXEC-FIRST: efikexec: the next kernel runs with the firmware.s EFI runtime services \([1-9][0-9]* runtime regions' \
   '^EFIKEXEC-FIRST: load-status=1$' '!first test variable already there'
 check "second kernel: EFI in virtual mode the kexec way, by the firmware" "$QEMU_DIR/expect.sh" \
-  "$LOG" '^EFIKEXEC-SECOND: up$' '^EFIKEXEC-SECOND: virtual-mode=ok$' \
+  "$LOG" '^EFIKEXEC-TRAMPOLINE: entered$' '^EFIKEXEC-SECOND: up$' '^EFIKEXEC-SECOND: virtual-mode=ok$' \
   '^EFIKEXEC-SECOND: dmesg .*efi: EFI v[0-9.]+ by EDK II' \
   '!Unable to switch EFI into virtual mode' '!BUG:' '!Oops'
 first_count="$(tr -d '\r' <"$LOG" | sed -n 's/^EFIKEXEC-FIRST: first efivars=//p' | head -n1)"

@@ -40,7 +40,9 @@ case "$loader" in
   *)
     runtime=1
     [ "$loader" = efikexec ] && runtime=count
-    "$EFIKEXEC" load --db "$FIXTURES/keys/db.crt" --initrd "$FIXTURES/runtime-second.cpio.gz" \
+    # --serial-mark: the trampoline's own line when the old kernel jumps to it.
+    "$EFIKEXEC" load --serial-mark --db "$FIXTURES/keys/db.crt" \
+      --initrd "$FIXTURES/runtime-second.cpio.gz" \
       --append "$second reboot=efi efikexec.runtime=$runtime" \
       "$FIXTURES/vmlinuz-signed.efi" 2>&1 | sed 's/^/EFIKEXEC-FIRST: /'
     say "load-status=$(cat /sys/kernel/kexec_loaded)"
