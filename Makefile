@@ -17,7 +17,7 @@ DEBIAN_PACKAGES := \
 	libcli11-dev libbearssl-dev gnu-efi clang-19 libclang-rt-19-dev lld-19 \
 	qemu-system-x86 ovmf sbsigntool busybox-static binutils openssl cpio gzip zstd xz-utils \
 	python3 python3-pefile python3-cryptography python3-importlib-resources file hyperfine \
-	mtools dosfstools fdisk debian-archive-keyring
+	mtools dosfstools fdisk debian-archive-keyring dpkg-dev patch
 
 .PHONY: all deps build unit asan fuzz fixtures check demo clean
 

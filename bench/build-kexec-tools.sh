@@ -9,6 +9,9 @@
 # configured Debian mirror, its archive keyring, deb-src for SUITE): the machine's apt
 # configuration is not changed and nothing is installed. Nothing built here is committed.
 # Cached: a second run with OUTDIR/kexec present does nothing.
+# A fork (integration/kexec-tools/build-fork.sh) sets KEXEC_TOOLS_PATCHES (a directory of
+# patches applied in name order with patch -p1 after the extraction) and KEXEC_TOOLS_CONFIGURE
+# (more ./configure arguments, one per line).
 set -euo pipefail
 [[ $# -ge 1 ]] || { echo "usage: $0 OUTDIR [SUITE]" >&2; exit 2; }
 out="$(realpath -m -- "$1")"
@@ -51,9 +54,19 @@ then
   tar -xf "$orig" -C "$scratch/src/kexec-tools" --strip-components=1
 fi
 
+if [[ -n "${KEXEC_TOOLS_PATCHES:-}" ]]; then
+  for patch in "$KEXEC_TOOLS_PATCHES"/*.patch; do
+    patch -d "$scratch/src/kexec-tools" -p1 -s <"$patch" >>"$scratch/patch.log" 2>&1 ||
+      { echo "build-kexec-tools: $(basename "$patch") does not apply" >&2; cat "$scratch/patch.log" >&2; exit 1; }
+  done
+fi
+configure_extra=()
+[[ -z "${KEXEC_TOOLS_CONFIGURE:-}" ]] || mapfile -t configure_extra <<<"$KEXEC_TOOLS_CONFIGURE"
+
 # Static, without the optional compressors and Xen, so it runs alone in a busybox initramfs.
 (cd "$scratch/src/kexec-tools" &&
   ./configure --without-zlib --without-lzma --without-xen LDFLAGS=-static \
+    "${configure_extra[@]}" \
     >"$scratch/configure.log" 2>&1 &&
   make -j"$(nproc)" >"$scratch/make.log" 2>&1) || {
   tail -20 "$scratch"/make.log "$scratch"/configure.log >&2 2>/dev/null
