@@ -104,9 +104,13 @@ void print_error(Com1& out, const char* what, const Error& error) {
   reset_after_saying_so(out);
 }
 
-verifier::Verdict verify_bytes(ByteView bytes, const verifier::Policy& policy) {
+verifier::Verdict verify_image(const pe::Image& image, const verifier::Policy& policy) {
   static verifier::BearSslCrypto crypto;
   static verifier::Workspace workspace;
+  return verifier::verify_image(image, policy, crypto, workspace);
+}
+
+verifier::Verdict verify_bytes(ByteView bytes, const verifier::Policy& policy) {
   auto image = pe::Image::parse(bytes);
   if (!image) {
     verifier::Verdict verdict;
@@ -116,7 +120,7 @@ verifier::Verdict verify_bytes(ByteView bytes, const verifier::Policy& policy) {
     verdict.offset = image.error().offset;
     return verdict;
   }
-  return verifier::verify_image(*image, policy, crypto, workspace);
+  return verify_image(*image, policy);
 }
 
 void print_verdict(Com1& out, const verifier::Verdict& verdict) {
@@ -146,11 +150,12 @@ class VerifyingJudge final : public EspFileJudge {
     out_.write(" ");
     out_.decimal(data.size());
     out_.write(" bytes: ");
-    if (!pe::Image::parse(data)) {
+    auto image = pe::Image::parse(data);
+    if (!image) {
       out_.write("data\n");
       return false;
     }
-    const verifier::Verdict verdict = verify_bytes(data, policy_);
+    const verifier::Verdict verdict = verify_image(*image, policy_);
     print_verdict(out_, verdict);
     return !verdict.accepted();
   }

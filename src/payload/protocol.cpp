@@ -110,7 +110,7 @@ Result<ProtocolRequest> parse_protocol_command_line(std::string_view text) {
       if (value.empty() || value.size() > kMaxEspImagePath)
         return fail(ErrorCode::kMalformed, "efikexec.esp_image= is empty or too long", position);
       for (const char c : value)
-        if (c <= ' ' || c > '~' || c == '\\')
+        if (!esp_image_character(c))
           return fail(ErrorCode::kMalformed,
                       "efikexec.esp_image= holds a character other than printable ASCII", position);
       request.esp_image = value;

@@ -25,6 +25,10 @@ namespace efikexec::payload {
 inline constexpr std::uint64_t kBundleAlignment = 4096;
 inline constexpr std::size_t kMaxEspImagePath = 1024;  // FileVolume::kMaxPathChars
 
+// What efikexec.esp_image= may hold (user space checks it too, before the kexec): printable
+// ASCII without spaces, and `/` as the only separator.
+constexpr bool esp_image_character(char c) { return c > ' ' && c <= '~' && c != '\\'; }
+
 struct ProtocolRequest {
   std::uint64_t uki_size = 0;
   std::uint64_t initrd_size = 0;            // 0: no extra initrd

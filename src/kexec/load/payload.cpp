@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "payload/protocol.hpp"
 #include "pe_loader/pe_image.hpp"
 
 #ifndef EFIKEXEC_PAYLOAD_INSTALL_PATH
@@ -141,9 +142,8 @@ HostResult<std::string> payload_command_line(const PayloadArguments& arguments,
                                                               : " efikexec.cmdline=replace";
   }
   if (arguments.esp_size) {
-    // The protocol's path: printable ASCII without spaces (payload/protocol.hpp).
     for (const char c : arguments.esp_image)
-      if (c <= ' ' || c > '~' || c == '\\')
+      if (!payload::esp_image_character(c))
         return host_fail(Stage::kRequest,
                          "the UKI's path on the ESP holds a space or a character other than "
                          "printable ASCII, which the payload protocol cannot carry",

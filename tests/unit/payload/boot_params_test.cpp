@@ -3,7 +3,6 @@
 // page_tables.hpp), and the payload file's headers (when the build made one).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <memory>
