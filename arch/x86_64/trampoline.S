@@ -54,6 +54,18 @@ efikexec_trampoline_entry:
     mov     efikexec_trampoline_pml5(%rip), %rbx
 1:  mov     %rbx, %cr3
 
+    /* Crash kernels only (`load -p`): the old kernel's first 640 KiB go to the backup in the
+     * reservation before the crash kernel, which gets them as RAM, can reuse them; its vmcore
+     * reads them from there (what kexec-tools' purgatory does). Both are mapped by our tables;
+     * RCX, RSI and RDI are scratch here, loaded from the context below; DF is clear (cld). */
+    mov     efikexec_trampoline_backup_size(%rip), %rcx
+    test    %rcx, %rcx
+    jz      7f
+    mov     efikexec_trampoline_backup_source(%rip), %rsi
+    mov     efikexec_trampoline_backup_destination(%rip), %rdi
+    rep movsb
+7:
+
     /* SSE before the XMM registers and MXCSR are restored (EDK2 also sets OSFXSR). */
     or      $(CR4_OSFXSR | CR4_OSXMMEXCPT), %rax
     mov     %rax, %cr4
@@ -167,6 +179,15 @@ efikexec_trampoline_pml4:
     .globl efikexec_trampoline_pml5
 efikexec_trampoline_pml5:
     .quad   0                   /* filled by the loader: physical address of the PML5 */
+    .globl efikexec_trampoline_backup_source
+efikexec_trampoline_backup_source:
+    .quad   0                   /* filled by the loader (crash kernels): what to back up, */
+    .globl efikexec_trampoline_backup_destination
+efikexec_trampoline_backup_destination:
+    .quad   0                   /* where to,                                               */
+    .globl efikexec_trampoline_backup_size
+efikexec_trampoline_backup_size:
+    .quad   0                   /* and how many bytes (0: no backup)                       */
     .globl efikexec_trampoline_serial_mark
 efikexec_trampoline_serial_mark:
     .byte   0                   /* filled by the loader: 1 writes the entry line on COM1 */

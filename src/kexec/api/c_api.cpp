@@ -404,7 +404,7 @@ efikexec_status efikexec_unload(efikexec_context* ctx) {
 efikexec_status efikexec_is_loaded(efikexec_context* ctx, int* loaded) {
   return guarded(ctx, [&](efikexec_context& c) {
     if (loaded == nullptr) return fail(c, EFIKEXEC_ERR_INVALID_ARGUMENT, "no output pointer");
-    *loaded = context_syscalls(c).loaded() ? 1 : 0;
+    *loaded = context_syscalls(c).loaded(KexecSlot::kNormal) ? 1 : 0;
     return EFIKEXEC_OK;
   });
 }

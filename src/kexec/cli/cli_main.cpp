@@ -12,13 +12,17 @@
 
 int main(int argc, char** argv) {
   using namespace efikexec::kexec;
-  // kexec-tools' spellings, for scripts written against it.
+  // kexec-tools' spellings, for scripts written against it; `-p` is `load -p`.
+  std::vector<char*> arguments(argv, argv + argc);
   if (argc > 1) {
     const std::string first = argv[1];
-    if (first == "-l") argv[1] = const_cast<char*>("load");
-    if (first == "-e") argv[1] = const_cast<char*>("exec");
-    if (first == "-u") argv[1] = const_cast<char*>("unload");
+    if (first == "-l") arguments[1] = const_cast<char*>("load");
+    if (first == "-e") arguments[1] = const_cast<char*>("exec");
+    if (first == "-u") arguments[1] = const_cast<char*>("unload");
+    if (first == "-p") arguments.insert(arguments.begin() + 1, const_cast<char*>("load"));
   }
+  argc = static_cast<int>(arguments.size());
+  argv = arguments.data();
   CLI::App app{"efikexec: load EFI images and Unified Kernel Images for kexec by running their "
                "own EFI code up to ExitBootServices()"};
   app.require_subcommand(1);

@@ -95,6 +95,17 @@ void print_transcript(const LoadResult& result) {
     std::cout << "  " << hex_u64(segment.destination) << " " << mib(segment.memsz) << " ("
               << mib(segment.bufsz) << " data) " << segment.contents << "\n";
   std::cout << "efikexec: " << result.plan.runtime.description << "\n";
+  if (const auto& crash = result.plan.crash) {
+    std::cout << "efikexec: crash kernel in the " << mib(crash->reservation.size())
+              << " reservation at " << hex_u64(crash->reservation.start) << "; core headers ("
+              << crash->elfcorehdr_size << " bytes) at " << hex_u64(crash->elfcorehdr)
+              << ", the first 640 KiB backed up at " << hex_u64(crash->backup.start)
+              << " at the crash\n"
+              << "efikexec: the crash kernel's command line: " << crash->command_line << "\n";
+    if (crash->initrd)
+      std::cout << "efikexec: the crash kernel's initrd (--initrd, in place of the image's): "
+                << crash->initrd->size() << " bytes at " << hex_u64(crash->initrd->start) << "\n";
+  }
 }
 
 // One line on stderr for --timings (bench/load-bench.sh reads it): each step's wall time, the
@@ -172,16 +183,17 @@ int load_and_report(const LoadArguments& args, LoadResult& result, const HostSta
     std::cout << load_json(result).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
               << "\n";
   else
-    std::cout << "efikexec: loaded: 'efikexec exec' boots it\n";
+    std::cout << (result.plan.crash ? "efikexec: loaded as the crash kernel: a panic boots it\n"
+                                    : "efikexec: loaded: 'efikexec exec' boots it\n");
   return kExitOk;
 }
 
 int run_exec() { return report_failure(linux_kexec_syscalls()->execute()); }
 
-int run_unload(Handoff requested) {
+int run_unload(Handoff requested, KexecSlot slot) {
   auto decision = decide_handoff(requested, {});
   if (!decision) return report_failure(decision.error());
-  if (auto unloaded = unload_kexec(decision->handoff, *linux_kexec_syscalls()); !unloaded)
+  if (auto unloaded = unload_kexec(decision->handoff, *linux_kexec_syscalls(), slot); !unloaded)
     return report_failure(unloaded.error());
   return kExitOk;
 }
@@ -222,7 +234,13 @@ void register_load_commands(CLI::App& app, CommandLine& command) {
   load->add_flag("--reuse-cmdline", r.reuse_cmdline,
                  "Start from this kernel's command line (/proc/cmdline)")
       ->excludes(line);
-  load->add_option("--initrd", r.initrd_path, "Serve FILE as the initrd (LoadFile2)");
+  load->add_option("--initrd", r.initrd_path,
+                   "Serve FILE as the initrd (LoadFile2); with -p, a kdump initrd that replaces "
+                   "a UKI's own");
+  load->add_flag("-p,--load-panic", r.crash,
+                 "Load the crash kernel, booted when this kernel panics (kdump): the image runs "
+                 "inside the crashkernel= reservation; elfcorehdr= and --append reach its "
+                 "command line (docs/kdump.md)");
   load->add_option("--profile", r.profile, "Boot profile N of a multi-profile UKI");
   load->add_option("--machine", r.machine_spec,
                    "Machine description for dry runs: a JSON file, or q35[:MIB]");
@@ -254,9 +272,13 @@ void register_load_commands(CLI::App& app, CommandLine& command) {
   exec->callback([&command] { command.run = [] { return run_exec(); }; });
   CLI::App* unload = app.add_subcommand("unload", "Unload the loaded image (alias -u)");
   auto unload_handoff = std::make_shared<Handoff>(Handoff::kAuto);
+  auto unload_crash = std::make_shared<bool>(false);
   add_handoff_option(*unload, *unload_handoff);
-  unload->callback([&command, unload_handoff] {
-    command.run = [unload_handoff] { return run_unload(*unload_handoff); };
+  unload->add_flag("-p,--load-panic", *unload_crash, "Unload the crash kernel instead");
+  unload->callback([&command, unload_handoff, unload_crash] {
+    command.run = [unload_handoff, unload_crash] {
+      return run_unload(*unload_handoff, *unload_crash ? KexecSlot::kCrash : KexecSlot::kNormal);
+    };
   });
 }
 

@@ -53,15 +53,17 @@ bool is_free_ram(const std::vector<efi::MemoryRange>& map, std::uint64_t start, 
 
 }  // namespace
 
-HandoffLayout handoff_layout(const Machine& machine, const Trampoline& trampoline) {
+HandoffLayout handoff_layout(const Machine& machine, const Trampoline& trampoline,
+                             std::uint64_t crash_pages) {
   const std::uint64_t top = arch::identity_map_top(machine.top_of_address_space());
   const std::uint64_t efi_setup = machine.firmware_runtime ? kEfiSetupPages : 0;
-  return {efi::bytes_to_pages(trampoline.size()), arch::identity_table_pages(top) + efi_setup, top,
-          efi_setup};
+  return {efi::bytes_to_pages(trampoline.size()),
+          arch::identity_table_pages(top) + efi_setup + crash_pages, top, efi_setup, crash_pages};
 }
 
 HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& trampoline,
-                                 const HandoffLayout& layout, RunOutcome& run, bool serial_mark) {
+                                 const HandoffLayout& layout, RunOutcome& run, bool serial_mark,
+                                 const CrashPlan* crash) {
   KexecPlan plan;
   if (run.memory == nullptr || run.handoff_code == 0 || run.handoff_data == 0)
     return host_fail(Stage::kPlan, "the run did not set aside pages for the handoff");
@@ -69,13 +71,21 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
   std::vector<arch::PhysicalRange> ram;
   for (const MachineRange& range : machine.ranges)
     if (range.kind == RangeKind::kRam) ram.push_back({range.start, range.end});
-  if (layout.efi_setup_pages > layout.data_pages)
+  if (layout.efi_setup_pages + layout.crash_pages > layout.data_pages ||
+      (crash != nullptr && layout.crash_pages < kCrashCommandLinePages))
     return host_fail(Stage::kPlan, "the handoff layout has no room for its page tables");
-  std::vector<std::byte> tables(efi::pages_to_bytes(layout.data_pages - layout.efi_setup_pages));
+  const std::uint64_t table_pages =
+      layout.data_pages - layout.efi_setup_pages - layout.crash_pages;
+  std::vector<std::byte> tables(efi::pages_to_bytes(table_pages));
   const arch::TableRoots roots =
       arch::build_identity_tables(tables, run.handoff_data, layout.map_top, ram);
-  auto blob =
-      trampoline.place(run.handoff_code, {roots.pml4, roots.pml5, run.context, serial_mark});
+  Trampoline::Parameters parameters{roots.pml4, roots.pml5, run.context, serial_mark};
+  if (crash != nullptr) {
+    parameters.backup_source = 0;
+    parameters.backup_destination = crash->layout.backup.start;
+    parameters.backup_size = kCrashBackupSourceSize;
+  }
+  auto blob = trampoline.place(run.handoff_code, parameters);
   if (!blob) return std::unexpected(std::move(blob.error()));
   std::uint64_t entry_offset = 0;
   if (!trampoline.symbol("efikexec_trampoline_entry", entry_offset))
@@ -87,10 +97,24 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
   plan.trampoline = run.handoff_code;
   plan.page_tables = run.handoff_data;
   const std::uint64_t efi_setup_page =
-      layout.efi_setup_pages == 0 ? 0 : run.handoff_data + efi::pages_to_bytes(tables.size() / kPage);
+      layout.efi_setup_pages == 0 ? 0 : run.handoff_data + efi::pages_to_bytes(table_pages);
   auto runtime = hand_over_runtime_services(machine, run, efi_setup_page);
   if (!runtime) return std::unexpected(std::move(runtime.error()));
   plan.runtime = std::move(*runtime);
+  if (crash != nullptr) {
+    const std::uint64_t crash_page =
+        run.handoff_data + efi::pages_to_bytes(table_pages + layout.efi_setup_pages);
+    CrashRequest request;
+    request.append = crash->append;
+    request.command_line_page = crash_page;
+    request.command_line_capacity = efi::pages_to_bytes(kCrashCommandLinePages);
+    request.command_line_limit = crash->command_line_limit;
+    request.initrd = crash->replacement_initrd;
+    request.initrd_page = crash_page + request.command_line_capacity;
+    auto handed = hand_over_crash(machine, *crash->facts, crash->layout, crash->headers, request, run);
+    if (!handed) return std::unexpected(std::move(handed.error()));
+    plan.crash = std::move(*handed);
+  }
 
   // Everything the run allocated must be where the image left it; neighbours merge.
   std::vector<Extent> extents;
@@ -104,8 +128,10 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
     }
     extents.push_back({range.start, range.end(), {type}});
   }
-  // kexec_load takes at most 16 segments: close the smallest gaps of free RAM until they fit.
-  while (extents.size() > kMaxKexecSegments) {
+  // kexec_load takes at most 16 segments (one of them a crash kernel's core headers): close the
+  // smallest gaps of free RAM until they fit.
+  const std::size_t room = kMaxKexecSegments - (crash != nullptr ? 1 : 0);
+  while (extents.size() > room) {
     std::size_t best = extents.size();
     for (std::size_t i = 0; i + 1 < extents.size(); ++i) {
       if (!is_free_ram(run.final_map, extents[i].end, extents[i + 1].start)) continue;
@@ -133,6 +159,17 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
     plan.bufsz_total += segment.bufsz;
     plan.segments.push_back(std::move(segment));
   }
+  if (crash != nullptr) {
+    // The core headers lie in the reserved pages above everything the image was given.
+    const PhysicalSpan& headers = crash->layout.headers;
+    plan.segments.push_back({headers.start, headers.size(), headers.size(), "ElfCoreHeaders"});
+    plan.memsz_total += headers.size();
+    plan.bufsz_total += headers.size();
+    std::sort(plan.segments.begin(), plan.segments.end(),
+              [](const PlannedSegment& a, const PlannedSegment& b) {
+                return a.destination < b.destination;
+              });
+  }
   if (auto sane = check_segments_as_the_kernel_does(plan, machine); !sane)
     return std::unexpected(std::move(sane.error()));
   return plan;
@@ -156,6 +193,19 @@ HostStatus check_segments_as_the_kernel_does(const KexecPlan& plan, const Machin
     if (segment.bufsz > segment.memsz)
       return host_fail(Stage::kPlan, "a kexec segment has more data than memory at " +
                                          hex_u64(segment.destination));
+  }
+  if (plan.crash) {
+    // kernel/kexec_core.c: a crash image's segments (and kimage_crash_alloc: its entry) must lie
+    // in crashk_res.
+    const PhysicalSpan& reservation = plan.crash->reservation;
+    for (const PlannedSegment& segment : plan.segments)
+      if (segment.destination < reservation.start ||
+          segment.destination + segment.memsz > reservation.end)
+        return host_fail(Stage::kPlan, "a crash kernel segment at " +
+                                           hex_u64(segment.destination) +
+                                           " lies outside the crash kernel reservation");
+    if (plan.entry < reservation.start || plan.entry >= reservation.end)
+      return host_fail(Stage::kPlan, "the crash kernel's entry lies outside its reservation");
   }
   if (plan.memsz_total > machine.ram_bytes() / 2)
     return host_fail(Stage::kPlan, "the image used " + std::to_string(plan.memsz_total >> 20) +
@@ -192,6 +242,7 @@ nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run) {
             {"runtime_table", plan.runtime.firmware
                                   ? nlohmann::json(hex_u64(plan.runtime.runtime_services))
                                   : nlohmann::json(nullptr)}}},
+          {"crash", plan.crash ? crash_handoff_json(*plan.crash) : nlohmann::json(nullptr)},
           {"memory_map", map},
           {"run", run_outcome_json(run)}};
 }

@@ -122,9 +122,13 @@ HostResult<std::vector<std::uint8_t>> Trampoline::place(std::uint64_t base,
     } else
       return host_fail(Stage::kPlan, "unsupported relocation type in the trampoline object");
   }
-  std::uint64_t pml4, pml5, context, idt, idt_end, fault, serial_mark;
+  std::uint64_t pml4, pml5, context, idt, idt_end, fault, serial_mark, backup_source,
+      backup_destination, backup_size;
   if (!symbol("efikexec_trampoline_pml4", pml4) || !symbol("efikexec_trampoline_pml5", pml5) ||
       !symbol("efikexec_trampoline_serial_mark", serial_mark) ||
+      !symbol("efikexec_trampoline_backup_source", backup_source) ||
+      !symbol("efikexec_trampoline_backup_destination", backup_destination) ||
+      !symbol("efikexec_trampoline_backup_size", backup_size) ||
       !symbol("efikexec_trampoline_context", context) ||
       !symbol("efikexec_trampoline_idt", idt) || !symbol("efikexec_trampoline_end", idt_end) ||
       !symbol("efikexec_trampoline_fault", fault))
@@ -132,6 +136,9 @@ HostResult<std::vector<std::uint8_t>> Trampoline::place(std::uint64_t base,
   std::memcpy(out.data() + pml4, &parameters.pml4, 8);
   std::memcpy(out.data() + pml5, &parameters.pml5, 8);
   out[serial_mark] = parameters.serial_mark ? 1 : 0;
+  std::memcpy(out.data() + backup_source, &parameters.backup_source, 8);
+  std::memcpy(out.data() + backup_destination, &parameters.backup_destination, 8);
+  std::memcpy(out.data() + backup_size, &parameters.backup_size, 8);
   std::memcpy(out.data() + context, &parameters.context, sizeof parameters.context);
   arch::write_idt_gates({reinterpret_cast<std::byte*>(out.data()) + idt, idt_end - idt},
                         base + fault, kCodeSelector);

@@ -28,6 +28,10 @@ class Trampoline {
     std::uint64_t pml5;
     efikexec_cpu_context context;
     bool serial_mark = false;  // a line on COM1 at entry, for benchmarks (load --serial-mark)
+    // Crash kernels: copy [backup_source, +backup_size) to backup_destination at entry.
+    std::uint64_t backup_source = 0;
+    std::uint64_t backup_destination = 0;
+    std::uint64_t backup_size = 0;
   };
   // The blob for physical address `base`: relocated, with the parameters and the IDT filled in.
   HostResult<std::vector<std::uint8_t>> place(std::uint64_t base,

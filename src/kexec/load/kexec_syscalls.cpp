@@ -35,22 +35,28 @@ std::unexpected<HostError> call_failed(const char* call) {
 }
 
 class LinuxKexecSyscalls final : public KexecSyscalls {
+  static unsigned long flags(KexecSlot slot) {
+    return KEXEC_ARCH_X86_64 | (slot == KexecSlot::kCrash ? KEXEC_ON_CRASH : 0);
+  }
+
  public:
-  HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments) override {
+  HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments,
+                  KexecSlot slot) override {
     if (forbidden()) return forbidden_here();
     std::vector<kexec_segment> list;
     for (const KexecSegment& s : segments)
       list.push_back({s.buffer, s.buffer_size, reinterpret_cast<const void*>(s.destination),
                       static_cast<std::size_t>(s.memory_size)});
-    if (syscall(SYS_kexec_load, entry, list.size(), list.data(), KEXEC_ARCH_X86_64) != 0)
-      return call_failed("kexec_load");
+    if (syscall(SYS_kexec_load, entry, list.size(), list.data(), flags(slot)) != 0)
+      return call_failed(slot == KexecSlot::kCrash ? "kexec_load (crash kernel)" : "kexec_load");
     return {};
   }
 
-  HostStatus unload() override {
+  HostStatus unload(KexecSlot slot) override {
     if (forbidden()) return forbidden_here();
-    if (syscall(SYS_kexec_load, 0, 0, nullptr, KEXEC_ARCH_X86_64) != 0)
-      return call_failed("kexec_load (unload)");
+    if (syscall(SYS_kexec_load, 0, 0, nullptr, flags(slot)) != 0)
+      return call_failed(slot == KexecSlot::kCrash ? "kexec_load (unload the crash kernel)"
+                                                   : "kexec_load (unload)");
     return {};
   }
 
@@ -75,15 +81,16 @@ class LinuxKexecSyscalls final : public KexecSyscalls {
     return {};
   }
 
-  bool loaded() override {
-    std::ifstream in("/sys/kernel/kexec_loaded");
+  bool loaded(KexecSlot slot) override {
+    std::ifstream in(slot == KexecSlot::kCrash ? "/sys/kernel/kexec_crash_loaded"
+                                               : "/sys/kernel/kexec_loaded");
     int value = 0;
     return (in >> value) && value == 1;
   }
 
   HostError execute() override {
     if (forbidden()) return forbidden_here().error();
-    if (!loaded())
+    if (!loaded(KexecSlot::kNormal))
       return HostError{Stage::kKexec, "no kexec image is loaded (run 'efikexec load' first)"};
     sync();
     syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_KEXEC, nullptr);

@@ -21,12 +21,20 @@ struct KexecSegment {
   std::uint64_t memory_size;
 };
 
+// Which image a call is about: the one `reboot(LINUX_REBOOT_CMD_KEXEC)` boots, or the crash
+// kernel the kernel boots when it panics (KEXEC_ON_CRASH; its segments lie in the crashkernel=
+// reservation).
+enum class KexecSlot { kNormal, kCrash };
+
 class KexecSyscalls {
  public:
   virtual ~KexecSyscalls() = default;
-  // Replaces the loaded image only if the whole load succeeds (the kernel's own rule).
-  virtual HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments) = 0;
-  virtual HostStatus unload() = 0;
+  // Replaces the loaded image only if the whole load succeeds (the kernel's own rule for the
+  // normal image; a crash kernel's load frees the one loaded before it, so a load that reaches
+  // the kernel and fails there leaves none).
+  virtual HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments,
+                          KexecSlot slot) = 0;
+  virtual HostStatus unload(KexecSlot slot) = 0;
   // kexec_file_load(2) with flags 0: the kernel reads `kernel_fd` (a bzImage; under lockdown it
   // must carry a first PE signature the kernel trusts), `initrd_fd` as its initrd and
   // `command_line` (without its NUL; the call adds it). Replaces the loaded image only if the
@@ -35,7 +43,7 @@ class KexecSyscalls {
   // kexec_file_load(KEXEC_FILE_UNLOAD): the unload a locked-down kernel accepts (it refuses
   // kexec_load altogether). Unloads whichever call loaded the image.
   virtual HostStatus file_unload() = 0;
-  virtual bool loaded() = 0;
+  virtual bool loaded(KexecSlot slot) = 0;
   // Boots the loaded image; returns only on failure, with why.
   virtual HostError execute() = 0;
 };

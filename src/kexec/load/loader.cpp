@@ -150,6 +150,73 @@ HostResult<std::optional<PayloadImage>> find_payload(const LoadRequest& request,
       path);
 }
 
+// A crash load's facts, the pages it carves out of the reservation, the core headers for them,
+// and the machine as the image sees it.
+struct CrashPrepared {
+  CrashFacts facts;
+  CrashLayout layout;
+  std::vector<std::byte> headers;
+  Machine view;
+};
+
+std::string crash_reservation_words(const CrashFacts& facts) {
+  return std::to_string(facts.reservation.size() >> 20) + " MiB crash kernel reservation at " +
+         hex_u64(facts.reservation.start);
+}
+
+// What the image will need at least inside the reservation: its own image and the kernel's
+// init_size (where the stub puts the kernel), the initrds, and the handoff's pages.
+// The setup header of the kernel: a UKI's .linux, or the EFI-stub kernel itself.
+std::optional<uki::LinuxBootHeader> kernel_header(const uki::Uki& uki) {
+  const pe::Image& image = uki.image();
+  const pe::Section* kernel = uki.find(".linux");
+  auto header = uki::parse_linux_boot_header(kernel ? image.section_data(*kernel) : image.file());
+  if (!header) return std::nullopt;
+  return *header;
+}
+
+std::uint64_t crash_need_estimate(const uki::Uki& uki, const LoadResult& result,
+                                  const CrashLayout& layout) {
+  std::uint64_t need = uki.image().size_of_image() + result.initrd.size() +
+                       (layout.headers.end - layout.backup.start);
+  if (auto header = kernel_header(uki)) need += header->init_size;
+  if (const pe::Section* initrd = uki.find(".initrd")) need += initrd->memory_size();
+  return need;
+}
+
+HostResult<CrashPrepared> prepare_crash(const LoadRequest& request, LoadResult& result,
+                                        const uki::Uki& uki, bool replace_initrd) {
+  CrashPrepared crash;
+  if (result.machine.crash) {
+    crash.facts = *result.machine.crash;
+  } else if (request.machine_spec.empty()) {
+    auto facts = discover_crash_facts();
+    if (!facts) return std::unexpected(std::move(facts.error()));
+    crash.facts = std::move(*facts);
+  } else {
+    return host_fail(Stage::kMachine,
+                     "the machine description has no \"crash\" facts for a crash kernel load",
+                     request.machine_spec);
+  }
+  auto layout = plan_crash_layout(crash.facts);
+  if (!layout) return std::unexpected(std::move(layout.error()));
+  crash.layout = *layout;
+  auto headers = build_elf_core_headers(crash.facts, crash.layout);
+  if (!headers) return std::unexpected(std::move(headers.error()));
+  crash.headers = std::move(*headers);
+  const std::uint64_t need = crash_need_estimate(uki, result, crash.layout) +
+                             (replace_initrd ? result.initrd.size() : 0);
+  if (need > crash.facts.reservation.size())
+    return host_fail(Stage::kRequest,
+                     "the " + crash_reservation_words(crash.facts) + " is too small for this "
+                     "image, which needs at least " + std::to_string((need + (1 << 20) - 1) >> 20) +
+                     " MiB there (its image, the kernel's init_size, the initrds and the crash "
+                     "handoff's pages): boot with a larger crashkernel=",
+                     request.image_path);
+  crash.view = crash_machine_view(result.machine, crash.facts, crash.layout);
+  return crash;
+}
+
 }  // namespace
 
 HostResult<HandoffDecision> decide_handoff(Handoff requested, const std::string& system_root) {
@@ -158,8 +225,15 @@ HostResult<HandoffDecision> decide_handoff(Handoff requested, const std::string&
   return HandoffDecision{*lockdown, choose_handoff(requested, *lockdown)};
 }
 
-HostStatus unload_kexec(Handoff handoff, KexecSyscalls& syscalls) {
-  return handoff == Handoff::kPayload ? syscalls.file_unload() : syscalls.unload();
+HostStatus unload_kexec(Handoff handoff, KexecSyscalls& syscalls, KexecSlot slot) {
+  if (slot == KexecSlot::kCrash) {
+    if (handoff == Handoff::kPayload)
+      return host_fail(Stage::kKexec,
+                       "this kernel is in lockdown, which refuses kexec_load, and efikexec loads "
+                       "crash kernels only through kexec_load (docs/kdump.md)");
+    return syscalls.unload(slot);
+  }
+  return handoff == Handoff::kPayload ? syscalls.file_unload() : syscalls.unload(slot);
 }
 
 nlohmann::json load_json(const LoadResult& result) {
@@ -206,6 +280,13 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
   if (!decision) return std::unexpected(std::move(decision.error()));
   result.lockdown = decision->lockdown;
   result.handoff = decision->handoff;
+  if (request.crash && decision->handoff == Handoff::kPayload)
+    return host_fail(Stage::kKexec,
+                     std::string("a crash kernel (load -p) is loaded with kexec_load, which this "
+                                 "kernel refuses in lockdown [") +
+                         lockdown_mode_name(decision->lockdown) +
+                         "]; the payload handoff does not load crash kernels (docs/kdump.md)",
+                     request.image_path);
   auto payload = find_payload(request, *decision);
   if (!payload) return std::unexpected(std::move(payload.error()));
   // Verify before execute: nothing of the image runs unless the policy accepted it. Read and
@@ -221,8 +302,9 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
   const uki::Uki uki = uki::Uki::from_image(pe_image);
   if (!pe_image.is_x86_64())
     return host_fail(Stage::kRequest, "not an x86_64 image", request.image_path);
-  if (!request.initrd_path.empty() && uki.kind() == uki::ImageKind::kUki &&
-      uki.find(".initrd", request.profile) != nullptr)
+  const bool own_initrd =
+      uki.kind() == uki::ImageKind::kUki && uki.find(".initrd", request.profile) != nullptr;
+  if (!request.initrd_path.empty() && own_initrd && !request.crash)
     return host_fail(Stage::kRequest,
                      "the UKI carries its own initrd; --initrd is for EFI-stub kernels and UKIs "
                      "without one",
@@ -235,7 +317,11 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
     result.timings.setup = lap();
     return prepared;
   }
-  auto load_options = build_load_options(request, uki);
+  // A crash kernel's --append goes into boot_params after the run (crash/crash_dump.hpp), so
+  // that a stub which ignores LoadOptions under Secure Boot cannot drop it.
+  LoadRequest options_request = request;
+  if (request.crash) options_request.append.reset();
+  auto load_options = build_load_options(options_request, uki);
   if (!load_options) return std::unexpected(std::move(load_options.error()));
   result.load_options = std::move(*load_options);
   auto machine = resolve_machine(request.machine_spec);
@@ -248,7 +334,19 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
   }
   Trampoline trampoline;
   if (auto loaded = trampoline.load(); !loaded) return loaded;
-  const HandoffLayout layout = handoff_layout(result.machine, trampoline);
+  // A crash kernel: the initrd replaces a UKI's own after the run (the stubs before 262 refuse
+  // an initrd a loader offers next to theirs); the image sees RAM only in the reservation.
+  const bool replace_initrd = request.crash && own_initrd && !request.initrd_path.empty();
+  std::optional<CrashPrepared> crash;
+  if (request.crash) {
+    auto prepared = prepare_crash(request, result, uki, replace_initrd);
+    if (!prepared) return std::unexpected(std::move(prepared.error()));
+    crash = std::move(*prepared);
+  }
+  const HandoffLayout layout = handoff_layout(
+      result.machine, trampoline,
+      crash ? kCrashCommandLinePages + (replace_initrd ? efi::bytes_to_pages(result.initrd.size()) : 0)
+            : 0);
 
   RunRequest run;
   run.image = result.image->opened.bytes.view();
@@ -259,8 +357,8 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
   run.image_path = std::move(*image_path);
   if (result.esp) add_esp_files(*result.esp, run.boot_files);
   run.load_options = result.load_options;
-  if (!request.initrd_path.empty()) run.initrd = result.initrd.view();
-  run.machine = &result.machine;
+  if (!request.initrd_path.empty() && !replace_initrd) run.initrd = result.initrd.view();
+  run.machine = crash ? &crash->view : &result.machine;
   run.trace = request.trace;
   run.echo_console = request.echo_console;
   run.timeout_seconds = request.timeout_seconds;
@@ -272,9 +370,23 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
   if (!started) return started;
   if (result.run.end != RunEnd::kExitBootServices)
     return host_fail(Stage::kRun,
-                     "the image did not reach ExitBootServices(): " + result.run.message,
+                     "the image did not reach ExitBootServices(): " + result.run.message +
+                         (crash ? " (it ran inside the " + crash_reservation_words(crash->facts) +
+                                      ")"
+                                : std::string()),
                      request.image_path);
-  auto plan = plan_kexec(result.machine, trampoline, layout, result.run, request.serial_mark);
+  std::optional<CrashPlan> crash_plan;
+  if (crash) {
+    crash_plan = CrashPlan{&crash->facts, crash->layout, std::move(crash->headers),
+                           request.append, ByteView()};
+    if (replace_initrd) crash_plan->replacement_initrd = result.initrd.view();
+    // Kernels before 2.06 of the boot protocol have no cmdline_size: 255 bytes then.
+    const auto header = kernel_header(uki);
+    crash_plan->command_line_limit =
+        header && header->protocol_version >= 0x206 ? header->cmdline_size : 255;
+  }
+  auto plan = plan_kexec(result.machine, trampoline, layout, result.run, request.serial_mark,
+                         crash_plan ? &*crash_plan : nullptr);
   result.timings.plan = lap();
   if (!plan) return std::unexpected(std::move(plan.error()));
   result.plan = std::move(*plan);
@@ -302,7 +414,9 @@ HostStatus commit_kexec(LoadResult& result, KexecSyscalls& syscalls) {
     }
     segments.push_back({buffer, segment.bufsz, segment.destination, segment.memsz});
   }
-  if (loaded) loaded = syscalls.load(result.plan.entry, segments);
+  if (loaded)
+    loaded = syscalls.load(result.plan.entry, segments,
+                           result.plan.crash ? KexecSlot::kCrash : KexecSlot::kNormal);
   for (auto [address, size] : mappings) munmap(address, size);
   return loaded;
 }

@@ -39,6 +39,10 @@ struct LoadRequest {
   // The ESP whose add-ons, credentials and extensions the image is offered (esp/esp_volume.hpp);
   // none: the boot volume holds only the image.
   std::optional<std::string> esp_directory;
+  // Load a crash kernel (`load -p`, docs/kdump.md): the image runs inside the crashkernel=
+  // reservation, `append` is added to the command line it leaves in boot_params (with
+  // elfcorehdr=), and `initrd_path` replaces a UKI's own initrd.
+  bool crash = false;
 };
 
 // Wall time of each step of prepare_kexec, in seconds (`efikexec load --timings`).
@@ -80,6 +84,7 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result);
 HostStatus commit_kexec(LoadResult& result, KexecSyscalls& syscalls);
 
 // The path `requested` takes on the kernel whose lockdown mode is read under `system_root`.
+// A crash kernel goes through kexec_load only: under lockdown that is an error naming why.
 struct HandoffDecision {
   LockdownMode lockdown = LockdownMode::kNone;
   Handoff handoff = Handoff::kTrampoline;
@@ -88,7 +93,8 @@ HostResult<HandoffDecision> decide_handoff(Handoff requested, const std::string&
 
 // Unloads through the call the path's kernel accepts: kexec_file_load(KEXEC_FILE_UNLOAD) on
 // the payload path (a kernel in lockdown refuses kexec_load), kexec_load otherwise.
-HostStatus unload_kexec(Handoff handoff, KexecSyscalls& syscalls);
+HostStatus unload_kexec(Handoff handoff, KexecSyscalls& syscalls,
+                        KexecSlot slot = KexecSlot::kNormal);
 
 // What a load would do or did, as JSON: the trampoline's plan (handoff/kexec_plan.hpp) or the
 // payload's call, with "handoff" and "lockdown" (`load --dry-run`, efikexec_plan).

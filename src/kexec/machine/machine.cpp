@@ -3,6 +3,8 @@
 
 #include "kexec/machine/machine.hpp"
 
+#include "kexec/crash/crash_dump.hpp"
+
 #include "efi_shim/guids.hpp"
 
 #include <fcntl.h>
@@ -382,6 +384,11 @@ HostResult<Machine> machine_from_json(const json& description) {
                                           : machine.smbios3;
     slot = address;
   }
+  if (description.contains("crash")) {
+    auto crash = crash_facts_from_json(description["crash"]);
+    if (!crash) return std::unexpected(std::move(crash.error()));
+    machine.crash = std::move(*crash);
+  }
   if (machine.ram_bytes() == 0)
     return host_fail(Stage::kMachine, "machine description: no RAM");
   return machine;
@@ -429,6 +436,7 @@ json machine_to_json(const Machine& machine) {
   } else if (!machine.firmware_runtime_unavailable.empty()) {
     out["firmware_runtime_unavailable"] = machine.firmware_runtime_unavailable;
   }
+  if (machine.crash) out["crash"] = crash_facts_to_json(*machine.crash);
   return out;
 }
 

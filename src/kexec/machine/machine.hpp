@@ -14,6 +14,7 @@
 
 #include "efi_shim/memory.hpp"
 #include "kexec/common/host_error.hpp"
+#include "kexec/crash/crash_facts.hpp"
 #include "kexec/machine/firmware_runtime.hpp"
 
 namespace efikexec::kexec {
@@ -69,6 +70,9 @@ struct Machine {
   // kernel runs without EFI runtime services.
   std::optional<FirmwareRuntime> firmware_runtime;
   std::string firmware_runtime_unavailable;
+  // The crashkernel= reservation and what a crash kernel's core headers need: from a description
+  // file ("crash"); the running system's are read only for a crash load (crash/crash_dump.hpp).
+  std::optional<CrashFacts> crash;
 
   std::uint64_t ram_bytes() const;
   std::uint64_t top_of_ram() const;

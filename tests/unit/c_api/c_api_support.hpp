@@ -32,6 +32,7 @@ struct FakeKexecState {
   std::uint64_t last_bytes = 0;  // sum of each buffer's last byte: proof they were read
   bool fail_load = false;
   bool loaded = false;
+  bool crash = false;  // the last load or unload was of the crash kernel
   int file_loads = 0;
   int file_unloads = 0;
   std::string file_command_line;
@@ -43,8 +44,10 @@ class FakeKexecSyscalls final : public kexec::KexecSyscalls {
   explicit FakeKexecSyscalls(std::shared_ptr<FakeKexecState> state) : state_(std::move(state)) {}
 
   kexec::HostStatus load(std::uint64_t entry,
-                         std::span<const kexec::KexecSegment> segments) override {
+                         std::span<const kexec::KexecSegment> segments,
+                         kexec::KexecSlot slot) override {
     ++state_->loads;
+    state_->crash = slot == kexec::KexecSlot::kCrash;
     if (state_->fail_load) return kexec::host_fail(kexec::Stage::kKexec, "fake kexec_load failed");
     state_->entry = entry;
     state_->segments = segments.size();
@@ -59,8 +62,9 @@ class FakeKexecSyscalls final : public kexec::KexecSyscalls {
     state_->loaded = true;
     return {};
   }
-  kexec::HostStatus unload() override {
+  kexec::HostStatus unload(kexec::KexecSlot slot) override {
     ++state_->unloads;
+    state_->crash = slot == kexec::KexecSlot::kCrash;
     state_->loaded = false;
     return {};
   }
@@ -80,7 +84,7 @@ class FakeKexecSyscalls final : public kexec::KexecSyscalls {
     state_->loaded = false;
     return {};
   }
-  bool loaded() override { return state_->loaded; }
+  bool loaded(kexec::KexecSlot) override { return state_->loaded; }
   kexec::HostError execute() override {
     ++state_->executes;
     return {kexec::Stage::kKexec, "fake reboot returned"};

@@ -16,8 +16,10 @@ namespace efikexec::kexec {
 
 class FakeKexec final : public KexecSyscalls {
  public:
-  HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments) override {
+  HostStatus load(std::uint64_t entry, std::span<const KexecSegment> segments,
+                  KexecSlot slot) override {
     ++loads;
+    this->slot = slot;
     this->entry = entry;
     recorded.assign(segments.begin(), segments.end());
     first_bytes.clear();
@@ -25,8 +27,9 @@ class FakeKexec final : public KexecSyscalls {
       first_bytes.push_back(s.buffer_size >= 8 ? *static_cast<const std::uint64_t*>(s.buffer) : 0);
     return {};
   }
-  HostStatus unload() override {
+  HostStatus unload(KexecSlot slot) override {
     ++unloads;
+    this->slot = slot;
     return {};
   }
   HostStatus file_load(int kernel_fd, int initrd_fd, const std::string& command_line) override {
@@ -42,7 +45,7 @@ class FakeKexec final : public KexecSyscalls {
     ++file_unloads;
     return {};
   }
-  bool loaded() override { return loads > 0; }
+  bool loaded(KexecSlot) override { return loads > 0; }
   // The whole file behind `fd`, read as the kernel reads it (from offset 0).
   static std::string read_all(int fd) {
     std::string bytes;
@@ -57,6 +60,7 @@ class FakeKexec final : public KexecSyscalls {
   }
   HostError execute() override { return {Stage::kKexec, "fake"}; }
   int loads = 0;
+  KexecSlot slot = KexecSlot::kNormal;  // of the last load or unload
   std::uint64_t entry = 0;
   std::vector<KexecSegment> recorded;
   std::vector<std::uint64_t> first_bytes;

@@ -190,7 +190,7 @@ TEST(Loader, AConfinedRunThatIsRefusedLeavesTheLoadedImageAlone) {
     EXPECT_TRUE(result.plan.segments.empty());
   }
   EXPECT_EQ(kernel.loads, 1);
-  EXPECT_TRUE(kernel.loaded());
+  EXPECT_TRUE(kernel.loaded(KexecSlot::kNormal));
 }
 
 // The plan is refused where the kernel's segment check would refuse it (kernel/kexec_core.c,

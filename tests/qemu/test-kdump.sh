@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test-kdump.sh FIXTURES WORKDIR EFIKEXEC_BIN
+#   Crash kernels from a UKI (issue 15, docs/kdump.md), in one OVMF guest booted with
+#   crashkernel=256M (scenarios/kdump.sh): `efikexec load -p` of the signed UKI with a kdump
+#   initrd (--initrd, in place of the UKI's own) and --append; a refused crash load leaves the
+#   crash kernel loaded, `unload -p` unloads it; then a marker in the first kernel's memory and
+#   `echo c > /proc/sysrq-trigger`. The crash kernel must boot from the UKI with the UKI's
+#   .cmdline, elfcorehdr= and the appended words, run the kdump initrd's /init
+#   (guest/kdump-init.sh) within the reservation, and find in /proc/vmcore an ELF core whose
+#   PT_LOADs cover the first kernel's System RAM outside the reservation, with the marker at the
+#   physical address the first kernel gave, the CPU's registers and VMCOREINFO.
+#   Log: WORKDIR/kdump.log.
+set -euo pipefail
+TEST_NAME=test-kdump
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/lib.sh"
+# shellcheck source=SCRIPTDIR/overlay.sh
+. "$QEMU_DIR/overlay.sh"
+[[ $# -eq 3 ]] || { echo "usage: $0 FIXTURES WORKDIR EFIKEXEC_BIN" >&2; exit 2; }
+FIX="$(realpath -m -- "$1")"
+WORK="$(realpath -m -- "$2")"
+BIN="$3"
+require_fixture "$FIX"/{vmlinuz,uki-signed.efi,uki-other-signed.efi,keys/db.crt,initrd-second.cpio.gz}
+mkdir -p "$WORK"
+
+cc -O2 -static -o "$WORK/vmcore-check" "$QEMU_DIR/guest/vmcore-check.c" ||
+  { note "vmcore-check (tests/qemu/guest/vmcore-check.c) could not be built"; exit 1; }
+# The kdump initrd: the fixtures' second initrd (busybox) with this test's /init over it.
+tree="$WORK/kdump-initrd"
+rm -rf "$tree"
+mkdir -p "$tree/bin"
+cp "$QEMU_DIR/guest/kdump-init.sh" "$tree/init"
+cp "$WORK/vmcore-check" "$tree/bin/vmcore-check"
+(cd "$tree" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+  cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$WORK/kdump-overlay.cpio.gz"
+cat "$FIX/initrd-second.cpio.gz" "$WORK/kdump-overlay.cpio.gz" >"$WORK/kdump.cpio.gz"
+
+OVMF="$WORK/ovmf"
+system_ovmf "$OVMF"
+overlay_begin kdump
+overlay_add kdump bin/vmcore-check "$WORK/vmcore-check"
+overlay_add kdump fixtures/kdump.cpio.gz "$WORK/kdump.cpio.gz"
+LOG="$WORK/kdump.log"
+OVERLAY_UNTIL='^EFIKEXEC-KDUMP: done|^EFIKEXEC-FIRST: crash returned|^EFIKEXEC-FIRST: scenario-exit' \
+  check "guest ran" overlay_boot kdump "$QEMU_DIR/scenarios/kdump.sh" "$FIX/vmlinuz" "$OVMF" \
+  "console=ttyS0 quiet loglevel=4 crashkernel=256M"
+
+check "efikexec load -p loaded the signed UKI as the crash kernel" "$QEMU_DIR/expect.sh" "$LOG" \
+  '^EFIKEXEC-FIRST: reservation [0-9a-f]+-[0-9a-f]+:Crashkernel' \
+  '^EFIKEXEC-FIRST: load: efikexec: verified ' \
+  '^EFIKEXEC-FIRST: load: efikexec: crash kernel in the 256.0 MiB reservation' \
+  '^EFIKEXEC-FIRST: load: efikexec: the crash kernel.s command line: elfcorehdr=0x[0-9a-f]+ console=ttyS0 efikexec\.uki=1 panic=-1 efikexec\.marker=' \
+  '^EFIKEXEC-FIRST: load: efikexec: loaded as the crash kernel' \
+  '^EFIKEXEC-FIRST: first crash-loaded=1 loaded=0$'
+check "a refused crash load leaves the crash kernel loaded; unload -p unloads it" \
+  "$QEMU_DIR/expect.sh" "$LOG" \
+  '^EFIKEXEC-FIRST: stranger: efikexec: .*(not trusted|unknown signer|no chain)' \
+  '^EFIKEXEC-FIRST: stranger crash-loaded=1$' '^EFIKEXEC-FIRST: unloaded crash-loaded=0$' \
+  '^EFIKEXEC-FIRST: crash-loaded=1 loaded=0$' '!^EFIKEXEC-FIRST: crash returned'
+check "the crash kernel boots from the UKI with its .cmdline, elfcorehdr= and --append" \
+  "$QEMU_DIR/expect.sh" "$LOG" '^EFIKEXEC-KDUMP: up$' '^EFIKEXEC-KDUMP: initrd=kdump$' \
+  '^EFIKEXEC-KDUMP: cmdline=elfcorehdr=0x[0-9a-f]+ console=ttyS0 efikexec\.uki=1 panic=-1 efikexec\.marker=0x[0-9a-f]+ efikexec\.nonce=[0-9a-f]+ irqpoll nr_cpus=1 reset_devices$' \
+  '^EFIKEXEC-KDUMP: vmcore=yes$' '^EFIKEXEC-KDUMP: acpi=yes$'
+check "/proc/vmcore: an ELF core with the CPU's registers, VMCOREINFO and the marker" \
+  "$QEMU_DIR/expect.sh" "$LOG" '^EFIKEXEC-KDUMP: vmcore: type=core machine=62 ' \
+  '^EFIKEXEC-KDUMP: vmcore: loads=[1-9][0-9]* bytes=[0-9]+ prstatus=[1-9][0-9]* vmcoreinfo=yes$' \
+  '^EFIKEXEC-KDUMP: vmcore: marker at 0x[0-9a-f]+ found$'
+
+# coverage: the vmcore's PT_LOADs (but the kernel text's) are exactly the first kernel's System
+# RAM minus the reservation;
+# the crash kernel's own RAM lies inside the reservation (and below 640 KiB).
+coverage() {
+  tr -d '\r' <"$LOG" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+def spans(tag):
+    return [(int(a, 16), int(b, 16) + 1) for a, b in re.findall(r"^" + tag + r" ([0-9a-f]+)-([0-9a-f]+)$", text, re.M)]
+ram = spans("EFIKEXEC-FIRST: ram")
+m = re.search(r"^EFIKEXEC-FIRST: reservation ([0-9a-f]+)-([0-9a-f]+):", text, re.M)
+res = (int(m.group(1), 16), int(m.group(2), 16) + 1)
+loads = sorted((int(a, 16), int(b, 16)) for a, b in re.findall(r"^EFIKEXEC-KDUMP: vmcore: load 0x([0-9a-f]+)-0x([0-9a-f]+)$", text, re.M))
+# The kernel text PT_LOAD maps part of RAM a second time (at the kernel text addresses).
+loads = [l for l in loads if not any(o != l and o[0] <= l[0] and l[1] <= o[1] for o in loads)]
+want = []
+for s, e in ram:
+    for piece in ((s, min(e, res[0])), (max(s, res[1]), e)):
+        if piece[0] < piece[1]: want.append(piece)
+def merge(ranges):
+    out = []
+    for s, e in sorted(ranges):
+        if out and out[-1][1] == s: out[-1] = (out[-1][0], e)
+        else: out.append((s, e))
+    return out
+print("first kernel RAM outside the reservation: %d ranges, %d MiB; vmcore PT_LOADs: %d ranges, %d MiB" % (len(want), sum(e - s for s, e in want) >> 20, len(loads), sum(e - s for s, e in loads) >> 20), file=sys.stderr)
+crash_ram = spans("EFIKEXEC-KDUMP: ram")
+outside = [(s, e) for s, e in crash_ram if not (res[0] <= s and e <= res[1]) and not e <= 640 * 1024]
+print("crash kernel RAM: %s" % ", ".join("%#x-%#x" % r for r in crash_ram), file=sys.stderr)
+sys.exit(0 if want and merge(loads) == merge(want) and crash_ram and not outside else 1)
+'
+}
+check "the PT_LOADs cover the first kernel's RAM; the crash kernel's RAM is the reservation" coverage
+summary
