@@ -120,7 +120,7 @@ EFIKEXEC_API efikexec_status efikexec_options_set_initrd(efikexec_options *optio
 EFIKEXEC_API efikexec_status efikexec_options_set_profile(efikexec_options *options,
                                                           int profile);
 /* The machine to load for: NULL or "" this one, "q35" or "q35:MIB" a described QEMU guest, or
- * a machine description file (JSON, as `efikexec machine` prints). For plans (dry runs). */
+ * a machine description file (JSON, docs/cli.md). For plans (dry runs). */
 EFIKEXEC_API efikexec_status efikexec_options_set_machine(efikexec_options *options,
                                                           const char *spec);
 /* Seconds the image may run before ExitBootServices() (1 to 3600; default 30). */
@@ -143,6 +143,12 @@ EFIKEXEC_API efikexec_status efikexec_options_set_handoff(efikexec_options *opti
 /* The signed payload for the payload handoff; NULL or "" the installed one. */
 EFIKEXEC_API efikexec_status efikexec_options_set_payload(efikexec_options *options,
                                                           const char *path);
+/* Non-zero: load a crash kernel, booted when this kernel panics (kdump, docs/kdump.md): the
+ * image runs inside the crashkernel= reservation, kexec_load with KEXEC_ON_CRASH, elfcorehdr=
+ * and the append text reach its command line through boot_params, and the initrd replaces a
+ * UKI's own. The trampoline handoff only: a kernel in lockdown gives EFIKEXEC_ERR_KEXEC. */
+EFIKEXEC_API efikexec_status efikexec_options_set_load_panic(efikexec_options *options,
+                                                             int load_panic);
 
 /* ---- operations ----------------------------------------------------------------------------- */
 
@@ -176,6 +182,8 @@ EFIKEXEC_API efikexec_status efikexec_exec(efikexec_context *ctx);
 /* Unloads the loaded image: kexec_file_load(KEXEC_FILE_UNLOAD) on a kernel in lockdown,
  * kexec_load otherwise. */
 EFIKEXEC_API efikexec_status efikexec_unload(efikexec_context *ctx);
+/* Unloads the crash kernel (kexec_load with KEXEC_ON_CRASH and no segments). */
+EFIKEXEC_API efikexec_status efikexec_unload_crash(efikexec_context *ctx);
 
 /* *loaded = 1 when a kexec image is loaded (/sys/kernel/kexec_loaded), else 0. */
 EFIKEXEC_API efikexec_status efikexec_is_loaded(efikexec_context *ctx, int *loaded);

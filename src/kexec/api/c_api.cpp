@@ -297,6 +297,10 @@ efikexec_status efikexec_options_set_initrd(efikexec_options* options, const cha
   return setter(options, true, [&](LoadRequest& r) { r.initrd_path = string_or_empty(path); });
 }
 
+efikexec_status efikexec_options_set_load_panic(efikexec_options* options, int load_panic) {
+  return setter(options, true, [&](LoadRequest& r) { r.crash = load_panic != 0; });
+}
+
 efikexec_status efikexec_options_set_profile(efikexec_options* options, int profile) {
   return setter(options, true, [&](LoadRequest& r) {
     r.profile = profile < 0 ? std::nullopt : std::optional<unsigned>(profile);
@@ -391,14 +395,26 @@ efikexec_status efikexec_exec(efikexec_context* ctx) {
   });
 }
 
-efikexec_status efikexec_unload(efikexec_context* ctx) {
+namespace {
+
+efikexec_status unload_slot(efikexec_context* ctx, KexecSlot slot) {
   return guarded(ctx, [&](efikexec_context& c) {
     auto decision = decide_handoff(Handoff::kAuto, system_root_for_new_options());
     if (!decision) return fail(c, decision.error());
-    if (auto unloaded = unload_kexec(decision->handoff, context_syscalls(c)); !unloaded)
+    if (auto unloaded = unload_kexec(decision->handoff, context_syscalls(c), slot); !unloaded)
       return fail(c, unloaded.error());
     return EFIKEXEC_OK;
   });
+}
+
+}  // namespace
+
+efikexec_status efikexec_unload(efikexec_context* ctx) {
+  return unload_slot(ctx, KexecSlot::kNormal);
+}
+
+efikexec_status efikexec_unload_crash(efikexec_context* ctx) {
+  return unload_slot(ctx, KexecSlot::kCrash);
 }
 
 efikexec_status efikexec_is_loaded(efikexec_context* ctx, int* loaded) {

@@ -39,6 +39,7 @@ struct KtArguments {
   bool no_verify = false;
   long profile = -1;
   unsigned long timeout = 0;  // 0: the library's default
+  bool crash = false;         // -p/--load-panic
 };
 
 bool parse_number(const std::string& text, unsigned long max, unsigned long& out) {
@@ -53,8 +54,8 @@ bool parse_number(const std::string& text, unsigned long max, unsigned long& out
 
 // Reads argv without getopt, so kexec-tools' getopt state (optind, the permutation) is left as
 // it was. Options this type does not know are skipped, as kexec-tools' own loaders skip the
-// generic ones; a short-option cluster is scanned only for -p (crash kernels are not supported)
-// and for -t, whose value is the next word when not attached.
+// generic ones; a short-option cluster is scanned only for -p (a crash kernel: kexec-tools' -p
+// is load-and-panic) and for -t, whose value is the next word when not attached.
 HostResult<KtArguments> parse_arguments(int argc, char** argv) {
   KtArguments args;
   for (int i = 1; i < argc; ++i) {
@@ -62,9 +63,7 @@ HostResult<KtArguments> parse_arguments(int argc, char** argv) {
     if (word == "--") break;
     if (word.size() > 1 && word[0] == '-' && word[1] != '-') {
       for (std::size_t k = 1; k < word.size(); ++k) {
-        if (word[k] == 'p')
-          return host_fail(Stage::kRequest,
-                           "crash kernels (-p/--load-panic) are not supported for EFI images");
+        if (word[k] == 'p') args.crash = true;
         if (word[k] == 't') {
           if (k + 1 == word.size()) ++i;
           break;
@@ -132,8 +131,11 @@ HostResult<KtArguments> parse_arguments(int argc, char** argv) {
         return host_fail(Stage::kRequest,
                          "--efi-timeout wants 1 to 3600 seconds, got '" + value + "'");
       args.timeout = number;
-    } else if (name == "load-panic" || name == "load-preserve-context")
+    } else if (name == "load-panic") {
+      args.crash = true;
+    } else if (name == "load-preserve-context") {
       return host_fail(Stage::kRequest, "--" + name + " is not supported for EFI images");
+    }
   }
   return args;
 }
@@ -167,6 +169,7 @@ efikexec_status apply(const KtArguments& args, efikexec_options* o) {
   set(efikexec_options_set_handoff(o, args.handoff));
   set(efikexec_options_set_no_verify(o, args.no_verify));
   set(efikexec_options_set_profile(o, static_cast<int>(args.profile)));
+  set(efikexec_options_set_load_panic(o, args.crash));
   if (args.timeout != 0) set(efikexec_options_set_timeout(o, static_cast<unsigned>(args.timeout)));
   return status;
 }
@@ -249,8 +252,10 @@ void efikexec_kt_usage(void) {
       "    --efi-payload=FILE    The signed payload for the payload handoff.\n"
       "    The image runs to ExitBootServices() in efikexec's sandbox and is loaded with\n"
       "    kexec_load; on a kernel in lockdown (auto) it is verified, not run, and handed to\n"
-      "    efikexec's signed payload, loaded with kexec_file_load. -p/--load-panic and\n"
-      "    kexec-tools' own kexec_file_load (-s) are not supported.\n");
+      "    efikexec's signed payload, loaded with kexec_file_load. With -p/--load-panic\n"
+      "    the image runs inside the crashkernel= reservation and is loaded as the crash\n"
+      "    kernel (kexec_load, not in lockdown); --initrd then replaces a UKI's own.\n"
+      "    kexec-tools' own kexec_file_load (-s) is not supported.\n");
 }
 
 }  // extern "C"

@@ -146,24 +146,12 @@ std::uint64_t headers_bytes(const CrashFacts& facts) {
 
 json span_json(const PhysicalSpan& span) { return json::array({hex_u64(span.start), hex_u64(span.end)}); }
 
-bool parse_number(const json& value, std::uint64_t& out) {
-  if (value.is_number_unsigned()) {
-    out = value.get<std::uint64_t>();
-    return true;
-  }
-  if (!value.is_string()) return false;
-  const std::string text = value.get<std::string>();
-  char* end = nullptr;
-  out = std::strtoull(text.c_str(), &end, 0);
-  return !text.empty() && *end == '\0';
-}
-
 bool parse_spans(const json& value, std::vector<PhysicalSpan>& out) {
   if (!value.is_array()) return false;
   for (const json& item : value) {
     PhysicalSpan span{};
-    if (!item.is_array() || item.size() != 2 || !parse_number(item[0], span.start) ||
-        !parse_number(item[1], span.end) || span.end <= span.start)
+    if (!item.is_array() || item.size() != 2 || !parse_description_number(item[0], span.start) ||
+        !parse_description_number(item[1], span.end) || span.end <= span.start)
       return false;
     out.push_back(span);
   }
@@ -172,14 +160,16 @@ bool parse_spans(const json& value, std::vector<PhysicalSpan>& out) {
 
 bool parse_note(const json& value, CrashNote& out) {
   return value.is_object() && value.contains("address") && value.contains("size") &&
-         parse_number(value["address"], out.address) && parse_number(value["size"], out.size) &&
+         parse_description_number(value["address"], out.address) && parse_description_number(value["size"], out.size) &&
          out.size != 0;
 }
 
+// The highest: kexec_load takes crash segments only in crashk_res, the high reservation of
+// crashkernel=X,high (which may be smaller than the low one beside it), as kexec-tools chooses.
 void choose_reservation(CrashFacts& facts) {
   facts.reservation = {};
   for (const PhysicalSpan& span : facts.reservations)
-    if (span.size() > facts.reservation.size()) facts.reservation = span;
+    if (span.start >= facts.reservation.start) facts.reservation = span;
 }
 
 std::unexpected<HostError> description_error(const std::string& what) {
@@ -215,12 +205,12 @@ HostResult<CrashFacts> discover_crash_facts(const std::string& root) {
 
   // Every CPU the kernel knows of has its crash_notes, online or not (kexec-tools reads them
   // all: a CPU hot-added later still saves its registers there).
-  std::vector<std::pair<unsigned, CrashNote>> cpus;
+  std::vector<std::pair<std::uint64_t, CrashNote>> cpus;
   std::error_code ec;
   for (const fs::directory_entry& entry :
        fs::directory_iterator(base / "sys/devices/system/cpu", ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.size() < 4 || name.compare(0, 3, "cpu") != 0 ||
+    if (name.size() < 4 || name.size() > 12 || name.compare(0, 3, "cpu") != 0 ||
         name.find_first_not_of("0123456789", 3) != std::string::npos)
       continue;
     std::string address_text, size_text;
@@ -231,7 +221,7 @@ HostResult<CrashFacts> discover_crash_facts(const std::string& root) {
                     ? std::strtoull(size_text.c_str(), nullptr, 10)
                     : kPage;
     if (note.address == 0 || note.size == 0) continue;
-    cpus.emplace_back(static_cast<unsigned>(std::stoul(name.substr(3))), note);
+    cpus.emplace_back(std::strtoull(name.c_str() + 3, nullptr, 10), note);
   }
   std::sort(cpus.begin(), cpus.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -255,8 +245,9 @@ HostResult<CrashFacts> crash_facts_from_json(const json& description) {
     return description_error("\"reservations\" needs [start, end) pairs");
   if (!description.contains("system_ram") || !parse_spans(description["system_ram"], facts.system_ram))
     return description_error("\"system_ram\" needs [start, end) pairs");
-  if (!description.contains("cpu_notes") || !description["cpu_notes"].is_array())
-    return description_error("\"cpu_notes\" needs an array");
+  if (!description.contains("cpu_notes") || !description["cpu_notes"].is_array() ||
+      description["cpu_notes"].empty())
+    return description_error("\"cpu_notes\" needs an array of CPU notes");
   for (const json& item : description["cpu_notes"]) {
     CrashNote note{};
     if (!parse_note(item, note)) return description_error("a CPU note needs address and size");
@@ -270,7 +261,7 @@ HostResult<CrashFacts> crash_facts_from_json(const json& description) {
   }
   if (description.contains("page_offset") && !description["page_offset"].is_null()) {
     std::uint64_t offset = 0;
-    if (!parse_number(description["page_offset"], offset))
+    if (!parse_description_number(description["page_offset"], offset))
       return description_error("bad \"page_offset\"");
     facts.page_offset = offset;
   }
@@ -278,9 +269,9 @@ HostResult<CrashFacts> crash_facts_from_json(const json& description) {
     const json& text = description["kernel_text"];
     CrashFacts::KernelText kernel{};
     if (!text.is_object() || !text.contains("virtual") || !text.contains("physical") ||
-        !text.contains("size") || !parse_number(text["virtual"], kernel.virtual_address) ||
-        !parse_number(text["physical"], kernel.physical_address) ||
-        !parse_number(text["size"], kernel.size))
+        !text.contains("size") || !parse_description_number(text["virtual"], kernel.virtual_address) ||
+        !parse_description_number(text["physical"], kernel.physical_address) ||
+        !parse_description_number(text["size"], kernel.size))
       return description_error("\"kernel_text\" needs virtual, physical and size");
     facts.kernel_text = kernel;
   }
@@ -399,7 +390,10 @@ Machine crash_machine_view(const Machine& machine, const CrashFacts& facts,
       if (start < end) view.ranges.push_back({start, end, kind, 0, 0});
     };
     add(range.start, std::min(range.end, keep_start), RangeKind::kReserved);
-    add(std::max(range.start, keep_start), std::min(range.end, keep_end), RangeKind::kRam);
+    const std::uint64_t ram_start = std::max(range.start, keep_start);
+    const std::uint64_t ram_end = std::min(range.end, keep_end);
+    if (ram_start < ram_end) view.ranges.push_back({ram_start, ram_end, RangeKind::kRam,
+                                                    range.attribute, range.virtual_start});
     add(std::max(range.start, keep_end), range.end, RangeKind::kReserved);
   }
   return view;

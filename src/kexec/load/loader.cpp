@@ -164,8 +164,10 @@ std::string crash_reservation_words(const CrashFacts& facts) {
          hex_u64(facts.reservation.start);
 }
 
-// What the image will need at least inside the reservation: its own image and the kernel's
-// init_size (where the stub puts the kernel), the initrds, and the handoff's pages.
+// What the image needs at least inside the reservation: its own image and the kernel's
+// init_size (where the stub puts the kernel), the initrds, and the handoff's pages. A lower
+// bound: the stubs' copies and alignment come on top, and a reservation the run outgrows fails
+// the run with the reservation named.
 // The setup header of the kernel: a UKI's .linux, or the EFI-stub kernel itself.
 std::optional<uki::LinuxBootHeader> kernel_header(const uki::Uki& uki) {
   const pe::Image& image = uki.image();
@@ -185,7 +187,7 @@ std::uint64_t crash_need_estimate(const uki::Uki& uki, const LoadResult& result,
 }
 
 HostResult<CrashPrepared> prepare_crash(const LoadRequest& request, LoadResult& result,
-                                        const uki::Uki& uki, bool replace_initrd) {
+                                        const uki::Uki& uki) {
   CrashPrepared crash;
   if (result.machine.crash) {
     crash.facts = *result.machine.crash;
@@ -204,8 +206,7 @@ HostResult<CrashPrepared> prepare_crash(const LoadRequest& request, LoadResult& 
   auto headers = build_elf_core_headers(crash.facts, crash.layout);
   if (!headers) return std::unexpected(std::move(headers.error()));
   crash.headers = std::move(*headers);
-  const std::uint64_t need = crash_need_estimate(uki, result, crash.layout) +
-                             (replace_initrd ? result.initrd.size() : 0);
+  const std::uint64_t need = crash_need_estimate(uki, result, crash.layout);
   if (need > crash.facts.reservation.size())
     return host_fail(Stage::kRequest,
                      "the " + crash_reservation_words(crash.facts) + " is too small for this "
@@ -339,7 +340,7 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
   const bool replace_initrd = request.crash && own_initrd && !request.initrd_path.empty();
   std::optional<CrashPrepared> crash;
   if (request.crash) {
-    auto prepared = prepare_crash(request, result, uki, replace_initrd);
+    auto prepared = prepare_crash(request, result, uki);
     if (!prepared) return std::unexpected(std::move(prepared.error()));
     crash = std::move(*prepared);
   }
@@ -372,7 +373,8 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
     return host_fail(Stage::kRun,
                      "the image did not reach ExitBootServices(): " + result.run.message +
                          (crash ? " (it ran inside the " + crash_reservation_words(crash->facts) +
-                                      ")"
+                                      ", with nothing outside it: a larger crashkernel= may be "
+                                      "what it needs)"
                                 : std::string()),
                      request.image_path);
   std::optional<CrashPlan> crash_plan;

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -112,17 +114,6 @@ bool read_bytes(const fs::path& path, std::vector<std::uint8_t>& out) {
 
 std::string hex_string(std::uint64_t value) { return hex_u64(value); }
 
-bool parse_address(const json& value, std::uint64_t& out) {
-  if (value.is_number_unsigned()) {
-    out = value.get<std::uint64_t>();
-    return true;
-  }
-  if (!value.is_string()) return false;
-  const std::string text = value.get<std::string>();
-  char* end = nullptr;
-  out = std::strtoull(text.c_str(), &end, 0);
-  return !text.empty() && *end == '\0';
-}
 
 // Scans physical memory [start, end) through /dev/mem for a 16-byte aligned signature.
 std::optional<std::uint64_t> scan_dev_mem(std::uint64_t start, std::uint64_t end,
@@ -211,6 +202,20 @@ void read_efivarfs(Machine& machine) {
 }  // namespace
 
 const char* range_kind_name(RangeKind kind) { return info(kind).name; }
+
+bool parse_description_number(const json& value, std::uint64_t& out) {
+  if (value.is_number_unsigned()) {
+    out = value.get<std::uint64_t>();
+    return true;
+  }
+  if (!value.is_string()) return false;
+  const std::string text = value.get<std::string>();
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+  char* end = nullptr;
+  errno = 0;
+  out = std::strtoull(text.c_str(), &end, 0);
+  return errno == 0 && *end == '\0';
+}
 
 std::uint64_t Machine::ram_bytes() const {
   std::uint64_t total = 0;
@@ -354,7 +359,7 @@ HostResult<Machine> machine_from_json(const json& description) {
   for (const json& range : description["memory"]) {
     std::uint64_t start = 0, end = 0, attribute = 0;
     if (!range.is_object() || !range.contains("start") || !range.contains("end") ||
-        !parse_address(range["start"], start) || !parse_address(range["end"], end) ||
+        !parse_description_number(range["start"], start) || !parse_description_number(range["end"], end) ||
         end <= start || !range.contains("type") || !range["type"].is_string())
       return host_fail(Stage::kMachine,
                        "machine description: each memory range needs start < end and a type");
@@ -362,11 +367,11 @@ HostResult<Machine> machine_from_json(const json& description) {
     if (!kind)
       return host_fail(Stage::kMachine, "machine description: unknown memory type '" +
                                             range["type"].get<std::string>() + "'");
-    if (range.contains("attribute") && !parse_address(range["attribute"], attribute))
+    if (range.contains("attribute") && !parse_description_number(range["attribute"], attribute))
       return host_fail(Stage::kMachine, "machine description: bad attribute");
     std::uint64_t virtual_start = 0;
     if (range.contains("virtual") &&
-        (!parse_address(range["virtual"], virtual_start) || virtual_start % kPage != 0))
+        (!parse_description_number(range["virtual"], virtual_start) || virtual_start % kPage != 0))
       return host_fail(Stage::kMachine, "machine description: bad virtual address");
     machine.ranges.push_back({start, end, *kind, attribute, virtual_start});
   }
@@ -375,7 +380,7 @@ HostResult<Machine> machine_from_json(const json& description) {
   for (const char* key : {"acpi20", "acpi10", "smbios", "smbios3"}) {
     if (!description.contains(key) || description[key].is_null()) continue;
     std::uint64_t address = 0;
-    if (!parse_address(description[key], address))
+    if (!parse_description_number(description[key], address))
       return host_fail(Stage::kMachine, std::string("machine description: bad address for ") + key);
     std::optional<std::uint64_t>& slot =
         std::strcmp(key, "acpi20") == 0   ? machine.acpi20_rsdp

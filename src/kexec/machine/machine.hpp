@@ -101,4 +101,8 @@ Machine described_q35_machine(std::uint64_t ram_mib);
 
 const char* range_kind_name(RangeKind kind);
 
+// A number of a machine description: a JSON unsigned integer, or a decimal, 0x-hex or octal
+// string (no sign).
+bool parse_description_number(const nlohmann::json& value, std::uint64_t& out);
+
 }  // namespace efikexec::kexec

@@ -121,12 +121,14 @@ TEST_F(KexecToolsLoad, LoadsTheSignedUkiAndLeavesArgvAndGetoptAlone) {
   EXPECT_EQ(optind, optind_before);
 }
 
-TEST_F(KexecToolsLoad, RefusesCrashKernelsAndAForeignKeyWithoutLoading) {
+// -p is kexec-tools' load-and-panic: the crash kernel, which needs the machine's crashkernel=
+// reservation (here a described machine without one: refused, nothing loaded).
+TEST_F(KexecToolsLoad, TakesPanicForACrashKernelAndRefusesAForeignKeyWithoutLoading) {
   EFIKEXEC_NEED_FIXTURE(uki, "uki-signed.efi");
   EFIKEXEC_NEED_FIXTURE(other, "keys/other.crt");
   const std::vector<char> bytes = read_all(uki);
   ::testing::internal::CaptureStderr();
-  Argv panic({"kexec", "-p", "--efi-no-verify", uki});
+  Argv panic({"kexec", "-p", "--efi-no-verify", "--efi-machine", "q35", uki});
   EXPECT_EQ(efikexec_kt_load(panic.argc(), panic.argv(), bytes.data(),
                              static_cast<off_t>(bytes.size()), nullptr),
             -1);
@@ -139,10 +141,15 @@ TEST_F(KexecToolsLoad, RefusesCrashKernelsAndAForeignKeyWithoutLoading) {
   EXPECT_EQ(efikexec_kt_load(bad_timeout.argc(), bad_timeout.argv(), bytes.data(),
                              static_cast<off_t>(bytes.size()), nullptr),
             -1);
+  Argv preserve({"kexec", "--load-preserve-context", "--efi-no-verify", uki});
+  EXPECT_EQ(efikexec_kt_load(preserve.argc(), preserve.argv(), bytes.data(),
+                             static_cast<off_t>(bytes.size()), nullptr),
+            -1);
   const std::string errors = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(errors.find("crash kernels"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("no \"crash\" facts for a crash kernel load"), std::string::npos) << errors;
   EXPECT_NE(errors.find("refused"), std::string::npos) << errors;
   EXPECT_NE(errors.find("--efi-timeout"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("--load-preserve-context is not supported"), std::string::npos) << errors;
   EXPECT_EQ(fake->loads, 0);
 }
 
