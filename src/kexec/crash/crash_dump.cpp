@@ -30,15 +30,6 @@ constexpr std::uint64_t kDefaultPageOffset = 0xffff888000000000ull;
 // /proc/kcore's p_paddr for mappings that are not RAM (fs/proc/kcore.c).
 constexpr std::uint64_t kNoPhysicalAddress = ~std::uint64_t{0};
 
-bool read_text(const fs::path& path, std::string& out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::ostringstream text;
-  text << in.rdbuf();
-  out = text.str();
-  return true;
-}
-
 // "start-end : name" lines of /proc/iomem; `depth` counts the two-space indents.
 struct IomemEntry {
   PhysicalSpan span;
@@ -182,7 +173,7 @@ HostResult<CrashFacts> discover_crash_facts(const std::string& root) {
   CrashFacts facts;
   const fs::path base = root.empty() ? fs::path("/") : fs::path(root);
   std::string iomem;
-  if (!read_text(base / "proc/iomem", iomem))
+  if (!read_kernel_text(base / "proc/iomem", iomem))
     return host_fail(Stage::kMachine, "cannot read /proc/iomem for the crash kernel reservation");
   const std::vector<IomemEntry> entries = parse_iomem(iomem);
   bool hidden = !entries.empty();
@@ -214,10 +205,10 @@ HostResult<CrashFacts> discover_crash_facts(const std::string& root) {
         name.find_first_not_of("0123456789", 3) != std::string::npos)
       continue;
     std::string address_text, size_text;
-    if (!read_text(entry.path() / "crash_notes", address_text)) continue;
+    if (!read_kernel_text(entry.path() / "crash_notes", address_text)) continue;
     CrashNote note{std::strtoull(address_text.c_str(), nullptr, 16), 0};
     // Kernels before 4.x have no crash_notes_size; kexec-tools then assumes a page.
-    note.size = read_text(entry.path() / "crash_notes_size", size_text)
+    note.size = read_kernel_text(entry.path() / "crash_notes_size", size_text)
                     ? std::strtoull(size_text.c_str(), nullptr, 10)
                     : kPage;
     if (note.address == 0 || note.size == 0) continue;
@@ -231,7 +222,7 @@ HostResult<CrashFacts> discover_crash_facts(const std::string& root) {
                      "no CPU has crash_notes in /sys/devices/system/cpu (this kernel was built "
                      "without CONFIG_CRASH_DUMP, or sysfs is not mounted)");
   std::string vmcoreinfo;
-  if (read_text(base / "sys/kernel/vmcoreinfo", vmcoreinfo))
+  if (read_kernel_text(base / "sys/kernel/vmcoreinfo", vmcoreinfo))
     facts.vmcoreinfo = parse_vmcoreinfo(vmcoreinfo);
   read_kcore(base / "proc/kcore", facts);
   return facts;

@@ -87,19 +87,10 @@ RangeKind kind_from_e820_name(const std::string& name) {
   return RangeKind::kReserved;
 }
 
-bool read_text(const fs::path& path, std::string& out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  out = buffer.str();
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return true;
-}
 
 bool read_number(const fs::path& path, std::uint64_t& value) {
   std::string text;
-  if (!read_text(path, text) || text.empty()) return false;
+  if (!read_kernel_text(path, text) || text.empty()) return false;
   char* end = nullptr;
   value = std::strtoull(text.c_str(), &end, 0);
   return end != text.c_str();
@@ -203,6 +194,16 @@ void read_efivarfs(Machine& machine) {
 
 const char* range_kind_name(RangeKind kind) { return info(kind).name; }
 
+bool read_kernel_text(const std::filesystem::path& path, std::string& out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  out = buffer.str();
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return true;
+}
+
 bool parse_description_number(const json& value, std::uint64_t& out) {
   if (value.is_number_unsigned()) {
     out = value.get<std::uint64_t>();
@@ -300,7 +301,7 @@ HostResult<Machine> discover_machine() {
     std::uint64_t start = 0, end = 0;
     std::string type;
     if (!read_number(entry.path() / "start", start) || !read_number(entry.path() / "end", end) ||
-        !read_text(entry.path() / "type", type))
+        !read_kernel_text(entry.path() / "type", type))
       continue;
     machine.ranges.push_back({start, end + 1, kind_from_e820_name(type), 0});
   }
@@ -321,7 +322,7 @@ HostResult<Machine> discover_machine() {
       machine.firmware_runtime_unavailable = std::move(runtime->unavailable);
     }
     std::string systab;
-    if (read_text(efi / "systab", systab)) {
+    if (read_kernel_text(efi / "systab", systab)) {
       std::istringstream lines(systab);
       std::string line;
       while (std::getline(lines, line)) {
@@ -401,7 +402,7 @@ HostResult<Machine> machine_from_json(const json& description) {
 
 HostResult<Machine> load_machine_description(const std::string& path) {
   std::string text;
-  if (!read_text(path, text))
+  if (!read_kernel_text(path, text))
     return host_fail(Stage::kMachine, "cannot read the machine description", path);
   json description = json::parse(text, nullptr, false);
   if (description.is_discarded())

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,6 +101,9 @@ HostResult<Machine> resolve_machine(const std::string& spec);
 Machine described_q35_machine(std::uint64_t ram_mib);
 
 const char* range_kind_name(RangeKind kind);
+
+// The text of a small kernel file (procfs, sysfs), without its trailing newlines and spaces.
+bool read_kernel_text(const std::filesystem::path& path, std::string& out);
 
 // A number of a machine description: a JSON unsigned integer, or a decimal, 0x-hex or octal
 // string (no sign).
