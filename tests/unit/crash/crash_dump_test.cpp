@@ -658,5 +658,30 @@ TEST(CrashLoad, RefusesAReservationTooSmallForTheImageBeforeRunningIt) {
   EXPECT_EQ(result.run.memory, nullptr) << "the image must not have run";
 }
 
+// A kernel in lockdown refuses kexec_load, and the payload does not load crash kernels: refused
+// before anything is read or run, whatever --handoff says.
+TEST(CrashLoad, IsRefusedUnderLockdownBeforeAnythingRuns) {
+  EFIKEXEC_NEED_FIXTURE(uki, "uki-signed.efi");
+  TempTree tree;
+  tree.write("root/sys/kernel/security/lockdown", "none [integrity] confidentiality\n");
+  for (Handoff handoff : {Handoff::kAuto, Handoff::kPayload}) {
+    LoadRequest request = crash_request(tree, {0x2b000000, 0x3b000000});
+    request.system_root = tree.path("root");
+    request.handoff = handoff;
+    LoadResult result;
+    auto prepared = prepare_kexec(request, result);
+    ASSERT_FALSE(prepared);
+    EXPECT_EQ(prepared.error().stage, Stage::kKexec);
+    EXPECT_NE(prepared.error().reason.find("lockdown [integrity]"), std::string::npos)
+        << prepared.error().message();
+    EXPECT_FALSE(result.image.has_value()) << "nothing may have been read";
+    EXPECT_EQ(result.run.memory, nullptr) << "the image must not have run";
+  }
+  FakeKexec kernel;
+  auto unloaded = unload_kexec(Handoff::kPayload, kernel, KexecSlot::kCrash);
+  ASSERT_FALSE(unloaded);
+  EXPECT_EQ(kernel.unloads + kernel.file_unloads, 0);
+}
+
 }  // namespace
 }  // namespace efikexec::kexec
