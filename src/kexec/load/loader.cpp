@@ -157,6 +157,7 @@ struct CrashPrepared {
   CrashLayout layout;
   std::vector<std::byte> headers;
   Machine view;
+  std::uint64_t need = 0;  // the image's least need in the reservation (crash_need_estimate)
 };
 
 std::string crash_reservation_words(const CrashFacts& facts) {
@@ -207,6 +208,7 @@ HostResult<CrashPrepared> prepare_crash(const LoadRequest& request, LoadResult& 
   if (!headers) return std::unexpected(std::move(headers.error()));
   crash.headers = std::move(*headers);
   const std::uint64_t need = crash_need_estimate(uki, result, crash.layout);
+  crash.need = need;
   if (need > crash.facts.reservation.size())
     return host_fail(Stage::kRequest,
                      "the " + crash_reservation_words(crash.facts) + " is too small for this "
@@ -373,8 +375,10 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
     return host_fail(Stage::kRun,
                      "the image did not reach ExitBootServices(): " + result.run.message +
                          (crash ? " (it ran inside the " + crash_reservation_words(crash->facts) +
-                                      ", with nothing outside it: a larger crashkernel= may be "
-                                      "what it needs)"
+                                      " with nothing outside it, and needs at least " +
+                                      std::to_string((crash->need + (1 << 20) - 1) >> 20) +
+                                      " MiB there, more for the stubs' copies: a larger "
+                                      "crashkernel= may be what it needs)"
                                 : std::string()),
                      request.image_path);
   std::optional<CrashPlan> crash_plan;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The machine efikexec loads for: its physical memory ranges, the firmware's runtime regions,
 // and where its ACPI and SMBIOS tables live. Read from the running system (sysfs, and the
-// legacy BIOS areas when it did not boot through EFI) or from a description file (JSON) for dry
-// runs and tests; `efikexec machine` prints the description of the running system.
+// legacy BIOS areas when it did not boot through EFI) or from a description file (JSON, format
+// in docs/cli.md) for dry runs and tests.
 #pragma once
 
 #include <cstdint>
