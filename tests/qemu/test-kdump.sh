@@ -16,7 +16,10 @@
 #   (integration/kexec-tools/build-fork.sh, BUILD_DIR's libefikexec.a): each crash kernel must
 #   produce the same vmcore; the notes say what each got (command line, initrd, memory, whether
 #   the UKI's signature was checked).
-#   Logs: WORKDIR/kdump.log, WORKDIR/kdump-kexec-tools.log, WORKDIR/kdump-fork.log.
+#   Then `efikexec load -p` of today's UKIs as crash kernels: systemd-stub 257 with Linux 6.12 and
+#   262 with Linux 7.2 (make-fixtures-newer.sh), each with the same vmcore checks.
+#   Logs: WORKDIR/kdump.log, WORKDIR/kdump-kexec-tools.log, WORKDIR/kdump-fork.log,
+#   WORKDIR/kdump-257-6.12.log, WORKDIR/kdump-262-7.2.log.
 set -euo pipefail
 TEST_NAME=test-kdump
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -49,6 +52,9 @@ kexec_tools="$("$QEMU_DIR/../../bench/build-kexec-tools.sh" "$BUILD/kexec-tools"
   { note "kexec-tools could not be built (bench/build-kexec-tools.sh)"; exit 1; }
 fork="$("$QEMU_DIR/../../integration/kexec-tools/build-fork.sh" "$BUILD" "$BUILD/kexec-tools-fork" |
   tail -n1)" || { note "the kexec-tools fork could not be built"; exit 1; }
+NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
+"$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
+  { note "the newer fixtures could not be made"; exit 1; }
 
 # coverage LOG [LOW]: the vmcore's PT_LOADs (but the kernel text's) are exactly the first
 # kernel's System RAM minus the reservation (and minus the first MiB with LOW=without-low-1m:
@@ -86,10 +92,15 @@ sys.exit(0 if want and merge(loads) == merge(want) and crash_ram and not outside
 '
 }
 
-# crash_boot LOADER NAME: the guest with LOADER (efikexec, kexec-tools or fork) up to the crash
-# kernel's end. Log: WORK/NAME.log.
+# crash_boot LOADER NAME [UKI]: the guest with LOADER (efikexec, kexec-tools or fork) and UKI
+# (default the fixtures' uki-signed.efi) up to the crash kernel's end. Log: WORK/NAME.log.
 crash_boot() {
   overlay_begin "$2"
+  if [[ -n "${3:-}" ]]; then
+    overlay_add "$2" "fixtures/$(basename "$3")" "$3"
+    basename "$3" >"$WORK/uki"
+    overlay_add "$2" etc/kdump-uki "$WORK/uki"
+  fi
   overlay_add "$2" bin/vmcore-check "$WORK/vmcore-check"
   overlay_add "$2" fixtures/kdump.cpio.gz "$WORK/kdump.cpio.gz"
   printf '%s\n' "$1" >"$WORK/loader"
@@ -160,4 +171,14 @@ check "the fork's kexec -p loads the UKI through efikexec" "$QEMU_DIR/expect.sh"
   '^EFIKEXEC-KDUMP: cmdline=elfcorehdr=0x[0-9a-f]+ console=ttyS0 efikexec\.marker=0x[0-9a-f]+ efikexec\.nonce=[0-9a-f]+ irqpoll nr_cpus=1 reset_devices$'
 check_vmcore "fork kexec -p" "$FORK_LOG"
 got "fork kexec -p" "$FORK_LOG" "the UKI's signature checked against db by efikexec"
+
+for u in 257-6.12 262-7.2; do
+  log="$WORK/kdump-$u.log"
+  check "$u: guest ran" crash_boot efikexec "kdump-$u" "$NEW/uki-$u-signed.efi"
+  check "$u: the crash kernel boots from the UKI with its .cmdline, elfcorehdr= and --append" \
+    "$QEMU_DIR/expect.sh" "$log" \
+    "^EFIKEXEC-KDUMP: cmdline=elfcorehdr=0x[0-9a-f]+ console=ttyS0 efikexec\\.uki=$u panic=-1 efikexec\\.marker=0x[0-9a-f]+ efikexec\\.nonce=[0-9a-f]+ irqpoll nr_cpus=1 reset_devices\$"
+  check_vmcore "efikexec load -p ($u)" "$log"
+  got "efikexec load -p ($u)" "$log" "the UKI's signature checked against db"
+done
 summary

@@ -21,13 +21,16 @@ phys="$(sed -n 's/^marker //p' /tmp/marker)"
 say "marker $phys $nonce"
 
 loader="$(cat /etc/kdump-loader)"
-say "loader $loader"
+# The UKI: the fixtures' (systemd-stub 252, Linux 6.1), or the one /etc/kdump-uki names.
+uki="$FIXTURES/uki-signed.efi"
+[ -s /etc/kdump-uki ] && uki="$FIXTURES/$(cat /etc/kdump-uki)"
+say "loader $loader uki $uki"
 words="efikexec.marker=$phys efikexec.nonce=$nonce irqpoll nr_cpus=1 reset_devices"
 case "$loader" in
   efikexec)
     load_crash() {
       "$EFIKEXEC" load -p --db "$FIXTURES/keys/db.crt" --initrd "$FIXTURES/kdump.cpio.gz" \
-        --append "$words" "$FIXTURES/uki-signed.efi" 2>&1 | sed "s/^/EFIKEXEC-FIRST: $1: /"
+        --append "$words" "$uki" 2>&1 | sed "s/^/EFIKEXEC-FIRST: $1: /"
     }
     load_crash load
     say "first crash-loaded=$(cat /sys/kernel/kexec_crash_loaded) loaded=$(cat /sys/kernel/kexec_loaded)"
@@ -46,7 +49,7 @@ case "$loader" in
     [ "$loader" = fork ] && trust="--efi-db=$FIXTURES/keys/db.crt"
     # shellcheck disable=SC2086 # $trust: no option or one
     /bin/kexec -p $trust --initrd="$FIXTURES/kdump.cpio.gz" --append="console=ttyS0 $words" \
-      "$FIXTURES/uki-signed.efi" 2>&1 | sed 's/^/EFIKEXEC-FIRST: load: /'
+      "$uki" 2>&1 | sed 's/^/EFIKEXEC-FIRST: load: /'
     ;;
 esac
 say "crash-loaded=$(cat /sys/kernel/kexec_crash_loaded) loaded=$(cat /sys/kernel/kexec_loaded)"
