@@ -1,34 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "boot_params.hpp"
 
+#include "uki/boot_params_offsets.hpp"
+
 namespace efikexec::payload {
 
 namespace {
 
-// Offsets in struct boot_params (arch/x86/include/uapi/asm/bootparam.h).
-constexpr std::uint64_t kAcpiRsdpAddr = 0x070;
-constexpr std::uint64_t kExtRamdiskImage = 0x0c0;
-constexpr std::uint64_t kExtRamdiskSize = 0x0c4;
-constexpr std::uint64_t kExtCmdLinePtr = 0x0c8;
-constexpr std::uint64_t kEfiLoaderSignature = 0x1c0;
-constexpr std::uint64_t kEfiSystab = 0x1c4;
-constexpr std::uint64_t kEfiMemdescSize = 0x1c8;
-constexpr std::uint64_t kEfiMemdescVersion = 0x1cc;
-constexpr std::uint64_t kEfiMemmap = 0x1d0;
-constexpr std::uint64_t kEfiMemmapSize = 0x1d4;
-constexpr std::uint64_t kEfiSystabHi = 0x1d8;
-constexpr std::uint64_t kEfiMemmapHi = 0x1dc;
-constexpr std::uint64_t kE820Entries = 0x1e8;
-constexpr std::uint64_t kSecureBoot = 0x1ec;
-constexpr std::uint64_t kHeaderMagic = 0x202;
-constexpr std::uint64_t kVersion = 0x206;
-constexpr std::uint64_t kRamdiskImage = 0x218;
-constexpr std::uint64_t kRamdiskSize = 0x21c;
-constexpr std::uint64_t kCmdLinePtr = 0x228;
-constexpr std::uint64_t kCmdlineSize = 0x238;
-constexpr std::uint64_t kSetupData = 0x250;
-constexpr std::uint64_t kE820Table = 0x2d0;
-constexpr std::uint64_t kE820EntrySize = 20;
+using namespace uki::boot_params_offsets;
 
 template <class T>
 Result<std::uint64_t> field(ByteView page, std::uint64_t offset, const char* what) {

@@ -11,18 +11,21 @@
 #include <cstdint>
 #include <cstring>
 
+#include "uki/boot_params_offsets.hpp"
+
 namespace efikexec::uki {
 
 inline constexpr std::uint32_t kSetupEfi = 4;                 // SETUP_EFI
-inline constexpr std::uint64_t kBootParamsSetupData = 0x250;  // boot_params.hdr.setup_data
+inline constexpr std::uint64_t kBootParamsSetupData = boot_params_offsets::kSetupData;
 inline constexpr std::size_t kSetupDataHeader = 16;           // next (u64), type (u32), len (u32)
 // struct efi_setup_data: fw_vendor, runtime (read by kernels before 5.7), tables, smbios,
 // reserved[8]; all physical but `runtime`, the virtual address of the runtime services table.
 inline constexpr std::size_t kEfiSetupData = 96;
 // boot_params.efi_info: "EL64" for a 64-bit EFI boot, the system table (low, high).
-inline constexpr std::size_t kBootParamsEfiLoaderSignature = 0x1c0;
-inline constexpr std::size_t kBootParamsEfiSystemTable = 0x1c4;
-inline constexpr std::size_t kBootParamsEfiSystemTableHigh = 0x1d8;
+inline constexpr std::size_t kBootParamsEfiLoaderSignature =
+    boot_params_offsets::kEfiLoaderSignature;
+inline constexpr std::size_t kBootParamsEfiSystemTable = boot_params_offsets::kEfiSystab;
+inline constexpr std::size_t kBootParamsEfiSystemTableHigh = boot_params_offsets::kEfiSystabHi;
 
 // The SETUP_EFI entry, as bytes: header (next, type, len) and struct efi_setup_data.
 inline std::array<std::byte, kSetupDataHeader + kEfiSetupData> efi_setup_entry(

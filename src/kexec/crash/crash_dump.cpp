@@ -14,6 +14,7 @@
 #include "efi_shim/memory.hpp"
 #include "kexec/common/hex.hpp"
 #include "kexec/run/child_report.hpp"
+#include "uki/boot_params_offsets.hpp"
 
 namespace efikexec::kexec {
 
@@ -404,17 +405,7 @@ namespace efikexec::kexec {
 
 namespace {
 
-// boot_params (arch/x86/include/uapi/asm/bootparam.h): the fields a crash handoff rewrites.
-constexpr std::uint64_t kExtRamdiskImage = 0x0c0;
-constexpr std::uint64_t kExtRamdiskSize = 0x0c4;
-constexpr std::uint64_t kExtCmdLinePtr = 0x0c8;
-constexpr std::uint64_t kE820Entries = 0x1e8;
-constexpr std::uint64_t kRamdiskImage = 0x218;
-constexpr std::uint64_t kRamdiskSize = 0x21c;
-constexpr std::uint64_t kCmdLinePtr = 0x228;
-constexpr std::uint64_t kE820Table = 0x2d0;
-constexpr std::size_t kE820TableMax = 128;  // E820_MAX_ENTRIES_ZEROPAGE
-constexpr std::size_t kE820EntrySize = 20;
+using namespace uki::boot_params_offsets;
 constexpr std::uint32_t kE820Ram = 1;
 
 struct Span820 {
@@ -457,11 +448,6 @@ void put_u32(std::span<std::byte> bytes, std::size_t offset, std::uint32_t value
   std::memcpy(bytes.data() + offset, &value, 4);
 }
 
-// efi_info (0x1c0): the EFI memory map the stub hands the kernel.
-constexpr std::uint64_t kEfiMemdescSize = 0x1c8;
-constexpr std::uint64_t kEfiMemmap = 0x1d0;
-constexpr std::uint64_t kEfiMemmapSize = 0x1d4;
-constexpr std::uint64_t kEfiMemmapHigh = 0x1dc;
 constexpr std::uint32_t kEfiReservedMemoryType = 0;
 constexpr std::uint32_t kEfiConventionalMemory = 7;
 
@@ -482,7 +468,7 @@ HostResult<std::size_t> give_low_memory(const Machine& machine, std::span<std::b
   const std::vector<PhysicalSpan> low = low_ram(machine);
   const std::uint32_t descriptor_size = u32_at(page, kEfiMemdescSize);
   const std::uint64_t map = u32_at(page, kEfiMemmap) |
-                            (std::uint64_t{u32_at(page, kEfiMemmapHigh)} << 32);
+                            (std::uint64_t{u32_at(page, kEfiMemmapHi)} << 32);
   const std::uint32_t map_size = u32_at(page, kEfiMemmapSize);
   if (descriptor_size < 40 || map_size % descriptor_size != 0 || map_size == 0 ||
       !in_allocated(run.final_map, map, map_size))

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "kexec/run/efi_run.hpp"
 
+#include "uki/boot_params_offsets.hpp"
+
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -436,18 +438,19 @@ std::optional<BootParamsFacts> find_boot_params(const IdentityMemory& memory,
         std::memcpy(&value, page + offset, 4);
         return std::uint64_t{value};
       };
-      if (std::memcmp(page + 0x1c0, "EL64", 4) != 0 ||
-          (u32(0x1c4) | (u32(0x1d8) << 32)) != system_table)
+      using namespace uki::boot_params_offsets;
+      if (std::memcmp(page + kEfiLoaderSignature, "EL64", 4) != 0 ||
+          (u32(kEfiSystab) | (u32(kEfiSystabHi) << 32)) != system_table)
         continue;
       BootParamsFacts facts;
       facts.address = at;
-      facts.initrd_address = u32(0x218) | (u32(0x0c0) << 32);
-      facts.initrd_size = u32(0x21c) | (u32(0x0c4) << 32);
-      facts.efi_system_table = u32(0x1c4) | (u32(0x1d8) << 32);
-      facts.efi_memory_map = u32(0x1d0) | (u32(0x1dc) << 32);
-      facts.efi_memory_map_size = u32(0x1d4);
+      facts.initrd_address = u32(kRamdiskImage) | (u32(kExtRamdiskImage) << 32);
+      facts.initrd_size = u32(kRamdiskSize) | (u32(kExtRamdiskSize) << 32);
+      facts.efi_system_table = u32(kEfiSystab) | (u32(kEfiSystabHi) << 32);
+      facts.efi_memory_map = u32(kEfiMemmap) | (u32(kEfiMemmapHi) << 32);
+      facts.efi_memory_map_size = u32(kEfiMemmapSize);
       list_initrd_members(memory, facts);
-      const std::uint64_t cmdline = u32(0x228) | (u32(0x0c8) << 32);
+      const std::uint64_t cmdline = u32(kCmdLinePtr) | (u32(kExtCmdLinePtr) << 32);
       if (cmdline != 0) {
         std::vector<char> text(4096);
         if (memory.read(cmdline, std::as_writable_bytes(std::span(text))))
