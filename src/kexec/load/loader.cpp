@@ -165,10 +165,6 @@ std::string crash_reservation_words(const CrashFacts& facts) {
          hex_u64(facts.reservation.start);
 }
 
-// What the image needs at least inside the reservation: its own image and the kernel's
-// init_size (where the stub puts the kernel), the initrds, and the handoff's pages. A lower
-// bound: the stubs' copies and alignment come on top, and a reservation the run outgrows fails
-// the run with the reservation named.
 // The setup header of the kernel: a UKI's .linux, or the EFI-stub kernel itself.
 std::optional<uki::LinuxBootHeader> kernel_header(const uki::Uki& uki) {
   const pe::Image& image = uki.image();
@@ -178,6 +174,10 @@ std::optional<uki::LinuxBootHeader> kernel_header(const uki::Uki& uki) {
   return *header;
 }
 
+// What the image needs at least inside the reservation: its own image and the kernel's
+// init_size (where the stub puts the kernel), the initrds, and the handoff's pages. A lower
+// bound: the stubs' copies and alignment come on top, and a reservation the run outgrows fails
+// the run with the reservation named.
 std::uint64_t crash_need_estimate(const uki::Uki& uki, const LoadResult& result,
                                   const CrashLayout& layout) {
   std::uint64_t need = uki.image().size_of_image() + result.initrd.size() +
