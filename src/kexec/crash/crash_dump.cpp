@@ -399,10 +399,6 @@ std::vector<PhysicalSpan> low_ram(const Machine& machine) {
   return low;
 }
 
-}  // namespace efikexec::kexec
-
-namespace efikexec::kexec {
-
 namespace {
 
 using namespace uki::boot_params_offsets;
