@@ -92,8 +92,9 @@ sys.exit(0 if want and merge(loads) == merge(want) and crash_ram and not outside
 '
 }
 
-# crash_boot LOADER NAME [UKI]: the guest with LOADER (efikexec, kexec-tools or fork) and UKI
-# (default the fixtures' uki-signed.efi) up to the crash kernel's end. Log: WORK/NAME.log.
+# crash_boot LOADER NAME [UKI]: the guest with LOADER (efikexec, efikexec-once, kexec-tools or
+# fork; scenarios/kdump.sh) and UKI (default the fixtures' uki-signed.efi) up to the crash
+# kernel's end. Log: WORK/NAME.log.
 crash_boot() {
   overlay_begin "$2"
   if [[ -n "${3:-}" ]]; then
@@ -174,7 +175,7 @@ got "fork kexec -p" "$FORK_LOG" "the UKI's signature checked against db by efike
 
 for u in 257-6.12 262-7.2; do
   log="$WORK/kdump-$u.log"
-  check "$u: guest ran" crash_boot efikexec "kdump-$u" "$NEW/uki-$u-signed.efi"
+  check "$u: guest ran" crash_boot efikexec-once "kdump-$u" "$NEW/uki-$u-signed.efi"
   check "$u: the crash kernel boots from the UKI with its .cmdline, elfcorehdr= and --append" \
     "$QEMU_DIR/expect.sh" "$log" \
     "^EFIKEXEC-KDUMP: cmdline=elfcorehdr=0x[0-9a-f]+ console=ttyS0 efikexec\\.uki=$u panic=-1 efikexec\\.marker=0x[0-9a-f]+ efikexec\\.nonce=[0-9a-f]+ irqpoll nr_cpus=1 reset_devices\$"

@@ -5,8 +5,9 @@
 # signed UKI as its crash kernel with a kdump initrd, puts a marker in its own memory and
 # crashes; the crash kernel's /init (guest/kdump-init.sh) reads /proc/vmcore. /etc/kdump-loader
 # names the loader: `efikexec` (load -p; also: a refused crash load leaves the crash kernel
-# loaded, `unload -p` unloads it), `kexec-tools` (kexec-tools 2.0.32's own `kexec -p`, which
-# splits the UKI) or `fork` (`kexec -p` of kexec-tools with efikexec's file type).
+# loaded, `unload -p` unloads it), `efikexec-once` (load -p only), `kexec-tools` (kexec-tools
+# 2.0.32's own `kexec -p`, which splits the UKI) or `fork` (`kexec -p` of kexec-tools with
+# efikexec's file type).
 # shellcheck source=SCRIPTDIR/../guest/efikexec-guest.sh
 . /lib/efikexec-guest.sh
 
@@ -27,20 +28,22 @@ uki="$FIXTURES/uki-signed.efi"
 say "loader $loader uki $uki"
 words="efikexec.marker=$phys efikexec.nonce=$nonce irqpoll nr_cpus=1 reset_devices"
 case "$loader" in
-  efikexec)
+  efikexec | efikexec-once)
     load_crash() {
       "$EFIKEXEC" load -p --db "$FIXTURES/keys/db.crt" --initrd "$FIXTURES/kdump.cpio.gz" \
         --append "$words" "$uki" 2>&1 | sed "s/^/EFIKEXEC-FIRST: $1: /"
     }
     load_crash load
-    say "first crash-loaded=$(cat /sys/kernel/kexec_crash_loaded) loaded=$(cat /sys/kernel/kexec_loaded)"
-    # A refused crash load leaves the crash kernel that is loaded in place.
-    "$EFIKEXEC" load -p --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-other-signed.efi" 2>&1 |
-      sed 's/^/EFIKEXEC-FIRST: stranger: /'
-    say "stranger crash-loaded=$(cat /sys/kernel/kexec_crash_loaded)"
-    "$EFIKEXEC" unload -p 2>&1 | sed 's/^/EFIKEXEC-FIRST: unload: /'
-    say "unloaded crash-loaded=$(cat /sys/kernel/kexec_crash_loaded)"
-    load_crash reload
+    if [ "$loader" = efikexec ]; then
+      say "first crash-loaded=$(cat /sys/kernel/kexec_crash_loaded) loaded=$(cat /sys/kernel/kexec_loaded)"
+      # A refused crash load leaves the crash kernel that is loaded in place.
+      "$EFIKEXEC" load -p --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-other-signed.efi" 2>&1 |
+        sed 's/^/EFIKEXEC-FIRST: stranger: /'
+      say "stranger crash-loaded=$(cat /sys/kernel/kexec_crash_loaded)"
+      "$EFIKEXEC" unload -p 2>&1 | sed 's/^/EFIKEXEC-FIRST: unload: /'
+      say "unloaded crash-loaded=$(cat /sys/kernel/kexec_crash_loaded)"
+      load_crash reload
+    fi
     ;;
   kexec-tools | fork)
     # kexec-tools' --append is the whole command line (the UKI's .cmdline is not used by
