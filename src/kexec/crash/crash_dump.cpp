@@ -404,12 +404,6 @@ namespace {
 using namespace uki::boot_params_offsets;
 constexpr std::uint32_t kE820Ram = 1;
 
-struct Span820 {
-  std::uint64_t start;
-  std::uint64_t end;
-  std::uint32_t type;
-};
-
 std::uint32_t u32_at(std::span<const std::byte> bytes, std::size_t offset) {
   std::uint32_t value = 0;
   std::memcpy(&value, bytes.data() + offset, 4);
@@ -417,23 +411,26 @@ std::uint32_t u32_at(std::span<const std::byte> bytes, std::size_t offset) {
 }
 
 // `table` with [span.start, span.end) as `type` over whatever was there, sorted and merged.
-std::vector<Span820> overlay(std::vector<Span820> table, PhysicalSpan span, std::uint32_t type) {
-  std::vector<Span820> out;
-  for (const Span820& entry : table) {
-    if (entry.end <= span.start || entry.start >= span.end) {
+std::vector<E820Entry> overlay(const std::vector<E820Entry>& table, PhysicalSpan span,
+                               std::uint32_t type) {
+  std::vector<E820Entry> out;
+  for (const E820Entry& entry : table) {
+    const std::uint64_t end = entry.start + entry.size;
+    if (end <= span.start || entry.start >= span.end) {
       out.push_back(entry);
       continue;
     }
-    if (entry.start < span.start) out.push_back({entry.start, span.start, entry.type});
-    if (span.end < entry.end) out.push_back({span.end, entry.end, entry.type});
+    if (entry.start < span.start) out.push_back({entry.start, span.start - entry.start, entry.type});
+    if (span.end < end) out.push_back({span.end, end - span.end, entry.type});
   }
-  out.push_back({span.start, span.end, type});
+  out.push_back({span.start, span.size(), type});
   std::sort(out.begin(), out.end(),
-            [](const Span820& a, const Span820& b) { return a.start < b.start; });
-  std::vector<Span820> merged;
-  for (const Span820& entry : out) {
-    if (!merged.empty() && merged.back().end == entry.start && merged.back().type == entry.type)
-      merged.back().end = entry.end;
+            [](const E820Entry& a, const E820Entry& b) { return a.start < b.start; });
+  std::vector<E820Entry> merged;
+  for (const E820Entry& entry : out) {
+    if (!merged.empty() && merged.back().start + merged.back().size == entry.start &&
+        merged.back().type == entry.type)
+      merged.back().size += entry.size;
     else
       merged.push_back(entry);
   }
@@ -443,9 +440,6 @@ std::vector<Span820> overlay(std::vector<Span820> table, PhysicalSpan span, std:
 void put_u32(std::span<std::byte> bytes, std::size_t offset, std::uint32_t value) {
   std::memcpy(bytes.data() + offset, &value, 4);
 }
-
-constexpr std::uint32_t kEfiReservedMemoryType = 0;
-constexpr std::uint32_t kEfiConventionalMemory = 7;
 
 // A descriptor the crash view reserved over the machine's low RAM: below 640 KiB (kexec-tools
 // too gives a crash kernel [0, 640 KiB) whole) and overlapping that RAM.
@@ -478,10 +472,10 @@ HostResult<std::size_t> give_low_memory(const Machine& machine, std::span<std::b
     std::uint64_t start = 0, pages = 0;
     std::memcpy(&start, descriptors.data() + at + 8, 8);
     std::memcpy(&pages, descriptors.data() + at + 24, 8);
-    if (u32_at(descriptors, at) != kEfiReservedMemoryType || pages > (~std::uint64_t{0} >> 12) ||
+    if (u32_at(descriptors, at) != EfiReservedMemoryType || pages > (~std::uint64_t{0} >> 12) ||
         !over_low_ram(low, start, start + pages * kPage))
       continue;
-    const std::uint32_t conventional = kEfiConventionalMemory;
+    const std::uint32_t conventional = EfiConventionalMemory;
     std::memcpy(descriptors.data() + at, &conventional, 4);
     given += pages * kPage;
   }
@@ -494,7 +488,7 @@ HostResult<std::size_t> give_low_memory(const Machine& machine, std::span<std::b
   const std::size_t count = static_cast<std::uint8_t>(page[kE820Entries]);
   if (count == 0) return count;
   if (count > kE820TableMax) return host_fail(Stage::kPlan, "boot_params' e820 table overflows");
-  std::vector<Span820> table;
+  std::vector<E820Entry> table;
   for (std::size_t i = 0; i < count; ++i) {
     const std::size_t at = kE820Table + i * kE820EntrySize;
     std::uint64_t start = 0, size = 0;
@@ -502,17 +496,16 @@ HostResult<std::size_t> give_low_memory(const Machine& machine, std::span<std::b
     std::memcpy(&size, page.data() + at + 8, 8);
     if (size == 0 || size > ~std::uint64_t{0} - start)
       return host_fail(Stage::kPlan, "boot_params' e820 table has a bad entry");
-    table.push_back({start, start + size, u32_at(page, at + 16)});
+    table.push_back({start, size, u32_at(page, at + 16)});
   }
-  for (const PhysicalSpan& span : low) table = overlay(std::move(table), span, kE820Ram);
+  for (const PhysicalSpan& span : low) table = overlay(table, span, kE820Ram);
   if (table.size() > kE820TableMax)
     return host_fail(Stage::kPlan, "the crash kernel's e820 table needs more than 128 entries");
   page[kE820Entries] = static_cast<std::byte>(table.size());
   for (std::size_t i = 0; i < table.size(); ++i) {
     const std::size_t at = kE820Table + i * kE820EntrySize;
-    const std::uint64_t size = table[i].end - table[i].start;
     std::memcpy(page.data() + at, &table[i].start, 8);
-    std::memcpy(page.data() + at + 8, &size, 8);
+    std::memcpy(page.data() + at + 8, &table[i].size, 8);
     put_u32(page, at + 16, table[i].type);
   }
   return table.size();
