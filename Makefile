@@ -19,7 +19,8 @@ DEBIAN_PACKAGES := \
 	python3 python3-pefile python3-cryptography python3-importlib-resources file hyperfine \
 	mtools dosfstools fdisk debian-archive-keyring dpkg-dev patch
 
-.PHONY: all deps build unit asan fuzz fixtures check demo clean
+.PHONY: all deps build unit asan asan-build asan-tests fuzz fuzz-build fuzz-runs fixtures check \
+        demo clean
 
 all: build
 
@@ -54,21 +55,46 @@ unit: build fixtures
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer, guest boots aside (the
 # sanitized program is not the static one the guests run); the OVMF conformance transcripts of
 # the normal build are reused (they are cached by the hash of what produced them).
-asan: unit
+asan-build: deps
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DEFIKEXEC_SANITIZE=ON \
 	  -DCMAKE_C_FLAGS_DEBUG=-g1 "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
 	  -DEFT_OVMF_DIR=$(abspath $(BUILD))/tests/conformance/ovmf
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
+
+asan-tests:
 	cd $(BUILD_ASAN) && $(TEST_ENV) ctest --output-on-failure -j$(JOBS) -LE qemu
 
-fuzz: deps fixtures
+asan: unit asan-build
+	$(MAKE) --no-print-directory asan-tests
+
+fuzz-build: deps
 	cmake -S . -B $(BUILD_FUZZ) -DEFIKEXEC_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-19 \
 	  -DCMAKE_C_COMPILER=clang-19
 	cmake --build $(BUILD_FUZZ) -j$(JOBS)
-	EFIKEXEC_FIXTURES=$(abspath $(FIXTURES)) tests/fuzz/run-fuzzers.sh $(BUILD_FUZZ)/tests/fuzz \
-	  $(FUZZ_SECONDS)
 
-check: unit asan fuzz
+# Every target for FUZZ_SECONDS, as many at once as there are cores.
+fuzz-runs:
+	EFIKEXEC_FIXTURES=$(abspath $(FIXTURES)) tests/fuzz/run-fuzzers.sh $(BUILD_FUZZ)/tests/fuzz \
+	  $(FUZZ_SECONDS) $(JOBS)
+
+fuzz: fixtures fuzz-build
+	$(MAKE) --no-print-directory fuzz-runs
+
+# The Release suite's guests boot one at a time and keep about one core busy: the sanitizer and
+# fuzz trees build beside them at the lowest priority (their output in $(BUILD)/side-builds.log),
+# then their tests run.
+check: build fixtures
+	@( nice -n 19 $(MAKE) --no-print-directory asan-build fuzz-build \
+	     > $(BUILD)/side-builds.log 2>&1 ) & side=$$!; \
+	$(MAKE) --no-print-directory unit; tested=$$?; \
+	wait $$side; built=$$?; \
+	if [ $$built != 0 ]; then \
+	  echo "efikexec: building the sanitizer or fuzz tree failed:" >&2; \
+	  tail -60 $(BUILD)/side-builds.log >&2; \
+	fi; \
+	[ $$tested = 0 ] && [ $$built = 0 ]
+	$(MAKE) --no-print-directory asan-tests
+	$(MAKE) --no-print-directory fuzz-runs
 
 demo: build fixtures
 	tests/demo.sh $(BUILD) $(FIXTURES)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Runs every fuzz_* target for a bounded time over a seed corpus (synthetic images, plus the real
-# fixtures when EFIKEXEC_FIXTURES names them). Usage: run-fuzzers.sh FUZZ_BUILD_DIR SECONDS
+# fixtures when EFIKEXEC_FIXTURES names them), JOBS of them at once (default: one).
+# Usage: run-fuzzers.sh FUZZ_BUILD_DIR SECONDS [JOBS]
 set -euo pipefail
 dir=$1
 seconds=$2
+jobs=${3:-1}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -35,20 +37,38 @@ if [ -n "${EFIKEXEC_FIXTURES:-}" ]; then
   done
 fi
 
-status=0
-for fuzzer in "$dir"/fuzz_*; do
-  [ -x "$fuzzer" ] || continue
+# One target; its verdict in $work/<name>.verdict, its output in $work/<name>.log.
+fuzz_one() {
+  local fuzzer=$1 name corpus seeds
   name=$(basename "$fuzzer")
   corpus="$work/corpus-$name"
   mkdir -p "$corpus"
   seeds="$work/seeds"
   [ -d "$(dirname "$0")/seeds/$name" ] && seeds="$seeds $(dirname "$0")/seeds/$name"
   [ -d "$work/seeds-by-fuzzer/$name" ] && seeds="$seeds $work/seeds-by-fuzzer/$name"
-  echo "== $name: ${seconds}s"
   # shellcheck disable=SC2086
-  if ! "$fuzzer" -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 \
+  if "$fuzzer" -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$work/$name-" "$corpus" $seeds \
       > "$work/$name.log" 2>&1; then
+    echo passed > "$work/$name.verdict"
+  else
+    echo failed > "$work/$name.verdict"
+  fi
+}
+
+names=()
+for fuzzer in "$dir"/fuzz_*; do
+  [ -x "$fuzzer" ] || continue
+  names+=("$(basename "$fuzzer")")
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  fuzz_one "$fuzzer" &
+done
+wait
+
+status=0
+for name in "${names[@]}"; do
+  echo "== $name: ${seconds}s"
+  if [ "$(cat "$work/$name.verdict" 2>/dev/null)" != passed ]; then
     echo "!! $name found a failure:"; tail -40 "$work/$name.log"
     mkdir -p fuzz-artifacts && cp "$work/$name-"* fuzz-artifacts/ 2>/dev/null || true
     status=1
