@@ -207,7 +207,24 @@ EFI_STATUS MemoryManager::claim(EFI_ALLOCATE_TYPE kind, std::uint32_t type, std:
   // The splits may need two more table entries; refuse before changing anything.
   if (ranges_.size() + 2 > ranges_.capacity()) return EFI_OUT_OF_RESOURCES;
   if (!memory_->back(*address, pages_to_bytes(pages))) return EFI_OUT_OF_RESOURCES;
-  return convert(*address, pages, type, true);
+  const EFI_STATUS status = convert(*address, pages, type, true);
+  if (status == EFI_SUCCESS && !allocations_.push_back({*address, pages}))
+    allocations_complete_ = false;
+  return status;
+}
+
+void MemoryManager::forget_allocations(std::uint64_t start, std::uint64_t end) {
+  const std::size_t count = allocations_.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    Allocation& allocation = allocations_[i];
+    const std::uint64_t allocation_end = allocation.start + pages_to_bytes(allocation.pages);
+    if (allocation_end <= start || allocation.start >= end) continue;
+    // What is left outside [start, end): the part before stays here, the part after goes last.
+    if (allocation_end > end && !allocations_.push_back({end, (allocation_end - end) / kPageSize}))
+      allocations_complete_ = false;
+    allocation.pages = allocation.start < start ? (start - allocation.start) / kPageSize : 0;
+  }
+  allocations_.erase_if([](const Allocation& allocation) { return allocation.pages == 0; });
 }
 
 EFI_STATUS MemoryManager::allocate_pages(EFI_ALLOCATE_TYPE kind, EFI_MEMORY_TYPE type,
@@ -230,6 +247,7 @@ EFI_STATUS MemoryManager::free_pages(EFI_PHYSICAL_ADDRESS address, UINTN pages) 
   const MemoryRange* first = find(address);
   const std::uint64_t attribute = first->attribute & ~EFI_MEMORY_RUNTIME;
   EFI_STATUS status = convert(address, pages, EfiConventionalMemory, false);
+  if (status == EFI_SUCCESS) forget_allocations(address, address + *bytes);
   // Freed pages return to the attributes of the RAM they came from.
   for (MemoryRange& range : ranges_)
     if (range.start >= address && range.end() <= address + *bytes) range.attribute = attribute;

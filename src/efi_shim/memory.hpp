@@ -68,6 +68,18 @@ class MemoryManager final : public PoolAllocator {
   // True if [address, address + size) lies in allocated memory (what the image may touch).
   bool is_allocated(std::uint64_t address, std::uint64_t size) const;
 
+  // Each live allocation on its own, in the order made: the map merges neighbours of one type,
+  // and the handoff needs them apart (what the next kernel still reaches is decided per
+  // allocation). Freed pages leave it; complete() turns false for good once more allocations
+  // were live than it holds.
+  struct Allocation {
+    std::uint64_t start;
+    std::uint64_t pages;
+  };
+  static constexpr std::size_t kMaxAllocations = 1024;
+  std::span<const Allocation> allocations() const { return allocations_.span(); }
+  bool allocations_complete() const { return allocations_complete_; }
+
  private:
   struct PoolChunk {
     std::uint64_t start;
@@ -82,6 +94,7 @@ class MemoryManager final : public PoolAllocator {
                        std::uint64_t* address) const;
   EFI_STATUS convert(std::uint64_t start, std::uint64_t pages, std::uint32_t type, bool allocated);
   void coalesce();
+  void forget_allocations(std::uint64_t start, std::uint64_t end);
   EFI_STATUS claim(EFI_ALLOCATE_TYPE kind, std::uint32_t type, std::uint64_t pages,
                    std::uint64_t limit_or_address, std::uint64_t* address);
   const PoolChunk* chunk_of(std::uint64_t address) const;
@@ -90,6 +103,8 @@ class MemoryManager final : public PoolAllocator {
   PhysicalMemory* memory_ = nullptr;
   FixedVector<MemoryRange, kMaxRanges> ranges_;
   FixedVector<PoolChunk, kMaxPoolChunks> chunks_;
+  FixedVector<Allocation, kMaxAllocations> allocations_;
+  bool allocations_complete_ = true;
   UINTN map_key_ = 1;
   // Set when a machine range came with its virtual address: GetMemoryMap() then reports the
   // physical address as VirtualStart of every other range (a kernel entered after kexec maps

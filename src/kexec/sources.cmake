@@ -27,6 +27,7 @@ add_library(efikexec_host STATIC
     ${EFIKEXEC_HOST_DIR}/run/run_report.cpp
     ${EFIKEXEC_HOST_DIR}/handoff/trampoline.cpp
     ${EFIKEXEC_HOST_DIR}/handoff/kexec_plan.cpp
+    ${EFIKEXEC_HOST_DIR}/handoff/liveness.cpp
     ${EFIKEXEC_HOST_DIR}/handoff/efi_setup.cpp
     ${EFIKEXEC_HOST_DIR}/crash/crash_dump.cpp
     ${EFIKEXEC_HOST_DIR}/load/kexec_syscalls.cpp

@@ -24,6 +24,7 @@ inline constexpr std::uint64_t kE820Entries = 0x1e8;
 inline constexpr std::uint64_t kSecureBoot = 0x1ec;
 inline constexpr std::uint64_t kHeaderMagic = 0x202;
 inline constexpr std::uint64_t kVersion = 0x206;
+inline constexpr std::uint64_t kCode32Start = 0x214;
 inline constexpr std::uint64_t kRamdiskImage = 0x218;
 inline constexpr std::uint64_t kRamdiskSize = 0x21c;
 inline constexpr std::uint64_t kCmdLinePtr = 0x228;

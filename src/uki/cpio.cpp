@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <optional>
+#include <string_view>
 
 namespace efikexec::uki {
 
@@ -69,11 +70,10 @@ Result<std::size_t> list_cpio_members(ByteView input, std::span<CpioMember> out)
     std::uint64_t next = 0;
     const auto member = parse_member(input, at, next);
     if (!member) {
-      // Not a header here: on to the next magic.
-      ++at;
-      while (at + kHeaderSize <= input.size() &&
-             std::memcmp(input.data() + at, kMagic, sizeof kMagic - 1) != 0)
-        ++at;
+      // Not a header here: on to the next magic (a compressed archive is megabytes of it).
+      const std::string_view text(reinterpret_cast<const char*>(input.data()), input.size());
+      const std::size_t found = text.find(std::string_view(kMagic), at + 1);
+      at = found == std::string_view::npos ? input.size() : found;
       continue;
     }
     at = next;

@@ -33,7 +33,7 @@ overlay_first_kernel_modules() {
 # overlay_boot NAME SCENARIO KERNEL OVMF_DIR APPEND [-- QEMU_ARGS...]: boots KERNEL under the OVMF
 # of OVMF_DIR (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd) with the guest initramfs plus the overlay, until
 # the second kernel is done (or the first one says exec returned, or panics; OVERLAY_UNTIL
-# replaces these patterns). Log: WORK/NAME.log.
+# replaces these patterns), with OVERLAY_MEM of RAM (default 1G). Log: WORK/NAME.log.
 overlay_boot() {
   local name="$1" scenario="$2" kernel="$3" ovmf="$4" append="$5"
   local extra=()
@@ -44,7 +44,7 @@ overlay_boot() {
     cpio --null -o -H newc -R 0:0 --quiet) | gzip -1n >"$WORK/$name/overlay.cpio.gz"
   cat "$WORK/$name/initrd-first.cpio.gz" "$WORK/$name/overlay.cpio.gz" >"$WORK/$name/initrd.cpio.gz"
   OVMF_CODE="$ovmf/OVMF_CODE_4M.fd" OVMF_VARS="$ovmf/OVMF_VARS_4M.fd" \
-    "$QEMU_DIR/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout "$GUEST_TIMEOUT" \
+    "$QEMU_DIR/run-guest.sh" --bios ovmf --mem "${OVERLAY_MEM:-1G}" --smp 1 --timeout "$GUEST_TIMEOUT" \
     --until "${OVERLAY_UNTIL:-^EFIKEXEC-SECOND: done|^EFIKEXEC-FIRST: exec returned|Kernel panic}" \
     --kernel "$kernel" --initrd "$WORK/$name/initrd.cpio.gz" --append "$append" \
     --log "$WORK/$name.log" ${extra[@]+"${extra[@]}"}

@@ -10,6 +10,9 @@
 #                 (the stub starts the kernel itself)
 #     profile2    Debian 6.1 first kernel -> profile 2 of the three-profile UKI (--profile 2)
 #     first72     Linux 7.2 first kernel booted by OVMF 2026.08 -> the bookworm UKI
+#     bigrd       Debian 6.1 first kernel -> systemd-stub 262 + Linux 6.1 UKI with a 96 MiB
+#                 initrd (made here): the second kernel has all of it, and the plan carried at
+#                 most 1.1 x (the kernel's init_size + the initrd + 2 MiB of tables)
 #   Each second kernel must report its own command line, its initrd, ACPI (with a DSDT), EFI, and
 #   all the RAM the firmware gave the first kernel but what a kernel keeps for itself (compared
 #   with a direct boot of the same UKI by the same OVMF from an ESP: measured once per UKI and
@@ -30,7 +33,7 @@ WORK="$(realpath -m -- "$2")"
 BIN="$3"
 shift 3
 SCENARIOS=("$@")
-[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(uki257 uki262 profile2 first72)
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(uki257 uki262 profile2 first72 bigrd)
 require_fixture "$FIX"/{vmlinuz,uki-signed.efi,initrd-second.cpio.gz,keys/db.crt,modules}
 NEW="${EFIKEXEC_NEWER_FIXTURES:-$FIX/newer}"
 "$QEMU_DIR/../fixtures/make-fixtures-newer.sh" "$NEW" "$FIX" >&2 ||
@@ -102,6 +105,58 @@ second_world() {
   [[ -n "$got" && "$got" -ge $((want - SLACK_KB)) ]]
 }
 
+# big_initrd_uki OUT: systemd-stub 262 (which copies the initrds it hands on into one buffer)
+# and the bookworm kernel, signed with db; its initrd is the fixture's and then an archive with
+# BALLAST_MIB of random bytes and an /init that reports their digest before running the
+# fixture's (kept as /init.second). Sets BALLAST_SHA256 and BIG_INITRD_BYTES.
+BALLAST_MIB=96
+big_initrd_uki() {
+  local out="$1" dir="$WORK/bigrd.parts" next s f args=() hdr
+  rm -rf "$dir"
+  mkdir -p "$dir/root"
+  head -c $((BALLAST_MIB << 20)) /dev/urandom >"$dir/root/ballast"
+  BALLAST_SHA256="$(sha256sum "$dir/root/ballast" | cut -d' ' -f1)"
+  gzip -dc "$FIX/initrd-second.cpio.gz" | (cd "$dir/root" && cpio -i --quiet init)
+  mv "$dir/root/init" "$dir/root/init.second"
+  printf '#!/bin/sh\necho "EFIKEXEC-SECOND: ballast=$(/bin/busybox sha256sum /ballast | cut -d" " -f1)"\nexec /init.second\n' \
+    >"$dir/root/init"
+  chmod 755 "$dir/root/init"
+  (cd "$dir/root" && printf '%s\n' init init.second ballast | cpio -o -H newc -R 0:0 --quiet) \
+    >"$dir/ballast.cpio"
+  # The kernel reads an uncompressed archive after a compressed one at a 4-byte boundary only.
+  cp "$FIX/initrd-second.cpio.gz" "$dir/initrd"
+  head -c $(((4 - $(stat -c %s "$dir/initrd") % 4) % 4)) /dev/zero >>"$dir/initrd"
+  cat "$dir/ballast.cpio" >>"$dir/initrd"
+  BIG_INITRD_BYTES="$(stat -c %s "$dir/initrd")"
+  cp "$NEW/os-release" "$dir/osrel"
+  printf 'console=ttyS0 efikexec.uki=bigrd panic=-1' >"$dir/cmdline"
+  hdr="$(objdump -p "$NEW/stub-262.efi.stub")"
+  next=$(((16#$(awk '$1 == "ImageBase" { print $2 }' <<<"$hdr") + \
+    16#$(awk '$1 == "SizeOfImage" { print $2 }' <<<"$hdr") + 4095) / 4096 * 4096))
+  for s in osrel cmdline initrd linux; do
+    f="$dir/$s"
+    [[ $s != linux ]] || f="$FIX/vmlinuz"
+    args+=(--add-section ".$s=$f" --change-section-vma ".$s=$(printf '0x%x' "$next")")
+    next=$(((next + $(stat -Lc %s "$f") + 4095) / 4096 * 4096))
+  done
+  objcopy "${args[@]}" "$NEW/stub-262.efi.stub" "$dir/uki.efi"
+  sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$out" "$dir/uki.efi" \
+    >/dev/null 2>&1
+  rm -rf "$dir"
+}
+
+# big_initrd_bytes LOG: what the plan carried, against 1.1 x (init_size + initrd + 2 MiB).
+big_initrd_bytes() {
+  local carried init_size bound
+  carried="$(tr -d '\r' <"$1" | sed -n 's/^EFIKEXEC-FIRST: efikexec: [0-9]* segments, \([0-9.]*\) MiB.*/\1/p' |
+    head -n1)"
+  init_size=$((16#$(od -An -tx4 -j $((0x260)) -N4 "$FIX/vmlinuz" | tr -d ' ')))
+  bound="$(awk -v i="$init_size" -v r="$BIG_INITRD_BYTES" 'BEGIN { printf "%.1f", 1.1 * (i + r + 2 * 1048576) / 1048576 }')"
+  note "bigrd: the plan carried ${carried:-?} MiB; init_size $((init_size >> 20)) MiB, initrd $((BIG_INITRD_BYTES >> 20)) MiB: bound $bound MiB"
+  echo "bigrd carried_mib=${carried:-none} bound_mib=$bound" >>"$WORK/timings.txt"
+  [[ -n "$carried" ]] && awk -v c="$carried" -v b="$bound" 'BEGIN { exit !(c <= b) }'
+}
+
 OVMF_SYSTEM="$WORK/ovmf-system"
 system_ovmf "$OVMF_SYSTEM"
 
@@ -139,6 +194,21 @@ for scenario in "${SCENARIOS[@]}"; do
     check "first72: the bookworm UKI boots" second_world first72 \
       'console=ttyS0 efikexec\.uki=1 panic=-1' '6\.1\..*' "$FIX/uki-signed.efi" \
       "$NEW/ovmf-2026.08"
+    ;;
+  bigrd)
+    overlay_begin bigrd
+    big_initrd_uki "$WORK/bigrd.overlay.uki"
+    overlay_add bigrd fixtures/newer/uki-bigrd-signed.efi "$WORK/bigrd.overlay.uki"
+    rm -f "$WORK/bigrd.overlay.uki"
+    # The first kernel holds the UKI in its initramfs, and the run the initrd's three copies.
+    OVERLAY_MEM=2G check "bigrd: boots" boot bigrd newer/uki-bigrd-signed.efi "" "$FIX/vmlinuz" \
+      "$OVMF_SYSTEM"
+    check "bigrd: the second kernel has the whole initrd" "$QEMU_DIR/expect.sh" \
+      "$WORK/bigrd.log" '^EFIKEXEC-FIRST: load-status=1$' "^EFIKEXEC-SECOND: ballast=$BALLAST_SHA256\$" \
+      '^EFIKEXEC-SECOND: initrd=second$' '^EFIKEXEC-SECOND: cmdline=console=ttyS0 efikexec\.uki=bigrd panic=-1$' \
+      '^EFIKEXEC-SECOND: done$' '!Kernel panic' '!BUG:'
+    check "bigrd: the plan left out the copies the kernel no longer reaches" \
+      big_initrd_bytes "$WORK/bigrd.log"
     ;;
   *)
     note "unknown scenario $scenario"

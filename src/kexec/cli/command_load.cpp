@@ -94,6 +94,13 @@ void print_transcript(const LoadResult& result) {
   for (const PlannedSegment& segment : result.plan.segments)
     std::cout << "  " << hex_u64(segment.destination) << " " << mib(segment.memsz) << " ("
               << mib(segment.bufsz) << " data) " << segment.contents << "\n";
+  if (!result.plan.left_out.empty()) {
+    std::cout << "efikexec: left out, no longer reached after ExitBootServices(): "
+              << mib(result.plan.left_out_bytes) << "\n";
+    for (const DeadSection& section : result.plan.left_out)
+      std::cout << "  " << hex_u64(section.start) << " " << mib(section.end - section.start) << " "
+                << section.name << "\n";
+  }
   std::cout << "efikexec: " << result.plan.runtime.description << "\n";
   if (const auto& crash = result.plan.crash) {
     std::cout << "efikexec: crash kernel in the " << mib(crash->reservation.size())

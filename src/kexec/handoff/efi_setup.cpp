@@ -14,11 +14,13 @@ namespace {
 
 // EFI_SYSTEM_TABLE (UEFI 2.10 §4.3, x64): where the fields read or written here are.
 constexpr std::size_t kSystabCrc = 0x10;
+constexpr std::size_t kSystabVendor = 0x18;
 constexpr std::size_t kSystabRuntime = 0x58;
 constexpr std::size_t kSystabTableCount = 0x68;
 constexpr std::size_t kSystabTables = 0x70;
 constexpr std::size_t kSystabSize = sizeof(EFI_SYSTEM_TABLE);
-static_assert(kSystabSize == 0x78 && offsetof(EFI_SYSTEM_TABLE, RuntimeServices) == kSystabRuntime &&
+static_assert(kSystabSize == 0x78 && offsetof(EFI_SYSTEM_TABLE, FirmwareVendor) == kSystabVendor &&
+              offsetof(EFI_SYSTEM_TABLE, RuntimeServices) == kSystabRuntime &&
               offsetof(EFI_SYSTEM_TABLE, NumberOfTableEntries) == kSystabTableCount &&
               offsetof(EFI_SYSTEM_TABLE, ConfigurationTable) == kSystabTables);
 constexpr std::size_t kConfigurationTableEntry = sizeof(EFI_CONFIGURATION_TABLE);
@@ -43,6 +45,33 @@ RuntimeHandover stubs(std::string why) {
 
 }  // namespace
 
+std::expected<SystemTablePointers, std::string> read_system_table_pointers(const RunOutcome& run) {
+  std::array<std::byte, kSystabSize> systab{};
+  if (run.memory == nullptr || !in_allocated(run.final_map, run.system_table, kSystabSize) ||
+      !run.memory->read(run.system_table, systab))
+    return std::unexpected("the system table lies outside the run's memory");
+  if (u64_at(systab, 0) != EFI_SYSTEM_TABLE_SIGNATURE)
+    return std::unexpected("the system table's signature was overwritten");
+  SystemTablePointers found;
+  found.firmware_vendor = u64_at(systab, kSystabVendor);
+  found.runtime_services = u64_at(systab, kSystabRuntime);
+  found.array = u64_at(systab, kSystabTables);
+  found.count = u64_at(systab, kSystabTableCount);
+  if (found.count > kMaxConfigurationTables ||
+      (found.count != 0 &&
+       !in_allocated(run.final_map, found.array, found.count * kConfigurationTableEntry)))
+    return std::unexpected("the system table's configuration tables (" +
+                           std::to_string(found.count) + " at " + hex_u64(found.array) +
+                           ") lie outside the run's memory");
+  std::vector<std::byte> entries(found.count * kConfigurationTableEntry);
+  if (!run.memory->read(found.array, entries))
+    return std::unexpected("the configuration tables cannot be read");
+  for (std::uint64_t i = 0; i < found.count; ++i)
+    found.tables.push_back(u64_at(entries, i * kConfigurationTableEntry +
+                                               offsetof(EFI_CONFIGURATION_TABLE, VendorTable)));
+  return found;
+}
+
 HostResult<RuntimeHandover> hand_over_runtime_services(const Machine& machine, RunOutcome& run,
                                                         std::uint64_t page) {
   if (!machine.efi_booted)
@@ -62,19 +91,13 @@ HostResult<RuntimeHandover> hand_over_runtime_services(const Machine& machine, R
     return stubs("boot_params or the SETUP_EFI page lies outside the run's memory");
 
   // The system table the kernel receives, and the configuration tables it names.
+  auto configuration = read_system_table_pointers(run);
+  if (!configuration) return stubs(std::move(configuration.error()));
+  const std::uint64_t tables = configuration->array;
+  const std::uint64_t count = configuration->count;
   std::array<std::byte, kSystabSize> systab{};
-  if (!in_allocated(run.final_map, run.system_table, kSystabSize) ||
-      !run.memory->read(run.system_table, systab))
+  if (!run.memory->read(run.system_table, systab))
     return stubs("the system table lies outside the run's memory");
-  std::uint64_t signature = u64_at(systab, 0);
-  if (signature != EFI_SYSTEM_TABLE_SIGNATURE)
-    return stubs("the system table's signature was overwritten");
-  const std::uint64_t tables = u64_at(systab, kSystabTables);
-  const std::uint64_t count = u64_at(systab, kSystabTableCount);
-  if (count > kMaxConfigurationTables ||
-      (count != 0 && !in_allocated(run.final_map, tables, count * kConfigurationTableEntry)))
-    return stubs("the system table's configuration tables (" + std::to_string(count) + " at " +
-                 hex_u64(tables) + ") lie outside the run's memory");
 
   std::array<std::byte, 8> link{};
   if (!run.memory->read(boot_params + kBootParamsSetupData, link))

@@ -13,7 +13,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <expected>
 #include <string>
+#include <vector>
 
 #include "kexec/common/host_error.hpp"
 #include "kexec/machine/machine.hpp"
@@ -40,6 +42,20 @@ struct RuntimeHandover {
   std::uint64_t config_tables = 0;  // the array SETUP_EFI names, and its length
   std::uint64_t config_table_count = 0;
 };
+
+// What the run's system table points the kernel at, read back from the run's memory as
+// hostile: the vendor string, the runtime services table, and the configuration tables (ACPI,
+// SMBIOS and what the image installed): the array, its length, and where each table is.
+// Unexpected (in words) when the system table or the array lie outside the memory the run
+// allocated, or the system table's signature was overwritten.
+struct SystemTablePointers {
+  std::uint64_t firmware_vendor = 0;
+  std::uint64_t runtime_services = 0;
+  std::uint64_t array = 0;
+  std::uint64_t count = 0;
+  std::vector<std::uint64_t> tables;  // each entry's VendorTable
+};
+std::expected<SystemTablePointers, std::string> read_system_table_pointers(const RunOutcome& run);
 
 // Hands the firmware's runtime services to the kernel of `run` when the machine has them and
 // the run left Linux boot_params: writes the SETUP_EFI entry at `page` (set aside by the run,

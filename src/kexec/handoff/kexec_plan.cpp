@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include "handoff_tables.hpp"
@@ -62,7 +63,8 @@ HandoffLayout handoff_layout(const Machine& machine, const Trampoline& trampolin
 }
 
 HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& trampoline,
-                                 const HandoffLayout& layout, RunOutcome& run, bool serial_mark,
+                                 const HandoffLayout& layout, RunOutcome& run,
+                                 const pe::Image& image, bool serial_mark,
                                  const CrashPlan* crash) {
   KexecPlan plan;
   if (run.memory == nullptr || run.handoff_code == 0 || run.handoff_data == 0)
@@ -116,9 +118,17 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
     plan.crash = std::move(*handed);
   }
 
-  // Everything the run allocated must be where the image left it; neighbours merge.
+  // Everything the run allocated that the next kernel reaches must be where the image left it;
+  // neighbours merge.
+  const std::array<PhysicalSpan, 2> handoff = {
+      PhysicalSpan{run.handoff_code, run.handoff_code + efi::pages_to_bytes(layout.code_pages)},
+      PhysicalSpan{run.handoff_data, run.handoff_data + efi::pages_to_bytes(layout.data_pages)}};
+  plan.left_out = dead_after_exit_boot_services(run, image, handoff);
+  for (const DeadSection& section : plan.left_out)
+    plan.left_out_bytes += section.end - section.start;
+  const std::vector<efi::MemoryRange> carried = without_dead(run.final_map, plan.left_out);
   std::vector<Extent> extents;
-  for (const efi::MemoryRange& range : run.final_map) {
+  for (const efi::MemoryRange& range : carried) {
     if (!range.allocated) continue;
     const std::string type = efi::memory_type_name(range.type);
     if (!extents.empty() && extents.back().end == range.start) {
@@ -134,7 +144,7 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
   while (extents.size() > room) {
     std::size_t best = extents.size();
     for (std::size_t i = 0; i + 1 < extents.size(); ++i) {
-      if (!is_free_ram(run.final_map, extents[i].end, extents[i + 1].start)) continue;
+      if (!is_free_ram(carried, extents[i].end, extents[i + 1].start)) continue;
       if (best == extents.size() || extents[i + 1].start - extents[i].end <
                                         extents[best + 1].start - extents[best].end)
         best = i;
@@ -222,6 +232,11 @@ nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run) {
                         {"bufsz", segment.bufsz},
                         {"contents", segment.contents},
                         {"sha256", segment_sha256(*run.memory, segment)}});
+  nlohmann::json left_out = nlohmann::json::array();
+  for (const DeadSection& section : plan.left_out)
+    left_out.push_back({{"section", section.name},
+                        {"start", hex_u64(section.start)},
+                        {"size", section.end - section.start}});
   nlohmann::json map = nlohmann::json::array();
   for (const efi::MemoryRange& range : run.final_map)
     map.push_back({{"start", hex_u64(range.start)},
@@ -234,6 +249,8 @@ nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run) {
           {"memsz_total", plan.memsz_total},
           {"bufsz_total", plan.bufsz_total},
           {"segments", segments},
+          {"left_out", left_out},
+          {"left_out_bytes", plan.left_out_bytes},
           {"runtime_services",
            {{"firmware", plan.runtime.firmware},
             {"description", plan.runtime.description},

@@ -14,6 +14,7 @@
 #include "kexec/run/efi_run.hpp"
 #include "kexec/machine/machine.hpp"
 #include "kexec/handoff/efi_setup.hpp"
+#include "kexec/handoff/liveness.hpp"
 #include "kexec/handoff/trampoline.hpp"
 
 namespace efikexec::kexec {
@@ -58,17 +59,22 @@ struct KexecPlan {
   std::uint64_t page_tables = 0;
   std::uint64_t memsz_total = 0;
   std::uint64_t bufsz_total = 0;
+  // The run's memory no segment carries: the UKI's sections the next kernel no longer reaches
+  // (handoff/liveness.hpp), and their bytes.
+  std::vector<DeadSection> left_out;
+  std::uint64_t left_out_bytes = 0;
   RuntimeHandover runtime;    // the firmware's runtime services, or why the kernel has none
   std::optional<CrashHandoff> crash;  // a crash kernel's (kexec_load with KEXEC_ON_CRASH)
 };
 
 // Writes the trampoline, the tables and (when the machine has them) the firmware's runtime
-// services for the next kernel (efi_setup.hpp) into the run's memory and plans the segments,
-// checked as below. Failures are Stage::kPlan.
+// services for the next kernel (efi_setup.hpp) into the run's memory and plans the segments:
+// what the run allocated, but what the next kernel no longer reaches (liveness.hpp; `image` is
+// the verified image the run was given), checked as below. Failures are Stage::kPlan.
 // `serial_mark`: the trampoline writes a line on COM1 when entered (benchmarks).
 HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& trampoline,
                                  const HandoffLayout& layout, RunOutcome& run,
-                                 bool serial_mark = false, const CrashPlan* crash = nullptr);
+                                 const pe::Image& image, bool serial_mark = false, const CrashPlan* crash = nullptr);
 
 // What kexec_load(2) itself checks of the segments (kernel/kexec_core.c,
 // sanity_check_segment_list: count, page alignment, no wrap, no overlap, bufsz <= memsz, at most

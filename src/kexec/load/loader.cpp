@@ -391,7 +391,8 @@ HostStatus prepare_kexec(const LoadRequest& request, LoadResult& result) {
     crash_plan->command_line_limit =
         header && header->protocol_version >= 0x206 ? header->cmdline_size : 255;
   }
-  auto plan = plan_kexec(result.machine, trampoline, layout, result.run, request.serial_mark,
+  auto plan = plan_kexec(result.machine, trampoline, layout, result.run, pe_image,
+                         request.serial_mark,
                          crash_plan ? &*crash_plan : nullptr);
   result.timings.plan = lap();
   if (!plan) return std::unexpected(std::move(plan.error()));

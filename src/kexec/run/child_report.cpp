@@ -126,10 +126,26 @@ HostStatus read_handoff(const ChildReport& report, const ReportLimits& limits,
       !in_allocated(*map, context.rsp - 8, 8))
     return host_fail(Stage::kRun, "the captured context (rip " + hex(context.rip) + ", rsp " + hex(context.rsp) +
             ") points outside the run's memory");
+  // The allocations one by one: only a complete list that agrees with the map is taken (the
+  // handoff then carries less; without it, it carries the merged ranges).
+  const std::uint32_t allocation_count = once(report.allocation_count);
+  if (once(report.allocations_complete) == 1 &&
+      allocation_count <= efi::MemoryManager::kMaxAllocations) {
+    for (std::uint32_t i = 0; i < allocation_count; ++i) {
+      const efi::MemoryManager::Allocation allocation = once(report.allocations[i]);
+      if (allocation.pages == 0 || allocation.pages > (~std::uint64_t{0} >> 12) ||
+          !in_allocated(*map, allocation.start, efi::pages_to_bytes(allocation.pages))) {
+        outcome.allocations.clear();
+        break;
+      }
+      outcome.allocations.push_back(allocation);
+    }
+  }
   outcome.final_map = std::move(*map);
   outcome.context = context;
   outcome.system_table = system_table;
   outcome.image_handle = once(report.image_handle);
+  outcome.top_image_base = once(report.top_image_base);
   outcome.handoff_code = code;
   outcome.handoff_data = data;
   return {};
@@ -265,9 +281,11 @@ HostStatus read_child_report(const ChildReport& report, const ReportLimits& limi
   outcome.variables_cut = variables_cut == 1;
   if (end == RunEnd::kExitBootServices) {
     outcome.final_map = std::move(read.final_map);
+    outcome.allocations = std::move(read.allocations);
     outcome.context = read.context;
     outcome.system_table = read.system_table;
     outcome.image_handle = read.image_handle;
+    outcome.top_image_base = read.top_image_base;
     outcome.handoff_code = read.handoff_code;
     outcome.handoff_data = read.handoff_data;
   }

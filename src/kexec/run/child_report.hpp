@@ -50,10 +50,14 @@ struct ChildReport {
   efikexec_cpu_context context;
   std::uint64_t system_table;
   std::uint64_t image_handle;
+  std::uint64_t top_image_base;  // where LoadImage() mapped the image given to the run
   std::uint64_t handoff_code;
   std::uint64_t handoff_data;
   std::uint32_t range_count;
   efi::MemoryRange ranges[efi::MemoryManager::kMaxRanges];
+  std::uint32_t allocation_count;
+  std::uint32_t allocations_complete;  // 1: every live allocation is listed
+  efi::MemoryManager::Allocation allocations[efi::MemoryManager::kMaxAllocations];
   std::uint32_t variable_count;
   std::uint32_t variables_cut;  // 1: the image set more than kReportVariables
   ReportVariable variables[kReportVariables];

@@ -181,6 +181,10 @@ class ChildRunEnd final : public efi::RunEndSink {
     auto ranges = g_shim->memory().ranges();
     report.range_count = static_cast<std::uint32_t>(ranges.size());
     std::copy(ranges.begin(), ranges.end(), report.ranges);
+    auto allocations = g_shim->memory().allocations();
+    report.allocation_count = static_cast<std::uint32_t>(allocations.size());
+    report.allocations_complete = g_shim->memory().allocations_complete() ? 1 : 0;
+    std::copy(allocations.begin(), allocations.end(), report.allocations);
     finish(RunEnd::kExitBootServices, EFI_SUCCESS, "ExitBootServices() reached");
   }
   [[noreturn]] void end_run(const char* reason, EFI_STATUS status) override {
@@ -379,6 +383,8 @@ std::u16string to_ucs2(std::string_view text) {
                                        request.label, &handle);
   if (status != EFI_SUCCESS)
     finish(RunEnd::kSetupFailed, status, "LoadImage() of the image failed");
+  if (const efi::LoadedImageRecord* record = shim->images().find(handle))
+    g_report->top_image_base = record->base;
   if (request.load_options) {
     const std::u16string options = to_ucs2(*request.load_options);
     status = shim->set_load_options(handle, reinterpret_cast<const CHAR16*>(options.c_str()),
@@ -451,6 +457,7 @@ std::optional<BootParamsFacts> find_boot_params(const IdentityMemory& memory,
       facts.efi_memory_map_size = u32(kEfiMemmapSize);
       list_initrd_members(memory, facts);
       const std::uint64_t cmdline = u32(kCmdLinePtr) | (u32(kExtCmdLinePtr) << 32);
+      facts.command_line_address = cmdline;
       if (cmdline != 0) {
         std::vector<char> text(4096);
         if (memory.read(cmdline, std::as_writable_bytes(std::span(text))))

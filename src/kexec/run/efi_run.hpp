@@ -67,6 +67,7 @@ const char* run_end_name(RunEnd end);
 struct BootParamsFacts {
   std::uint64_t address = 0;
   std::string command_line;
+  std::uint64_t command_line_address = 0;
   std::uint64_t initrd_address = 0;
   std::uint64_t initrd_size = 0;
   // The members of the uncompressed cpio archives in that initrd (uki/cpio.hpp): what
@@ -119,8 +120,14 @@ struct RunOutcome {
   // Valid for kExitBootServices:
   efikexec_cpu_context context{};
   std::vector<efi::MemoryRange> final_map;
+  // Each allocation on its own (the map merges neighbours of one type), when the child's list
+  // was complete and every entry lies in allocated memory of the map; else empty.
+  std::vector<efi::MemoryManager::Allocation> allocations;
   std::uint64_t system_table = 0;
   std::uint64_t image_handle = 0;
+  // Where the image given to the run was mapped, as the child reported it (unchecked: the
+  // image could have written it; handoff/liveness.hpp checks it against the map).
+  std::uint64_t top_image_base = 0;
   std::optional<BootParamsFacts> boot_params;
   std::uint64_t handoff_code = 0;  // where the pages set aside for the handoff are
   std::uint64_t handoff_data = 0;

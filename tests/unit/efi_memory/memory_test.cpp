@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The page allocator, pool allocator and memory map against a described machine.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <sys/mman.h>
 
 #include <vector>
@@ -103,6 +105,44 @@ TEST_F(MemoryTest, AnyPagesComeTopDownBelowTheCeilingAndAreBacked) {
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->Type, static_cast<UINT32>(EfiLoaderData));
   EXPECT_EQ(d->NumberOfPages, 4u);
+}
+
+TEST_F(MemoryTest, ListsEachAllocationApartThoughTheMapMergesThem) {
+  EFI_PHYSICAL_ADDRESS first = 0, second = 0;
+  ASSERT_EQ(manager.allocate_pages(AllocateAnyPages, EfiLoaderData, 4, &first), EFI_SUCCESS);
+  ASSERT_EQ(manager.allocate_pages(AllocateAnyPages, EfiLoaderData, 8, &second), EFI_SUCCESS);
+  ASSERT_EQ(second + 8 * kPageSize, first) << "neighbours, one range in the map";
+  EXPECT_EQ(descriptor_at(map(), first)->NumberOfPages, 12u);
+  auto listed = [&] {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+    for (const auto& allocation : manager.allocations()) out.emplace_back(allocation.start, allocation.pages);
+    std::ranges::sort(out);
+    return out;
+  };
+  using Pairs = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+  EXPECT_EQ(listed(), (Pairs{{second, 8}, {first, 4}}));
+  // Freeing the middle of one leaves its two ends; freeing across both trims both.
+  ASSERT_EQ(manager.free_pages(second + 2 * kPageSize, 3), EFI_SUCCESS);
+  EXPECT_EQ(listed(), (Pairs{{second, 2}, {second + 5 * kPageSize, 3}, {first, 4}}));
+  ASSERT_EQ(manager.free_pages(second + 7 * kPageSize, 2), EFI_SUCCESS);
+  EXPECT_EQ(listed(), (Pairs{{second, 2}, {second + 5 * kPageSize, 2}, {first + kPageSize, 3}}));
+  ASSERT_EQ(manager.free_pages(first + kPageSize, 3), EFI_SUCCESS);
+  ASSERT_EQ(manager.free_pages(second, 2), EFI_SUCCESS);
+  ASSERT_EQ(manager.free_pages(second + 5 * kPageSize, 2), EFI_SUCCESS);
+  EXPECT_TRUE(manager.allocations().empty());
+  EXPECT_TRUE(manager.allocations_complete());
+}
+
+TEST_F(MemoryTest, SaysSoWhenTheListOfAllocationsOverflowed) {
+  EFI_PHYSICAL_ADDRESS address = 0;
+  for (std::size_t i = 0; i < MemoryManager::kMaxAllocations; ++i)
+    ASSERT_EQ(manager.allocate_pages(AllocateAnyPages, EfiLoaderData, 1, &address), EFI_SUCCESS);
+  EXPECT_TRUE(manager.allocations_complete());
+  ASSERT_EQ(manager.allocate_pages(AllocateAnyPages, EfiLoaderData, 1, &address), EFI_SUCCESS)
+      << "the allocation itself does not fail";
+  EXPECT_FALSE(manager.allocations_complete());
+  ASSERT_EQ(manager.free_pages(address, 1), EFI_SUCCESS);
+  EXPECT_FALSE(manager.allocations_complete()) << "for good";
 }
 
 TEST_F(MemoryTest, MaxAddressStaysBelowTheLimit) {

@@ -4,6 +4,7 @@
 // (trampoline placement, identity page tables).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -57,6 +58,23 @@ TEST(Loader, PlansASignedUkiThatPassesTheKernelsChecksAndLoadsItOnce) {
   }
   EXPECT_TRUE(entry_inside);
   EXPECT_LE(plan.memsz_total, result.machine.ram_bytes() / 2);
+  // The UKI's .initrd and .linux are copied out before ExitBootServices(): no segment holds them,
+  // and the kernel's own initrd copy (boot_params) is carried.
+  ASSERT_FALSE(plan.left_out.empty());
+  bool initrd_left_out = false;
+  for (const DeadSection& section : plan.left_out) {
+    initrd_left_out |= section.name.find(".initrd") != std::string::npos &&
+                       section.name.find(".linux") != std::string::npos;
+    for (const PlannedSegment& s : plan.segments)
+      EXPECT_TRUE(section.end <= s.destination || s.destination + s.memsz <= section.start)
+          << section.name << " is left out but a segment covers it";
+  }
+  EXPECT_TRUE(initrd_left_out);
+  ASSERT_TRUE(result.run.boot_params);
+  const std::uint64_t initrd = result.run.boot_params->initrd_address;
+  EXPECT_TRUE(std::ranges::any_of(plan.segments, [&](const PlannedSegment& s) {
+    return initrd >= s.destination && initrd < s.destination + s.memsz;
+  })) << "the kernel's initrd is carried";
 
   FakeKexec fake;
   auto committed = commit_kexec(result, fake);

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+#include "kexec/handoff/liveness.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "kexec/handoff/efi_setup.hpp"
+#include "kexec/run/child_report.hpp"
+#include "uki/boot_params_offsets.hpp"
+#include "uki/uki.hpp"
+
+namespace efikexec::kexec {
+
+namespace {
+
+constexpr std::uint64_t kPage = efi::kPageSize;
+// Longer setup_data chains than any stub writes are the image's doing: the rest is not followed
+// (and keeps every section, see below).
+constexpr int kMaxSetupDataNodes = 64;
+// The DOS header and e_lfanew: what the mapped image must begin with.
+constexpr std::size_t kComparedHeaderBytes = 0x40;
+constexpr std::uint64_t kRedZone = 128;  // System V x86_64 ABI §3.2.2
+
+// Addresses the next kernel reaches, as [start, end) spans.
+class Roots {
+ public:
+  void add(std::uint64_t start, std::uint64_t size) {
+    if (start == 0) return;
+    spans_.push_back({start, size > ~std::uint64_t{0} - start ? ~std::uint64_t{0}
+                                                               : start + std::max<std::uint64_t>(size, 1)});
+  }
+  // When the roots cannot all be known, every section stays.
+  void add_everything() { spans_.push_back({0, ~std::uint64_t{0}}); }
+  bool reach(std::uint64_t start, std::uint64_t end) const {
+    return std::ranges::any_of(spans_, [&](const PhysicalSpan& span) {
+      return span.start < end && start < span.end;
+    });
+  }
+
+ private:
+  std::vector<PhysicalSpan> spans_;
+};
+
+std::uint64_t read_u32(const IdentityMemory& memory, std::uint64_t address, bool& ok) {
+  std::array<std::byte, 4> bytes{};
+  ok = ok && memory.read(address, bytes);
+  std::uint32_t value = 0;
+  std::memcpy(&value, bytes.data(), 4);
+  return value;
+}
+
+void add_boot_params(const RunOutcome& run, Roots& roots) {
+  if (!run.boot_params) return roots.add_everything();
+  const BootParamsFacts& facts = *run.boot_params;
+  using namespace uki::boot_params_offsets;
+  roots.add(facts.address, kPage);
+  roots.add(facts.command_line_address, facts.command_line.size() + 1);
+  roots.add(facts.initrd_address, facts.initrd_size);
+  roots.add(facts.efi_memory_map, facts.efi_memory_map_size);
+  roots.add(facts.efi_system_table, sizeof(EFI_SYSTEM_TABLE));
+  bool ok = true;
+  roots.add(read_u32(*run.memory, facts.address + kCode32Start, ok), 1);
+  roots.add(read_u32(*run.memory, facts.address + kAcpiRsdpAddr, ok) |
+                (read_u32(*run.memory, facts.address + kAcpiRsdpAddr + 4, ok) << 32),
+            1);
+  std::array<std::byte, 8> link{};
+  ok = ok && run.memory->read(facts.address + kSetupData, link);
+  std::uint64_t node = 0;
+  std::memcpy(&node, link.data(), 8);
+  for (int followed = 0; ok && node != 0; ++followed) {
+    std::array<std::byte, 16> header{};  // struct setup_data: next, type, len
+    if (followed == kMaxSetupDataNodes || !in_allocated(run.final_map, node, header.size()) ||
+        !run.memory->read(node, header)) {
+      ok = false;
+      break;
+    }
+    std::uint32_t length = 0;
+    std::memcpy(&length, header.data() + 12, 4);
+    roots.add(node, header.size() + length);
+    std::memcpy(&node, header.data(), 8);
+  }
+  if (!ok) roots.add_everything();
+}
+
+// The pages of the UKI's payload sections no root reaches (docs in the header).
+void add_unreached_uki_sections(const RunOutcome& run, const pe::Image& image, const Roots& roots,
+                                std::vector<DeadSection>& dead) {
+  const uki::Uki uki = uki::Uki::from_image(image);
+  const std::uint64_t base = run.top_image_base;
+  if (uki.kind() != uki::ImageKind::kUki || base == 0 ||
+      !in_allocated(run.final_map, base, image.size_of_image()) ||
+      image.file().size() < kComparedHeaderBytes)
+    return;
+  std::array<std::byte, kComparedHeaderBytes> mapped{};
+  if (!run.memory->read(base, mapped) ||
+      std::memcmp(mapped.data(), image.file().data(), mapped.size()) != 0)
+    return;
+
+  // What of the image stays: its headers, the stub's own sections and the reached payload.
+  // The rest, padding between sections and the allocation's last page included, goes.
+  std::vector<PhysicalSpan> kept = {{base, base + image.size_of_headers()}};
+  std::vector<const pe::Section*> payload;
+  for (const pe::Section& section : image.sections()) {
+    const std::uint64_t start = base + section.virtual_address;
+    const std::uint64_t end = start + section.memory_size();
+    if (uki::is_uki_section_name(section.name()) && !roots.reach(start, end))
+      payload.push_back(&section);
+    else
+      kept.push_back({start, end});
+  }
+  std::ranges::sort(kept, {}, &PhysicalSpan::start);
+  const std::uint64_t image_end = (base + image.size_of_image() + kPage - 1) & ~(kPage - 1);
+  kept.push_back({image_end, image_end});
+
+  std::uint64_t cursor = base;
+  for (const PhysicalSpan& span : kept) {
+    const std::uint64_t first = (cursor + kPage - 1) & ~(kPage - 1);
+    const std::uint64_t last = span.start & ~(kPage - 1);
+    cursor = std::max(cursor, span.end);
+    if (first >= last) continue;
+    DeadSection section{{}, first, last};
+    for (const pe::Section* candidate : payload) {
+      const std::uint64_t start = base + candidate->virtual_address;
+      if (start < last && first < start + candidate->memory_size())
+        section.name += (section.name.empty() ? "" : "+") + std::string(candidate->name());
+    }
+    if (!section.name.empty()) dead.push_back(std::move(section));
+  }
+}
+
+// Data allocations no root reaches: what systemd-stub assembled for the Linux stub to copy
+// (the combined initrd), the shim's LoadFile2 initrd, pool the stubs never freed.
+// One allocation at a time when the run listed them; else the map's ranges, where neighbours
+// of one type are merged (one reached allocation keeps its neighbours).
+void add_unreached_data(const RunOutcome& run, const Roots& roots, std::vector<DeadSection>& dead) {
+  auto consider = [&](std::uint32_t type, std::uint64_t start, std::uint64_t end) {
+    if ((type == EfiLoaderData || type == EfiBootServicesCode || type == EfiBootServicesData) &&
+        !roots.reach(start, end))
+      dead.push_back({efi::memory_type_name(type), start, end});
+  };
+  if (run.allocations.empty()) {
+    for (const efi::MemoryRange& range : run.final_map)
+      if (range.allocated) consider(range.type, range.start, range.end());
+    return;
+  }
+  for (const efi::MemoryManager::Allocation& allocation : run.allocations) {
+    const auto range = std::ranges::find_if(run.final_map, [&](const efi::MemoryRange& r) {
+      return r.allocated && allocation.start >= r.start && allocation.start < r.end();
+    });
+    if (range != run.final_map.end())
+      consider(range->type, allocation.start, allocation.start + efi::pages_to_bytes(allocation.pages));
+  }
+}
+
+}  // namespace
+
+std::vector<DeadSection> dead_after_exit_boot_services(const RunOutcome& run,
+                                                       const pe::Image& image,
+                                                       std::span<const PhysicalSpan> handoff) {
+  if (run.memory == nullptr) return {};
+  Roots roots;
+  for (const PhysicalSpan& span : handoff) roots.add(span.start, span.size());
+  const efikexec_cpu_context& context = run.context;
+  for (std::uint64_t value : {context.rip, context.rsp, context.rbx, context.rbp, context.rdi,
+                              context.rsi, context.r12, context.r13, context.r14, context.r15})
+    roots.add(value, 1);
+  // The stack the image resumes on, and the red zone below it.
+  if (context.rsp > kRedZone) roots.add(context.rsp - kRedZone, kRedZone);
+  add_boot_params(run, roots);
+  if (auto system_table = read_system_table_pointers(run)) {
+    roots.add(system_table->firmware_vendor, 1);
+    roots.add(system_table->runtime_services, sizeof(EFI_RUNTIME_SERVICES));
+    roots.add(system_table->array, system_table->count * sizeof(EFI_CONFIGURATION_TABLE));
+    for (std::uint64_t table : system_table->tables) roots.add(table, 1);
+  } else {
+    roots.add_everything();
+  }
+  std::vector<DeadSection> dead;
+  add_unreached_uki_sections(run, image, roots, dead);
+  add_unreached_data(run, roots, dead);
+  std::ranges::sort(dead, {}, &DeadSection::start);
+  // Neighbouring allocations left out are one span.
+  std::vector<DeadSection> merged;
+  for (DeadSection& section : dead) {
+    if (!merged.empty() && merged.back().end == section.start && merged.back().name == section.name)
+      merged.back().end = section.end;
+    else
+      merged.push_back(std::move(section));
+  }
+  return merged;
+}
+
+std::vector<efi::MemoryRange> without_dead(const std::vector<efi::MemoryRange>& map,
+                                           std::span<const DeadSection> dead) {
+  std::vector<efi::MemoryRange> out;
+  for (const efi::MemoryRange& range : map) {
+    std::uint64_t cursor = range.start;
+    auto emit = [&](std::uint64_t start, std::uint64_t end, bool free) {
+      if (start >= end) return;
+      efi::MemoryRange piece = range;
+      piece.start = start;
+      piece.pages = efi::bytes_to_pages(end - start);
+      if (free) {
+        piece.type = EfiConventionalMemory;
+        piece.allocated = false;
+      }
+      out.push_back(piece);
+    };
+    if (range.allocated)
+      for (const DeadSection& section : dead) {
+        const std::uint64_t start = std::max(section.start, cursor);
+        const std::uint64_t end = std::min(section.end, range.end());
+        if (start >= end) continue;
+        emit(cursor, start, false);
+        emit(start, end, true);
+        cursor = end;
+      }
+    emit(cursor, range.end(), false);
+  }
+  return out;
+}
+
+}  // namespace efikexec::kexec
