@@ -7,6 +7,8 @@ BUILD_FUZZ   ?= build-fuzz
 FIXTURES     ?= $(BUILD)/fixtures
 JOBS         ?= $(shell nproc)
 FUZZ_SECONDS ?= 15
+# Set to stop each fuzz target after this many executions (FUZZ_SECONDS is then the cap).
+FUZZ_RUNS    ?=
 # Optimised without debug information: the front doors build fast; configure your own for gdb.
 BUILD_TYPE   ?= Release
 
@@ -74,7 +76,8 @@ fuzz-build: deps
 
 # Every target for FUZZ_SECONDS, as many at once as there are cores.
 fuzz-runs:
-	EFIKEXEC_FIXTURES=$(abspath $(FIXTURES)) tests/fuzz/run-fuzzers.sh $(BUILD_FUZZ)/tests/fuzz \
+	EFIKEXEC_FIXTURES=$(abspath $(FIXTURES)) FUZZ_RUNS=$(FUZZ_RUNS) \
+	  tests/fuzz/run-fuzzers.sh $(BUILD_FUZZ)/tests/fuzz \
 	  $(FUZZ_SECONDS) $(JOBS)
 
 fuzz: fixtures fuzz-build

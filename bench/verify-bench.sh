@@ -8,7 +8,7 @@
 #   - the fixture UKI, FIXTURES/uki-signed.efi trusted through FIXTURES/keys/db.crt (FIXTURES
 #     defaults to $EFIKEXEC_FIXTURES, else BUILD_DIR/fixtures; tests/fixtures/make-fixtures.sh)
 #   - a UKI of LARGE_MIB (default 64) MiB made here as make-fixtures.sh makes the fixture UKI
-#     (the fixture's systemd-stub and kernel, objcopy) with a random initrd, signed with
+#     (the fixture's systemd-stub and kernel, tests/fixtures/objcopy-uki.sh) with a random initrd, signed with
 #     FIXTURES/keys/db.key by sbsign
 # Every round runs each command once on each image, the order rotating from round to round, so
 # a change of load on the machine falls on all of them alike; medians of ROUNDS (default 21)
@@ -16,6 +16,7 @@
 # `efikexec verify` <= 1.2x `openssl dgst -sha256`. A benchmark, not a test: it exits 0 once it
 # measured, met or not.
 set -euo pipefail
+root="$(dirname -- "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")")"
 build="$(realpath -- "${1:-build}")"
 fixtures="$(realpath -m -- "${2:-${EFIKEXEC_FIXTURES:-$build/fixtures}}")"
 efikexec="$build/efikexec"
@@ -39,16 +40,8 @@ cert="$fixtures/keys/db.crt"
 large="$work/uki-large-signed.efi"
 head -c $((large_mib * 1024 * 1024)) /dev/urandom >"$work/initrd"
 printf '%s' "console=ttyS0" >"$work/cmdline"
-stub="$fixtures/linuxx64.efi.stub"
-hexfield() { objdump -p "$stub" | awk -v f="$1" '$1 == f { print $2; exit }'; }
-next=$(((16#$(hexfield ImageBase) + 16#$(hexfield SizeOfImage) + 4095) / 4096 * 4096))
-args=()
-for part in "cmdline:$work/cmdline" "initrd:$work/initrd" "linux:$fixtures/vmlinuz"; do
-  name="${part%%:*}" file="${part#*:}"
-  args+=(--add-section ".$name=$file" --change-section-vma ".$name=$(printf '0x%x' "$next")")
-  next=$(((next + $(stat -Lc %s "$file") + 4095) / 4096 * 4096))
-done
-objcopy "${args[@]}" "$stub" "$work/uki-large.efi"
+"$root/tests/fixtures/objcopy-uki.sh" "$work/uki-large.efi" "$fixtures/linuxx64.efi.stub" \
+  ".cmdline=$work/cmdline" ".initrd=$work/initrd" ".linux=$fixtures/vmlinuz"
 sbsign --key "$fixtures/keys/db.key" --cert "$cert" --output "$large" "$work/uki-large.efi" \
   >/dev/null 2>&1 || die "sbsign of the large UKI failed"
 rm -f "$work/initrd" "$work/uki-large.efi"

@@ -98,13 +98,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     run.boot_params = facts;
   }
   const std::array<PhysicalSpan, 1> handoff = {PhysicalSpan{kHandoff, kHandoff + 2 * kPage}};
-  const std::vector<DeadSection> dead = dead_after_exit_boot_services(run, uki(), handoff);
+  const std::vector<LeftOutSpan> dead = dead_after_exit_boot_services(run, uki(), handoff);
   const std::vector<efi::MemoryRange> carried = without_dead(run.final_map, dead);
   const std::vector<efi::MemoryRange> map = run.final_map;
   (void)run.memory.release();  // the static memory outlives the run
 
   std::uint64_t previous_end = 0;
-  for (const DeadSection& section : dead) {
+  for (const LeftOutSpan& section : dead) {
     FUZZ_ASSERT(!section.name.empty());
     FUZZ_ASSERT(section.start % kPage == 0 && section.end % kPage == 0);
     FUZZ_ASSERT(section.start < section.end && section.start >= previous_end);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Runs every fuzz_* target for a bounded time over a seed corpus (synthetic images, plus the real
-# fixtures when EFIKEXEC_FIXTURES names them), JOBS of them at once (default: one).
+# fixtures when EFIKEXEC_FIXTURES names them), JOBS of them at once (default: one). With
+# FUZZ_RUNS set, a target also stops after that many executions (SECONDS is then the cap).
 # Usage: run-fuzzers.sh FUZZ_BUILD_DIR SECONDS [JOBS]
 set -euo pipefail
 dir=$1
@@ -56,7 +57,8 @@ fuzz_one() {
   [ -d "$(dirname "$0")/seeds/$name" ] && seeds="$seeds $(dirname "$0")/seeds/$name"
   [ -d "$work/seeds-by-fuzzer/$name" ] && seeds="$seeds $work/seeds-by-fuzzer/$name"
   # shellcheck disable=SC2086
-  if "$fuzzer" -max_total_time="$seconds" -max_len="$(max_len_of "$name")" -rss_limit_mb=2048 \
+  if "$fuzzer" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
+      -max_len="$(max_len_of "$name")" -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$work/$name-" "$corpus" $seeds \
       > "$work/$name.log" 2>&1; then
     echo passed > "$work/$name.verdict"
@@ -82,7 +84,8 @@ for name in "${names[@]}"; do
     mkdir -p fuzz-artifacts && cp "$work/$name-"* fuzz-artifacts/ 2>/dev/null || true
     status=1
   else
-    grep -E 'stat::number_of_executed_units|cov:' "$work/$name.log" | tail -2
+    grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|cov:' "$work/$name.log" |
+      tail -3
   fi
 done
 exit $status

@@ -111,7 +111,7 @@ second_world() {
 # fixture's (kept as /init.second). Sets BALLAST_SHA256 and BIG_INITRD_BYTES.
 BALLAST_MIB=96
 big_initrd_uki() {
-  local out="$1" dir="$WORK/bigrd.parts" next s f args=() hdr
+  local out="$1" dir="$WORK/bigrd.parts"
   rm -rf "$dir"
   mkdir -p "$dir/root"
   head -c $((BALLAST_MIB << 20)) /dev/urandom >"$dir/root/ballast"
@@ -130,16 +130,8 @@ big_initrd_uki() {
   BIG_INITRD_BYTES="$(stat -c %s "$dir/initrd")"
   cp "$NEW/os-release" "$dir/osrel"
   printf 'console=ttyS0 efikexec.uki=bigrd panic=-1' >"$dir/cmdline"
-  hdr="$(objdump -p "$NEW/stub-262.efi.stub")"
-  next=$(((16#$(awk '$1 == "ImageBase" { print $2 }' <<<"$hdr") + \
-    16#$(awk '$1 == "SizeOfImage" { print $2 }' <<<"$hdr") + 4095) / 4096 * 4096))
-  for s in osrel cmdline initrd linux; do
-    f="$dir/$s"
-    [[ $s != linux ]] || f="$FIX/vmlinuz"
-    args+=(--add-section ".$s=$f" --change-section-vma ".$s=$(printf '0x%x' "$next")")
-    next=$(((next + $(stat -Lc %s "$f") + 4095) / 4096 * 4096))
-  done
-  objcopy "${args[@]}" "$NEW/stub-262.efi.stub" "$dir/uki.efi"
+  "$QEMU_DIR/../fixtures/objcopy-uki.sh" "$dir/uki.efi" "$NEW/stub-262.efi.stub" \
+    ".osrel=$dir/osrel" ".cmdline=$dir/cmdline" ".initrd=$dir/initrd" ".linux=$FIX/vmlinuz"
   sbsign --key "$FIX/keys/db.key" --cert "$FIX/keys/db.crt" --output "$out" "$dir/uki.efi" \
     >/dev/null 2>&1
   rm -rf "$dir"

@@ -97,7 +97,7 @@ void print_transcript(const LoadResult& result) {
   if (!result.plan.left_out.empty()) {
     std::cout << "efikexec: left out, no longer reached after ExitBootServices(): "
               << mib(result.plan.left_out_bytes) << "\n";
-    for (const DeadSection& section : result.plan.left_out)
+    for (const LeftOutSpan& section : result.plan.left_out)
       std::cout << "  " << hex_u64(section.start) << " " << mib(section.end - section.start) << " "
                 << section.name << "\n";
   }

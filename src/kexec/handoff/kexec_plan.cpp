@@ -124,7 +124,7 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
       PhysicalSpan{run.handoff_code, run.handoff_code + efi::pages_to_bytes(layout.code_pages)},
       PhysicalSpan{run.handoff_data, run.handoff_data + efi::pages_to_bytes(layout.data_pages)}};
   plan.left_out = dead_after_exit_boot_services(run, image, handoff);
-  for (const DeadSection& section : plan.left_out)
+  for (const LeftOutSpan& section : plan.left_out)
     plan.left_out_bytes += section.end - section.start;
   const std::vector<efi::MemoryRange> carried = without_dead(run.final_map, plan.left_out);
   std::vector<Extent> extents;
@@ -233,7 +233,7 @@ nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run) {
                         {"contents", segment.contents},
                         {"sha256", segment_sha256(*run.memory, segment)}});
   nlohmann::json left_out = nlohmann::json::array();
-  for (const DeadSection& section : plan.left_out)
+  for (const LeftOutSpan& section : plan.left_out)
     left_out.push_back({{"section", section.name},
                         {"start", hex_u64(section.start)},
                         {"size", section.end - section.start}});

@@ -61,7 +61,7 @@ struct KexecPlan {
   std::uint64_t bufsz_total = 0;
   // The run's memory no segment carries: the UKI's sections the next kernel no longer reaches
   // (handoff/liveness.hpp), and their bytes.
-  std::vector<DeadSection> left_out;
+  std::vector<LeftOutSpan> left_out;
   std::uint64_t left_out_bytes = 0;
   RuntimeHandover runtime;    // the firmware's runtime services, or why the kernel has none
   std::optional<CrashHandoff> crash;  // a crash kernel's (kexec_load with KEXEC_ON_CRASH)

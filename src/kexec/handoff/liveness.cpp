@@ -15,8 +15,7 @@ namespace efikexec::kexec {
 namespace {
 
 constexpr std::uint64_t kPage = efi::kPageSize;
-// Longer setup_data chains than any stub writes are the image's doing: the rest is not followed
-// (and keeps every section, see below).
+// Longer setup_data chains than any stub writes are the image's doing: nothing is left out then.
 constexpr int kMaxSetupDataNodes = 64;
 // The DOS header and e_lfanew: what the mapped image must begin with.
 constexpr std::size_t kComparedHeaderBytes = 0x40;
@@ -85,7 +84,7 @@ void add_boot_params(const RunOutcome& run, Roots& roots) {
 
 // The pages of the UKI's payload sections no root reaches (docs in the header).
 void add_unreached_uki_sections(const RunOutcome& run, const pe::Image& image, const Roots& roots,
-                                std::vector<DeadSection>& dead) {
+                                std::vector<LeftOutSpan>& dead) {
   const uki::Uki uki = uki::Uki::from_image(image);
   const std::uint64_t base = run.top_image_base;
   if (uki.kind() != uki::ImageKind::kUki || base == 0 ||
@@ -119,7 +118,7 @@ void add_unreached_uki_sections(const RunOutcome& run, const pe::Image& image, c
     const std::uint64_t last = span.start & ~(kPage - 1);
     cursor = std::max(cursor, span.end);
     if (first >= last) continue;
-    DeadSection section{{}, first, last};
+    LeftOutSpan section{{}, first, last};
     for (const pe::Section* candidate : payload) {
       const std::uint64_t start = base + candidate->virtual_address;
       if (start < last && first < start + candidate->memory_size())
@@ -133,7 +132,7 @@ void add_unreached_uki_sections(const RunOutcome& run, const pe::Image& image, c
 // (the combined initrd), the shim's LoadFile2 initrd, pool the stubs never freed.
 // One allocation at a time when the run listed them; else the map's ranges, where neighbours
 // of one type are merged (one reached allocation keeps its neighbours).
-void add_unreached_data(const RunOutcome& run, const Roots& roots, std::vector<DeadSection>& dead) {
+void add_unreached_data(const RunOutcome& run, const Roots& roots, std::vector<LeftOutSpan>& dead) {
   auto consider = [&](std::uint32_t type, std::uint64_t start, std::uint64_t end) {
     if ((type == EfiLoaderData || type == EfiBootServicesCode || type == EfiBootServicesData) &&
         !roots.reach(start, end))
@@ -155,7 +154,7 @@ void add_unreached_data(const RunOutcome& run, const Roots& roots, std::vector<D
 
 }  // namespace
 
-std::vector<DeadSection> dead_after_exit_boot_services(const RunOutcome& run,
+std::vector<LeftOutSpan> dead_after_exit_boot_services(const RunOutcome& run,
                                                        const pe::Image& image,
                                                        std::span<const PhysicalSpan> handoff) {
   if (run.memory == nullptr) return {};
@@ -176,13 +175,13 @@ std::vector<DeadSection> dead_after_exit_boot_services(const RunOutcome& run,
   } else {
     roots.add_everything();
   }
-  std::vector<DeadSection> dead;
+  std::vector<LeftOutSpan> dead;
   add_unreached_uki_sections(run, image, roots, dead);
   add_unreached_data(run, roots, dead);
-  std::ranges::sort(dead, {}, &DeadSection::start);
+  std::ranges::sort(dead, {}, &LeftOutSpan::start);
   // Neighbouring allocations left out are one span.
-  std::vector<DeadSection> merged;
-  for (DeadSection& section : dead) {
+  std::vector<LeftOutSpan> merged;
+  for (LeftOutSpan& section : dead) {
     if (!merged.empty() && merged.back().end == section.start && merged.back().name == section.name)
       merged.back().end = section.end;
     else
@@ -192,7 +191,7 @@ std::vector<DeadSection> dead_after_exit_boot_services(const RunOutcome& run,
 }
 
 std::vector<efi::MemoryRange> without_dead(const std::vector<efi::MemoryRange>& map,
-                                           std::span<const DeadSection> dead) {
+                                           std::span<const LeftOutSpan> dead) {
   std::vector<efi::MemoryRange> out;
   for (const efi::MemoryRange& range : map) {
     std::uint64_t cursor = range.start;
@@ -208,7 +207,7 @@ std::vector<efi::MemoryRange> without_dead(const std::vector<efi::MemoryRange>& 
       out.push_back(piece);
     };
     if (range.allocated)
-      for (const DeadSection& section : dead) {
+      for (const LeftOutSpan& section : dead) {
         const std::uint64_t start = std::max(section.start, cursor);
         const std::uint64_t end = std::min(section.end, range.end());
         if (start >= end) continue;

@@ -35,7 +35,7 @@
 
 namespace efikexec::kexec {
 
-struct DeadSection {
+struct LeftOutSpan {
   std::string name;     // the UKI's sections ("+"-joined), or a memory type
   std::uint64_t start;  // whole pages
   std::uint64_t end;
@@ -45,12 +45,12 @@ struct DeadSection {
 // run was given; the child's word for where it lies (run.top_image_base) is taken only when
 // the whole image lies in one allocated range there and begins with the image's own headers
 // (otherwise its sections stay).
-std::vector<DeadSection> dead_after_exit_boot_services(const RunOutcome& run,
+std::vector<LeftOutSpan> dead_after_exit_boot_services(const RunOutcome& run,
                                                        const pe::Image& image,
                                                        std::span<const PhysicalSpan> handoff);
 
 // `map` with the pages of `dead` made free conventional memory.
 std::vector<efi::MemoryRange> without_dead(const std::vector<efi::MemoryRange>& map,
-                                           std::span<const DeadSection> dead);
+                                           std::span<const LeftOutSpan> dead);
 
 }  // namespace efikexec::kexec

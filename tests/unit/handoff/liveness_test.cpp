@@ -78,15 +78,15 @@ class Liveness : public ::testing::Test {
     ASSERT_TRUE(run.memory->write(kSystab, std::as_bytes(std::span(&systab, 1))));
   }
 
-  std::vector<DeadSection> dead() const {
+  std::vector<LeftOutSpan> dead() const {
     const std::array<PhysicalSpan, 1> handoff = {PhysicalSpan{kHandoff, kHandoff + 2 * kPage}};
     return dead_after_exit_boot_services(run, *image, handoff);
   }
   std::uint64_t section_address(const char* name) const {
     return kUkiBase + image->find_section(name)->virtual_address;
   }
-  static bool left_out(const std::vector<DeadSection>& dead, std::uint64_t address) {
-    return std::ranges::any_of(dead, [&](const DeadSection& section) {
+  static bool left_out(const std::vector<LeftOutSpan>& dead, std::uint64_t address) {
+    return std::ranges::any_of(dead, [&](const LeftOutSpan& section) {
       return address >= section.start && address < section.end;
     });
   }
@@ -203,7 +203,7 @@ TEST_F(Liveness, KeepsTheHandoffAndTheStack) {
 TEST(WithoutDead, MakesTheLeftOutPagesFreeMemory) {
   const std::vector<efi::MemoryRange> map = {{0x100000, 8, EfiLoaderCode, 0xf, true},
                                              {0x200000, 2, EfiLoaderData, 0xf, true}};
-  const std::vector<DeadSection> dead = {{".initrd", 0x102000, 0x104000},
+  const std::vector<LeftOutSpan> dead = {{".initrd", 0x102000, 0x104000},
                                          {".linux", 0x105000, 0x108000},
                                          {"LoaderData", 0x200000, 0x202000}};
   const auto carried = without_dead(map, dead);

@@ -62,7 +62,7 @@ TEST(Loader, PlansASignedUkiThatPassesTheKernelsChecksAndLoadsItOnce) {
   // and the kernel's own initrd copy (boot_params) is carried.
   ASSERT_FALSE(plan.left_out.empty());
   bool initrd_left_out = false;
-  for (const DeadSection& section : plan.left_out) {
+  for (const LeftOutSpan& section : plan.left_out) {
     initrd_left_out |= section.name.find(".initrd") != std::string::npos &&
                        section.name.find(".linux") != std::string::npos;
     for (const PlannedSegment& s : plan.segments)
