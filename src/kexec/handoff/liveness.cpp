@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 
 #include "kexec/handoff/efi_setup.hpp"
 #include "kexec/run/child_report.hpp"
@@ -152,6 +153,51 @@ void add_unreached_data(const RunOutcome& run, const Roots& roots, std::vector<L
   }
 }
 
+// What the resumed code's own allocation points into stays, whatever root names it: the
+// Linux stub keeps the code it runs after ExitBootServices() to switch paging modes in two
+// LoaderData pages that only a variable of its image points to (where CPUID offers LA57).
+// Every aligned 8-byte word of the allocation RIP lies in is taken for a pointer. The rest of
+// kept memory is not read: the stack above the resumed frame and systemd-stub's data hold
+// pointers into what is dead (its buffers, the UKI's sections), which nothing runs again.
+void keep_what_the_resumed_code_points_to(const RunOutcome& run, std::vector<LeftOutSpan>& dead) {
+  if (dead.empty()) return;
+  const std::uint64_t rip = run.context.rip;
+  std::optional<PhysicalSpan> code;
+  for (const efi::MemoryManager::Allocation& allocation : run.allocations)
+    if (rip >= allocation.start && rip - allocation.start < efi::pages_to_bytes(allocation.pages))
+      code = PhysicalSpan{allocation.start, allocation.start + efi::pages_to_bytes(allocation.pages)};
+  if (!code)
+    for (const efi::MemoryRange& range : run.final_map)
+      if (range.allocated && rip >= range.start && rip < range.end())
+        code = PhysicalSpan{range.start, range.end()};
+  if (!code) return;
+
+  std::ranges::sort(dead, {}, &LeftOutSpan::start);
+  std::vector<bool> kept(dead.size(), false);
+  constexpr std::size_t kChunk = 1 << 20;
+  std::vector<std::byte> chunk(kChunk);
+  for (std::uint64_t at = code->start & ~std::uint64_t{7}; at < code->end; at += kChunk) {
+    const std::size_t length =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, code->end - at)) & ~std::size_t{7};
+    if (length == 0 || !run.memory->read(at, std::span(chunk).first(length))) continue;
+    for (std::size_t offset = 0; offset < length; offset += 8) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, chunk.data() + offset, 8);
+      const auto after = std::ranges::upper_bound(dead, word, {}, &LeftOutSpan::start);
+      if (after == dead.begin()) continue;
+      const auto index = static_cast<std::size_t>(after - dead.begin()) - 1;
+      if (word < dead[index].end) kept[index] = true;
+    }
+  }
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < dead.size(); ++i) {
+    if (kept[i]) continue;
+    if (next != i) dead[next] = std::move(dead[i]);
+    ++next;
+  }
+  dead.resize(next);
+}
+
 }  // namespace
 
 std::vector<LeftOutSpan> dead_after_exit_boot_services(const RunOutcome& run,
@@ -178,7 +224,7 @@ std::vector<LeftOutSpan> dead_after_exit_boot_services(const RunOutcome& run,
   std::vector<LeftOutSpan> dead;
   add_unreached_uki_sections(run, image, roots, dead);
   add_unreached_data(run, roots, dead);
-  std::ranges::sort(dead, {}, &LeftOutSpan::start);
+  keep_what_the_resumed_code_points_to(run, dead);
   // Neighbouring allocations left out are one span.
   std::vector<LeftOutSpan> merged;
   for (LeftOutSpan& section : dead) {

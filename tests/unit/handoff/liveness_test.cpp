@@ -113,6 +113,21 @@ TEST_F(Liveness, LeavesOutThePayloadSectionsAndUnreachedData) {
     EXPECT_FALSE(left_out(gone, kept)) << std::hex << kept;
 }
 
+// The Linux stub's paging-mode switch: two LoaderData pages only a variable of its own image
+// points to, run after ExitBootServices(). The same pointer kept elsewhere (on the stack above
+// the resumed frame, in systemd-stub's dead buffers) keeps nothing.
+TEST_F(Liveness, KeepsWhatTheResumedCodesImagePointsTo) {
+  put(*run.memory, kKernelImage + 2 * kPage + 8, kStubInitrd + 0x10, 8);
+  EXPECT_FALSE(left_out(dead(), kStubInitrd));
+}
+
+TEST_F(Liveness, PointersOutsideTheResumedCodesAllocationKeepNothing) {
+  put(*run.memory, kStack + 3 * kPage + 64, kStubInitrd, 8);   // a frame above RSP
+  put(*run.memory, section_address(".initrd") + 8, kStubInitrd, 8);
+  put(*run.memory, kUkiBase + kPage + 16, kStubInitrd, 8);     // systemd-stub's own image
+  EXPECT_TRUE(left_out(dead(), kStubInitrd));
+}
+
 TEST_F(Liveness, KeepsTheSectionTheImageResumesIn) {
   // systemd-stub 252's handover: the kernel runs from .linux itself.
   run.context.rip = section_address(".linux") + 0x40;
