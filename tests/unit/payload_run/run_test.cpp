@@ -9,6 +9,7 @@
 // ExitBootServices() call came from (systemd-stub >= 258 copies the Linux stub into pages of its
 // own) loses its execute permission, so the kernel's first instruction faults, with RIP at the
 // kernel's entry and RSI at the boot_params the Linux stub built.
+#include <cpuid.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -195,8 +196,15 @@ bool allocated(std::uint64_t address, std::uint64_t size) {
   return efi::active_shim().memory().is_allocated(address, size);
 }
 
-// After ExitBootServices() the Linux stub reads CR3 and CR4 (efi_5level_switch): answered as a
-// CPU in 4-level paging would (CR4 = PAE), so the stub has nothing to switch.
+// After ExitBootServices() the Linux stub reads CR3 and CR4 (efi_5level_switch): answered as
+// the payload's CPU would be, in the paging mode a kernel picks on it: 5-level where CPUID
+// offers LA57 (the stub then found the mode it wants), 4-level elsewhere. Either way the stub
+// has nothing to switch, and this run cannot execute its 32-bit switching code.
+bool cpu_offers_la57() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 16)) != 0;
+}
+
 bool emulate_control_register_read(greg_t* gregs, const std::uint8_t* code, std::size_t available) {
   std::size_t at = 0;
   std::uint8_t rex = 0;
@@ -210,7 +218,7 @@ bool emulate_control_register_read(greg_t* gregs, const std::uint8_t* code, std:
   switch (control) {
     case 0: value = arch::kEmulatedCr0; break;
     case 3: value = 0x1000; break;
-    case 4: value = 0x20; break;
+    case 4: value = cpu_offers_la57() ? 0x1020 : 0x20; break;  // PAE, LA57
     default: return false;
   }
   gregs[kGregOf[target]] = static_cast<greg_t>(value);
