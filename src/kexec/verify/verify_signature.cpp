@@ -81,9 +81,7 @@ Result<void> parse_indirect_data(const ASN1_STRING* content, std::uint64_t at,
   return {};
 }
 
-}  // namespace
-
-Result<AuthenticodeSignature> parse_authenticode_signature(const pe::WinCertificate& entry) {
+Result<AuthenticodeSignature> parse_signed_data(const pe::WinCertificate& entry) {
   const std::uint64_t at = entry.offset;
   const auto* der = reinterpret_cast<const unsigned char*>(entry.content.data());
   const unsigned char* p = der;
@@ -134,6 +132,17 @@ Result<AuthenticodeSignature> parse_authenticode_signature(const pe::WinCertific
   out.signer_subject = x509_name(X509_get_subject_name(out.signer));
   out.signer_issuer = x509_name(X509_get_issuer_name(out.signer));
   return out;
+}
+
+}  // namespace
+
+Result<AuthenticodeSignature> parse_authenticode_signature(const pe::WinCertificate& entry) {
+  auto parsed = parse_signed_data(entry);
+  // What OpenSSL queued while it refused these bytes is said by our error: left in the thread's
+  // queue it would reach the program's next OpenSSL call, and each refusal would keep its text
+  // allocated.
+  ERR_clear_error();
+  return parsed;
 }
 
 bool signer_signature_verifies(const AuthenticodeSignature& signature) {
