@@ -7,14 +7,17 @@
 # same kernel, initrd and command line, in one run on one QEMU/OVMF guest configuration (q35,
 # TCG, 1 GiB, 1 CPU, no Secure Boot, the first kernel is the fixtures' Debian kernel):
 #   efikexec           `efikexec load` of the signed fixture UKI: the trampoline (kexec_load)
+#   efikexec-nokaslr   the same, the command line given as load options with nokaslr added:
+#                      the kernel where the EFI stub puts it without KASLR
 #   efikexec-payload   `efikexec load --handoff payload`: kexec_file_load of the signed payload
 #                      (linked with the fixture db built in, signed with the db key), which
 #                      verifies the UKI and runs it after the kexec
 #   kexec-l            kexec-tools' `kexec -l` of the UKI's kernel and initrd
 #   kexec-c-l          kexec-tools' `kexec -c -l` (kexec_load with its purgatory)
-# ROUNDS (default 3) rounds, the loaders alternating within each round; one guest boot per
-# measurement. The times are the host's: run-guest.sh --stamps notes when each serial line
-# arrived, and the downtime is `EFIKEXEC-SECOND: up` minus `EFIKEXEC-FIRST: bench exec`.
+# ROUNDS (default 3) rounds, the loaders alternating within each round (LOADERS: a subset, in
+# the order to run them); one guest boot per measurement. The times are the host's:
+# run-guest.sh --stamps notes when each serial line arrived, and the downtime is
+# `EFIKEXEC-SECOND: up` minus `EFIKEXEC-FIRST: bench exec`.
 # Also from `bench exec` to the first line of the code the old kernel jumps to (efikexec's
 # trampoline with --serial-mark, the payload's entry, kexec-tools' purgatory with
 # --console-serial; none for kexec -l, whose in-kernel purgatory prints nothing): the old
@@ -28,7 +31,7 @@ root="$(dirname -- "$here")"
 build="$(realpath -- "${1:-build}")"
 fixtures="$(realpath -m -- "${2:-${EFIKEXEC_FIXTURES:-$build/fixtures}}")"
 rounds="${ROUNDS:-3}"
-loaders=(efikexec efikexec-payload kexec-l kexec-c-l)
+read -r -a loaders <<<"${LOADERS:-efikexec efikexec-nokaslr efikexec-payload kexec-l kexec-c-l}"
 work="$build/bench-downtime"
 
 die() { echo "downtime-bench: $*" >&2; exit 2; }
@@ -80,18 +83,20 @@ for round in $(seq 1 "$rounds"); do
       --kernel "$fixtures/vmlinuz" --initrd "$initrd" \
       --append "console=ttyS0 quiet loglevel=4 panic=-1 efikexec.bench_loader=$loader" \
       --log "$log" --stamps "$stamps" >/dev/null 2>&1 || true
-    ms="$(tr -d '\r' <"$stamps" | awk '
+    # awk reads the files itself: one that stops early at the end of a pipe would kill the
+    # writer with SIGPIPE, and pipefail would end the benchmark.
+    ms="$(awk '{ sub(/\r$/, "") }
       / EFIKEXEC-FIRST: bench exec$/ { exec_at = $1 }
-      / EFIKEXEC-SECOND: up$/ { if (exec_at) { printf "%.0f\n", ($1 - exec_at) / 1000; exit } }')"
+      / EFIKEXEC-SECOND: up/ { if (exec_at) { printf "%.0f\n", ($1 - exec_at) / 1000; exit } }' "$stamps")"
     if [[ -z "$ms" ]]; then
       echo "round $round $loader: no downtime measured (log: $log)"
       continue
     fi
     downtimes[$loader]+="$ms "
-    first="$(tr -d '\r' <"$stamps" | awk '
+    first="$(awk '{ sub(/\r$/, "") }
       / EFIKEXEC-FIRST: bench exec$/ { exec_at = $1 }
       exec_at && (/ EFIKEXEC-TRAMPOLINE: entered$/ || / EFIKEXEC-PAYLOAD: entry at / ||
-                  / I.m in purgatory/) { printf "%.0f\n", ($1 - exec_at) / 1000; exit }')"
+                  / I.m in purgatory/) { printf "%.0f\n", ($1 - exec_at) / 1000; exit }' "$stamps")"
     [[ -z "$first" ]] || entered[$loader]+="$first "
     us="$(tr -d '\r' <"$log" | sed -n 's/^EFIKEXEC-PAYLOAD: verification took \([0-9]*\) us.*/\1/p')"
     [[ -z "$us" ]] || verify_us[$loader]+="$us "
@@ -114,10 +119,11 @@ for loader in "${loaders[@]}"; do
 done
 printf '%-58s %10s\n' "payload: verification of the UKI on bare metal (median)" \
   "$(awk -v us="$(median <<<"${verify_us[efikexec-payload]:-}")" 'BEGIN { printf "%.0f", us / 1000 }')"
-awk -v e="${m[efikexec]}" -v p="${m[efikexec-payload]}" -v k="${m[kexec-l]}" \
-    -v kc="${m[kexec-c-l]}" 'BEGIN {
+awk -v e="${m[efikexec]:-nan}" -v p="${m[efikexec-payload]:-nan}" -v k="${m[kexec-l]:-nan}" \
+    -v kc="${m[kexec-c-l]:-nan}" -v n="${m[efikexec-nokaslr]:-nan}" 'BEGIN {
   printf "efikexec (trampoline) / kexec -l      %5.2fx  (target <= 0.5x)\n", e / k
   printf "efikexec (trampoline) / kexec -c -l   %5.2fx\n", e / kc
+  printf "efikexec (trampoline, nokaslr) / kexec -l %5.2fx\n", n / k
   printf "efikexec (payload) / kexec -l         %5.2fx\n", p / k
   printf "efikexec (payload) / efikexec (trampoline) %5.2fx\n", p / e
 }'

@@ -5,6 +5,9 @@
 # the next kernel with the loader named by efikexec.bench_loader= and executes it. The same
 # kernel, initrd and command line every time:
 #   efikexec          efikexec load of the signed UKI (the trampoline: kexec_load)
+#   efikexec-nokaslr  the same with its command line plus nokaslr (as load options, which
+#                     systemd-stub takes without Secure Boot): what the place the Linux EFI stub
+#                     picks for the kernel costs the next boot
 #   efikexec-payload  efikexec load --handoff payload of the signed UKI (kexec_file_load of the
 #                     signed payload, which verifies and runs the UKI after the kexec)
 #   kexec-l           kexec-tools' kexec -l of the UKI's kernel and initrd
@@ -23,6 +26,8 @@ APPEND="console=ttyS0 efikexec.uki=1 panic=-1"
 case "$loader" in
   efikexec) set -- "$EFIKEXEC" load --serial-mark --db "$FIXTURES/keys/db.crt" \
     "$FIXTURES/uki-signed.efi" ;;
+  efikexec-nokaslr) set -- "$EFIKEXEC" load --serial-mark --command-line "$APPEND nokaslr" \
+    --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-signed.efi" ;;
   efikexec-payload)
     set -- "$EFIKEXEC" load --handoff payload --payload /bench/payload.efi \
       --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-signed.efi" ;;
