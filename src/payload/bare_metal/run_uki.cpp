@@ -110,6 +110,7 @@ class RuntimeHandoverEnd final : public efi::RunEndSink {
   }
   [[noreturn]] void end_run(const char* reason, EFI_STATUS status) override {
     inner_.end_run(reason, status);
+    halt_forever();  // the interface does not promise that the inner sink never returns
   }
 
  private:
