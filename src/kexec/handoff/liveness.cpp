@@ -159,6 +159,7 @@ void add_unreached_data(const RunOutcome& run, const Roots& roots, std::vector<L
 // Every aligned 8-byte word of the allocation RIP lies in is taken for a pointer. The rest of
 // kept memory is not read: the stack above the resumed frame and systemd-stub's data hold
 // pointers into what is dead (its buffers, the UKI's sections), which nothing runs again.
+// `dead` is in address order, and stays so.
 void keep_what_the_resumed_code_points_to(const RunOutcome& run, std::vector<LeftOutSpan>& dead) {
   if (dead.empty()) return;
   const std::uint64_t rip = run.context.rip;
@@ -172,7 +173,6 @@ void keep_what_the_resumed_code_points_to(const RunOutcome& run, std::vector<Lef
         code = PhysicalSpan{range.start, range.end()};
   if (!code) return;
 
-  std::ranges::sort(dead, {}, &LeftOutSpan::start);
   std::vector<bool> kept(dead.size(), false);
   constexpr std::size_t kChunk = 1 << 20;
   std::vector<std::byte> chunk(kChunk);
@@ -224,6 +224,7 @@ std::vector<LeftOutSpan> dead_after_exit_boot_services(const RunOutcome& run,
   std::vector<LeftOutSpan> dead;
   add_unreached_uki_sections(run, image, roots, dead);
   add_unreached_data(run, roots, dead);
+  std::ranges::sort(dead, {}, &LeftOutSpan::start);
   keep_what_the_resumed_code_points_to(run, dead);
   // Neighbouring allocations left out are one span.
   std::vector<LeftOutSpan> merged;
