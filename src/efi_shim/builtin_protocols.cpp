@@ -556,6 +556,9 @@ EFI_STATUS EFIAPI file_get_info(EFI_FILE_PROTOCOL* self, EFI_GUID* type, UINTN* 
     if (status == EFI_SUCCESS && guid_equal(*type, guids::kFileInfo)) {
       const auto* info = static_cast<const EFI_FILE_INFO*>(buffer);
       out.str(" FileSize=").hex(info->FileSize).str(" name=").ucs2(info->FileName);
+      // A directory's size is the file system's (FAT: its clusters): the trace says which
+      // answers are directories so that comparisons can leave that size out.
+      if ((info->Attribute & EFI_FILE_DIRECTORY) != 0) out.str(" Attribute=").hex(info->Attribute);
     }
   }
   return status;

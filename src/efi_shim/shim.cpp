@@ -176,15 +176,18 @@ EFI_STATUS Shim::load_image_service(BOOLEAN boot_policy, EFI_HANDLE parent,
       }
     }
   }
+  // OVMF refuses an image that fails its verification with EFI_ACCESS_DENIED and no handle
+  // (UEFI 2.10 §7.4.1: the platform policy prohibits loading it), as its reference traces of
+  // add-ons under Secure Boot show (tests/conformance/esp-trace.sh).
   if (secure_boot_) {
-    if (node && boot_volume_files_.node(*node).refused) return EFI_SECURITY_VIOLATION;
+    if (node && boot_volume_files_.node(*node).refused) return EFI_ACCESS_DENIED;
     // An image read first and handed over as a buffer (systemd-stub >= 258 does so).
     if (source != nullptr)
       for (std::uint32_t i = 0; i < boot_volume_files_.size(); ++i) {
         const VolumeNode& file = boot_volume_files_.node(i);
         if (file.refused && file.data.size() == source_size &&
             std::memcmp(file.data.data(), source, source_size) == 0)
-          return EFI_SECURITY_VIOLATION;
+          return EFI_ACCESS_DENIED;
       }
   }
   if (source == nullptr && node && !boot_volume_files_.node(*node).directory) {

@@ -77,7 +77,7 @@ class Shim {
   EFI_STATUS install_initrd(ByteView initrd);
   // The files of the boot volume (the nodes and their bytes stay the host's). With
   // `secure_boot`, LoadImage refuses the images whose node is marked refused, by their path or
-  // by their bytes, with EFI_SECURITY_VIOLATION as the firmware's verification would.
+  // by their bytes, with EFI_ACCESS_DENIED as OVMF's verification does.
   Result<void> set_boot_volume(std::span<const VolumeNode> nodes, bool secure_boot);
   const FileVolume& boot_volume() const { return boot_volume_files_; }
   // BS.LoadImage (UEFI 2.10 §7.4.1): a path on the boot volume without a source buffer is read

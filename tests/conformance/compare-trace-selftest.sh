@@ -74,4 +74,46 @@ stub_info "$TMP/shim-no-rng" 0x3c 258.13-1~deb13u1 >"$TMP/shim-major"
 expect 1 "another major version of the stub" "$TMP/shim-major" 'systemd-stub 258'
 stub_info "$TMP/shim-no-rng" 0x3e 257.14-1~deb13u2 >"$TMP/shim-size"
 expect 1 "a size that does not spell the version" "$TMP/shim-size" 'size=0x3e'
+
+# The allowed differences of a boot volume that is a disk under OVMF: a directory's size, and an
+# add-on named by the volume's device path plus its file.
+cat >"$TMP/ref" <<'EOF'
+#00001 d0 sdstub+0x100 P.File.GetInfo(this=0x3ded62a0, FileInfo, size=0x250) -> Success size=0x70 FileSize=0x200 name="uki.efi.extra.d" Attribute=0x10
+#00002 d0 sdstub+0x200 P.File.GetInfo(this=0x3ded62a0, FileInfo, size=0x250) -> Success size=0x5e FileSize=0xc name="a.cred"
+#00003 d0 sdstub+0x300 BS.AllocatePool(LoaderData, size=0x8e) -> Success buf=0x3e530f98
+#00004 d0 sdstub+0x400 BS.CopyMem(dst=0x3e530f98, src=0x3e53c698, len=0x46) -> void
+#00005 d0 sdstub+0x400 BS.CopyMem(dst=0x3e530fde, src=0x3e53c000, len=0x40) -> void
+#00006 d0 sdstub+0x500 BS.LoadImage(BootPolicy=0, parent=h:sdstub, dp=PciRoot(0x0)/Pci(0x1f,0x2)/Sata(0x0,0xffff,0x0)/HD(1,MBR,0xc153e129,0x800,0x1a000)/"\\a.addon.efi", src=0x0, srcsize=0x0) -> Success handle=h:image2 base=0x3dea8000 size=0x5000
+EOF
+cat >"$TMP/shim" <<'EOF'
+#1 d0 sdstub+0x100 P.File.GetInfo(this=0x3ffe0890, FileInfo, size=0x250) -> Success size=0x70 FileSize=0x0 name="uki.efi.extra.d" Attribute=0x10
+#2 d0 sdstub+0x200 P.File.GetInfo(this=0x3ffe0890, FileInfo, size=0x250) -> Success size=0x5e FileSize=0xc name="a.cred"
+#3 d0 sdstub+0x300 BS.AllocatePool(LoaderData, size=0x5c) -> Success buf=0x3ff4f020
+#4 d0 sdstub+0x400 BS.CopyMem(dst=0x3ff4f020, src=0x3ffe0590, len=0x14) -> void
+#5 d0 sdstub+0x400 BS.CopyMem(dst=0x3ff4f034, src=0x3ffe0000, len=0x40) -> void
+#6 d0 sdstub+0x500 BS.LoadImage(BootPolicy=0, parent=h:sdstub, dp=VenHw(EFIKEXEC_BOOT_VOLUME)/"\\a.addon.efi", src=0x0, srcsize=0x0) -> Success handle=h:image2 base=0x3ff4a000 size=0x5000
+EOF
+expect 0 "a FAT directory's size, an add-on's path on a disk" "$TMP/shim" 'same sequence: 6 calls'
+sed 's/FileSize=0xc name/FileSize=0xd name/' "$TMP/shim" >"$TMP/shim-file-size"
+expect 1 "a file's size differs" "$TMP/shim-file-size" 'FileSize=0xd'
+sed 's/a.addon.efi/b.addon.efi/' "$TMP/shim" >"$TMP/shim-other-file"
+expect 1 "another add-on file" "$TMP/shim-other-file" 'b\.addon\.efi'
+sed 's/size=0x5c)/size=0x5e)/' "$TMP/shim" >"$TMP/shim-buffer"
+expect 1 "a buffer not sized for the volume's path and the file" "$TMP/shim-buffer" \
+  'size=VOLUME\+0x4a'
+
+# On a CPU offering LA57, the Linux stub's two pages below 4 GiB, once; other arguments are not
+# excused.
+cat >"$TMP/ref" <<'EOF'
+#00001 d0 linux+0x100 BS.AllocatePool(LoaderData, size=0x20) -> Success buf=0x3e530f98
+#00002 d0 linux+0x200 BS.FreePool(0x3e530f98) -> Success
+EOF
+la57_pages() {  # PAGES: the reference with one AllocatePages below 4 GiB after its first call
+  sed "1a #2 d0 linux+0x180 BS.AllocatePages(AllocateMaxAddress, LoaderData, pages=$1, max=0xffffffff) -> Success addr=0x3e000000" "$TMP/ref"
+}
+la57_pages 0x2 >"$TMP/shim-la57"
+expect 0 "the LA57 switch's pages" "$TMP/shim-la57" 'allowed difference host-cpu-offers-la57: 1 call'
+la57_pages 0x3 >"$TMP/shim-pages"
+expect 1 "other pages below 4 GiB" "$TMP/shim-pages" 'pages=0x3'
 exit "$failed"
+

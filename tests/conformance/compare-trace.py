@@ -416,8 +416,50 @@ def no_gop(ref, shim):
     n += replace(ref, [r"BS\.LocateHandleBuffer\(ByProtocol, GOP\) -> Success", Many(graphics),
                        r"BS\.FreePool\(@\) -> Success"],
                  lambda m: [f"{prefix(m[0])} BS.LocateHandleBuffer(ByProtocol, GOP) -> NotFound"])
-    # Without GOP, Linux <= 6.12 also asks for the older UGA protocol.
-    n += drop(shim, r"BS\.LocateHandle\(ByProtocol, UGA, bufsize=0x0\) -> NotFound")
+    # Without GOP, Linux <= 6.12 also asks for the older UGA protocol (under OVMF too, when the
+    # machine has no display).
+    if not any("BS.LocateHandle(ByProtocol, UGA," in e[0] for e in ref):
+        n += drop(shim, r"BS\.LocateHandle\(ByProtocol, UGA, bufsize=0x0\) -> NotFound")
+    return n
+
+
+def boot_volume_path(ref, shim):
+    # A file on the boot volume that an image names by device path (systemd-stub's add-ons:
+    # LoadImage by path, or LocateDevicePath to read it first) is the volume's device path with
+    # the file's node appended; the stub copies the volume's path (CopyMem) into a buffer sized
+    # for both (AllocatePool). Only the volume's part differs.
+    n = 0
+    volume_path = re.compile(r'dp=(?:[A-Za-z]+\([^()"]*\)/)+"')
+    for seq in (ref, shim):
+        for e in seq:
+            if volume_path.search(e[0]):
+                e[0] = volume_path.sub('dp=VOLUME/"', e[0])
+                n += 1
+
+        def sizes(m):
+            copy = re.search(r"len=(0x[0-9a-f]+)", m[1][0])
+            size = re.search(r"size=(0x[0-9a-f]+)", m[0][0])
+            rest = int(size[1], 16) - int(copy[1], 16)
+            return [[m[0][0].replace(size[0], f"size=VOLUME+{rest:#x}"), m[0][1]],
+                    [m[1][0].replace(copy[0], "len=VOLUME"), m[1][1]]] + m[2:]
+        # Between the copy and the use: the file node's copy and a look for shim's protocol.
+        n += replace(seq, [r"BS\.AllocatePool\(LoaderData, size=0x", r"BS\.CopyMem\(len=0x",
+                           Many(r"BS\.(CopyMem|LocateProtocol)\("), r'dp=VOLUME/"'], sizes)
+    return n
+
+
+def directory_size(ref, shim):
+    # A directory's FileSize is the file system's: FAT answers with the clusters the directory
+    # occupies, which depend on how the volume was formatted; the shim's directories (of the
+    # host's file system) answer 0. Files are compared byte for byte.
+    n = 0
+    for seq in (ref, shim):
+        for e in seq:
+            attribute = re.search(r" Attribute=(0x[0-9a-f]+)$", e[0])
+            if "P.File.GetInfo(" in e[0] and attribute:
+                if int(attribute[1], 16) & 0x10:  # EFI_FILE_DIRECTORY
+                    e[0] = re.sub(r"FileSize=0x[0-9a-f]+", "FileSize=DIRECTORY", e[0])
+                    n += 1
     return n
 
 
@@ -440,6 +482,19 @@ def no_hii_database(ref, shim):
     return replace(ref, [r"BS\.LocateProtocol\(HiiDatabase\) -> Success",
                          r"P\.HiiDatabase\.GetKeyboardLayout"],
                    lambda m: [set_status(m[0], "NotFound")])
+
+
+def no_security_arch_protocols(ref, shim):
+    # Under Secure Boot systemd-stub replaces the FileAuthentication hooks of PI's Security and
+    # Security2 architectural protocols while it loads the kernel it carries, so that the
+    # firmware accepts the unsigned kernel of a verified UKI. The shim has no such hooks: it
+    # refuses by their bytes the images the policy refused (add-ons), and the stub, finding no
+    # protocol, loads the kernel directly.
+    n = 0
+    for name in ("SECURITY_ARCH", "SECURITY2_ARCH"):
+        n += replace(ref, [rf"BS\.LocateProtocol\({name}\) -> Success"],
+                     lambda m: [set_status(m[0], "NotFound")])
+    return n
 
 
 def e820_table(size):
@@ -521,6 +576,15 @@ ALLOWED = [
             "the shim has no graphics: no GOP (so no ConsoleOutDevice or EDID queries on GOP "
             "handles; Linux <= 6.12 then also asks for UGA)",
             no_gop),
+    Allowed("boot-volume-path",
+            "images loaded from the boot volume by path are named by the volume's device path "
+            "(OVMF: the disk's PCI, SATA and partition nodes; the shim: one vendor node) with "
+            "the file's node appended, in a buffer sized for both",
+            boot_volume_path),
+    Allowed("directory-size",
+            "a directory's FileSize is the file system's (FAT: the clusters it occupies); the "
+            "shim's directories answer 0",
+            directory_size),
     Allowed("no-pciio",
             "the shim publishes no PCI devices: the kernel finds no PciIo handles and copies no "
             "option ROM (Linux <= 6.12 then frees its NULL handle buffer: InvalidParameter, as "
@@ -544,6 +608,11 @@ ALLOWED = [
             "stub allocates two pages below 4 GiB for its paging-mode switch, where the traced "
             "TCG CPU offered none",
             host_cpu_offers_la57),
+    Allowed("no-security-arch-protocols",
+            "the shim has no PI Security/Security2 architectural protocols: under Secure Boot "
+            "systemd-stub finds no verification hooks to override while it loads the kernel it "
+            "carries (the shim refuses by their bytes only the images the policy refused)",
+            no_security_arch_protocols),
     Allowed("small-memory-map",
             "OVMF's memory map has more than 120 entries, so the kernel allocates a "
             "SETUP_E820_EXT table for the rest; the shim's map of the same machine is shorter",

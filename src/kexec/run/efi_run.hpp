@@ -30,7 +30,7 @@ struct RunRequest {
   std::string image_path;
   // Further files on the boot volume: their paths on it (`\` or `/` separated, directories made
   // as needed), e.g. a kernel's initrd= or the ESP's add-ons; the bytes stay the caller's. A
-  // `refused` image fails LoadImage with EFI_SECURITY_VIOLATION when the machine's variables say
+  // `refused` image fails LoadImage with EFI_ACCESS_DENIED when the machine's variables say
   // Secure Boot is on. The image itself is on the volume at its path too.
   struct BootFile {
     std::string name;

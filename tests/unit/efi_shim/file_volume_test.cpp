@@ -441,16 +441,16 @@ TEST_F(FileProtocolTest, LoadImageReadsTheVolumeAndRefusesRefusedImagesUnderSecu
   EFI_HANDLE handle = nullptr;
   auto refused = with_file(u"\\EFI\\Linux\\uki.efi.extra.d\\A.ADDON.EFI");
   EXPECT_EQ(shim.load_image_service(FALSE, nullptr, testing::as_path(refused), nullptr, 0, &handle),
-            EFI_SECURITY_VIOLATION);
+            EFI_ACCESS_DENIED);
   // The same bytes handed over as a buffer (systemd-stub >= 258 reads the file first).
   EXPECT_EQ(shim.load_image_service(FALSE, nullptr, nullptr, snapshot.addon_data.data(),
                                     snapshot.addon_data.size(), &handle),
-            EFI_SECURITY_VIOLATION);
+            EFI_ACCESS_DENIED);
   // An accepted file is read from the volume and goes on to the PE loader, which finds no image.
   auto accepted = with_file(u"\\EFI\\Linux\\uki.efi");
   const EFI_STATUS status =
       shim.load_image_service(FALSE, nullptr, testing::as_path(accepted), nullptr, 0, &handle);
-  EXPECT_NE(status, EFI_SECURITY_VIOLATION);
+  EXPECT_NE(status, EFI_ACCESS_DENIED);
   EXPECT_NE(status, EFI_NOT_FOUND);
   auto missing = with_file(u"\\EFI\\Linux\\missing.efi");
   EXPECT_EQ(shim.load_image_service(FALSE, nullptr, testing::as_path(missing), nullptr, 0, &handle),
@@ -458,7 +458,7 @@ TEST_F(FileProtocolTest, LoadImageReadsTheVolumeAndRefusesRefusedImagesUnderSecu
   // Without Secure Boot the firmware verifies nothing.
   ASSERT_TRUE(shim.set_boot_volume(snapshot.nodes, false));
   EXPECT_NE(shim.load_image_service(FALSE, nullptr, testing::as_path(refused), nullptr, 0, &handle),
-            EFI_SECURITY_VIOLATION);
+            EFI_ACCESS_DENIED);
 }
 
 }  // namespace
