@@ -62,9 +62,11 @@ int run_verify(const VerifyArguments& args) {
   // Not verify_opened_image: the verdict is the report here, refused or not.
   auto policy = build_trust_policy(args.trust);
   if (!policy) return report_failure(policy.error());
-  // The image is hashed while it is read, in the algorithms the policy needs.
+  // The image is hashed while it is read, in the algorithms the policy needs. Its bytes go
+  // nowhere else: a private copy is enough for the bytes hashed to be the bytes parsed.
   StreamedDigests streamed(policy_hash_algorithms(*policy));
-  auto opened = open_image(args.path, policy->no_verify ? nullptr : &streamed);
+  auto opened =
+      open_image(args.path, policy->no_verify ? nullptr : &streamed, Snapshot::kPrivate);
   if (!opened) return report_failure(opened.error());
   const VerifyVerdict verdict = verify_image(opened->image, *policy, &streamed);
   if (args.json)

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -200,9 +201,62 @@ HostResult<int> observed_sealed_copy(int fd, std::size_t size, const std::string
   return copy;
 }
 
+// Anonymous memory for `size` bytes, in huge pages where the kernel has them: allocating and
+// clearing a 4 KiB page at a time was a third of `verify`'s time on a large image, more than the
+// copy itself. Aligned to the huge page size; `*mapped` gets the length to unmap.
+void* private_mapping(std::size_t size, std::size_t* mapped) {
+  constexpr std::size_t kHugePage = 2 * 1024 * 1024;
+  const std::size_t length = (size + kHugePage - 1) / kHugePage * kHugePage;
+  void* reserved = mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (reserved == MAP_FAILED) return MAP_FAILED;
+  const auto start = reinterpret_cast<std::uintptr_t>(reserved);
+  const std::uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
+  if (aligned > start) munmap(reserved, aligned - start);
+  if (const std::size_t tail = start + kHugePage - aligned; tail > 0)
+    munmap(reinterpret_cast<void*>(aligned + length), tail);
+  void* map = reinterpret_cast<void*>(aligned);
+  // Advice only: without huge pages the copy still works, a page at a time.
+  (void)madvise(map, length, MADV_HUGEPAGE);
+  *mapped = length;
+  return map;
+}
+
+// The private snapshot: read(2) straight into anonymous memory in chunks small enough to stay in
+// the cache, each shown to the observer right after it arrived; read-only once full. The caller
+// unmaps `map` (of `size` bytes) whatever the outcome.
+HostStatus private_copy(int fd, void* map, std::size_t size, const std::string& path,
+                        SnapshotObserver* observer) {
+  constexpr std::size_t kChunk = 64 * 1024;
+  auto* to = static_cast<std::byte*>(map);
+  const ByteView snapshot(to, size);
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd, to + done, std::min(kChunk, size - done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return host_fail_errno(Stage::kRead, "cannot read", path);
+    if (n == 0) return size_changed(path, size, "only " + std::to_string(done));
+    const auto length = static_cast<std::size_t>(n);
+    if (observer != nullptr) observer->copied(snapshot, done, ByteView(to + done, length));
+    done += length;
+  }
+  for (;;) {  // end of file must follow
+    char extra;
+    ssize_t n = ::read(fd, &extra, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return host_fail_errno(Stage::kRead, "cannot read", path);
+    if (n > 0) return size_changed(path, size, "more");
+    break;
+  }
+  if (mprotect(map, size, PROT_READ) != 0)
+    return host_fail_errno(Stage::kRead, "cannot make the copy read-only", path);
+  return {};
+}
+
 }  // namespace
 
-HostResult<FileBytes> FileBytes::read(const std::string& path, SnapshotObserver* observer) {
+HostResult<FileBytes> FileBytes::read(const std::string& path, SnapshotObserver* observer,
+                                      Snapshot kind) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return host_fail_errno(Stage::kRead, "cannot open", path);
   struct stat st{};
@@ -217,6 +271,14 @@ HostResult<FileBytes> FileBytes::read(const std::string& path, SnapshotObserver*
   bytes.mapped_ = bytes.size_ == 0 ? 1 : bytes.size_;
   if (bytes.size_ == 0) {
     bytes.data_ = mmap(nullptr, bytes.mapped_, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  } else if (kind == Snapshot::kPrivate) {
+    bytes.data_ = private_mapping(bytes.size_, &bytes.mapped_);
+    if (bytes.data_ != MAP_FAILED) {
+      if (auto copied = private_copy(fd, bytes.data_, bytes.size_, path, observer); !copied) {
+        close(fd);
+        return std::unexpected(std::move(copied.error()));  // ~FileBytes unmaps
+      }
+    }
   } else {
     auto copy = observer != nullptr ? observed_sealed_copy(fd, bytes.size_, path, *observer)
                                     : sealed_copy(fd, bytes.size_, path);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Whole-file input. The bytes are copied once into a sealed memory file (by the kernel with
 // sendfile(2), or read(2) where the file system cannot splice, as efivarfs cannot; or in chunks
-// through a buffer shown to a SnapshotObserver): what is
-// verified is exactly what is later parsed and run, and a file changed on disk afterwards cannot
-// change them.
+// through a buffer shown to a SnapshotObserver), or, for bytes only this process reads, into
+// private anonymous memory: what is verified is exactly what is later parsed and run, and a file
+// changed on disk afterwards cannot change them.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +29,12 @@ class SnapshotObserver {
   ~SnapshotObserver() = default;
 };
 
+// Where the bytes are kept. kSealed: a sealed memory file, which can be handed to another process
+// (the child that runs the image, the kernel's kexec_file_load) with the guarantee that nobody can
+// change it. kPrivate: this process's anonymous memory, read-only once filled, for bytes that are
+// only ever read here (`verify`): one copy from the page cache, no memory file to write through.
+enum class Snapshot { kSealed, kPrivate };
+
 class FileBytes {
  public:
   FileBytes() = default;
@@ -42,7 +48,8 @@ class FileBytes {
   // With an observer, the file is copied in chunks through a small buffer, each shown to the
   // observer right after it is written (a regular file only; efivarfs is read without one).
   static HostResult<FileBytes> read(const std::string& path,
-                                    SnapshotObserver* observer = nullptr);
+                                    SnapshotObserver* observer = nullptr,
+                                    Snapshot kind = Snapshot::kSealed);
 
   ByteView view() const { return {static_cast<const std::byte*>(data_), size_}; }
   std::size_t size() const { return size_; }

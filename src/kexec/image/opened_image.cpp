@@ -5,8 +5,9 @@
 
 namespace efikexec::kexec {
 
-HostResult<OpenedImage> open_image(const std::string& path, SnapshotObserver* observer) {
-  auto bytes = FileBytes::read(path, observer);
+HostResult<OpenedImage> open_image(const std::string& path, SnapshotObserver* observer,
+                                   Snapshot kind) {
+  auto bytes = FileBytes::read(path, observer, kind);
   if (!bytes) return std::unexpected(std::move(bytes.error()));
   auto image = pe::Image::parse(bytes->view());
   if (!image) return host_fail(Stage::kParse, image.error(), path);

@@ -18,7 +18,8 @@ struct OpenedImage {
 };
 
 // Stage::kRead for an unreadable file, kParse naming the rule a malformed image broke.
-// `observer` sees the snapshot while it is taken (FileBytes::read).
-HostResult<OpenedImage> open_image(const std::string& path, SnapshotObserver* observer = nullptr);
+// `observer` sees the snapshot while it is taken; `kind` says where it is kept (FileBytes::read).
+HostResult<OpenedImage> open_image(const std::string& path, SnapshotObserver* observer = nullptr,
+                                   Snapshot kind = Snapshot::kSealed);
 
 }  // namespace efikexec::kexec

@@ -87,10 +87,10 @@ TEST(FileBytesWithoutSplice, CopiesADeviceConfigurationSpace) {
   EXPECT_EQ(bytes->view().chars().substr(0, 4), contents(path).substr(0, 4)) << path;
 }
 
-TEST(FileBytesWithoutSplice, RefusesAFileThatReadsShorterThanItsSize) {
-  // Without CAP_SYS_ADMIN a configuration space file reads 64 (or 128) of its 256 or 4096
-  // bytes: the copy must be refused as a size change, not cut or padded. Root drops to nobody
-  // in a child for this.
+// Without CAP_SYS_ADMIN a configuration space file reads 64 (or 128) of its 256 or 4096 bytes:
+// the copy must be refused as a size change, not cut or padded. Root drops to nobody in a child
+// for this.
+void expect_refused_as_reading_short(Snapshot kind) {
   const std::string path = first_refusing(glob_paths("/proc/bus/pci/*/*"));
   if (path.empty()) GTEST_SKIP() << "no /proc/bus/pci device files here";
   int pipefd[2];
@@ -102,7 +102,7 @@ TEST(FileBytesWithoutSplice, RefusesAFileThatReadsShorterThanItsSize) {
     if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
                            setresuid(65534, 65534, 65534) != 0))
       _exit(3);
-    auto bytes = FileBytes::read(path);
+    auto bytes = FileBytes::read(path, nullptr, kind);
     const std::string error = bytes ? std::string() : bytes.error().message();
     if (write(pipefd[1], error.data(), error.size()) < 0) _exit(4);
     _exit(bytes ? 1 : 0);
@@ -119,6 +119,14 @@ TEST(FileBytesWithoutSplice, RefusesAFileThatReadsShorterThanItsSize) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "accepted " << path << " although it reads short";
   EXPECT_NE(error.find(path + ": changed size while being read ("), std::string::npos) << error;
   EXPECT_NE(error.find(" bytes when opened, only "), std::string::npos) << error;
+}
+
+TEST(FileBytesWithoutSplice, RefusesAFileThatReadsShorterThanItsSize) {
+  expect_refused_as_reading_short(Snapshot::kSealed);
+}
+
+TEST(FileBytesPrivate, RefusesAFileThatReadsShorterThanItsSize) {
+  expect_refused_as_reading_short(Snapshot::kPrivate);
 }
 
 // Records what a SnapshotObserver is shown, checking it against the file as it goes.
@@ -166,6 +174,48 @@ TEST(FileBytesObserved, AnEmptyFileShowsNothing) {
   ASSERT_TRUE(bytes.has_value());
   EXPECT_EQ(bytes->size(), 0u);
   EXPECT_EQ(observer.chunks, 0u);
+}
+
+// The private snapshot (`verify`): the same chunks in file order, the bytes of the file as it was
+// read, a copy that neither this process nor a later write to the file can change.
+std::string pseudo_random_bytes(std::size_t size) {
+  std::string data(size, '\0');
+  std::uint32_t state = 7;
+  for (char& c : data) c = static_cast<char>((state = state * 1103515245u + 12345u) >> 24);
+  return data;
+}
+
+TEST(FileBytesPrivate, ShowsEveryChunkAndKeepsTheBytesAsRead) {
+  const std::string data = pseudo_random_bytes(3 * 1024 * 1024 + 17);
+  const std::string path = ::testing::TempDir() + "file-bytes-private";
+  std::ofstream(path, std::ios::binary) << data;
+  RecordingObserver observer(data);
+  auto bytes = FileBytes::read(path, &observer, Snapshot::kPrivate);
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().message();
+  EXPECT_EQ(observer.next, data.size());
+  EXPECT_GT(observer.chunks, 1u);
+  // Overwritten on disk afterwards: the snapshot keeps what was read.
+  std::ofstream(path, std::ios::binary | std::ios::in) << std::string(4096, 'X');
+  std::remove(path.c_str());
+  EXPECT_EQ(bytes->view().chars(), data);
+}
+
+TEST(FileBytesPrivate, TheCopyIsReadOnly) {
+  const std::string path = ::testing::TempDir() + "file-bytes-private-ro";
+  std::ofstream(path, std::ios::binary) << pseudo_random_bytes(8192);
+  auto bytes = FileBytes::read(path, nullptr, Snapshot::kPrivate);
+  std::remove(path.c_str());
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().message();
+  EXPECT_DEATH(*const_cast<std::byte*>(bytes->view().data()) = std::byte{1}, "");
+}
+
+TEST(FileBytesPrivate, AnEmptyFileIsAnEmptySnapshot) {
+  const std::string path = ::testing::TempDir() + "file-bytes-private-empty";
+  std::ofstream(path, std::ios::binary).close();
+  auto bytes = FileBytes::read(path, nullptr, Snapshot::kPrivate);
+  std::remove(path.c_str());
+  ASSERT_TRUE(bytes.has_value());
+  EXPECT_EQ(bytes->size(), 0u);
 }
 
 }  // namespace
