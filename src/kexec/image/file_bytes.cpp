@@ -62,6 +62,18 @@ std::unexpected<HostError> size_changed(const std::string& path, std::size_t siz
                    path);
 }
 
+// After `size` bytes, end of file must follow: a file that grew while being read is refused.
+HostStatus expect_end_of_file(int fd, std::size_t size, const std::string& path) {
+  for (;;) {
+    char extra;
+    ssize_t n = ::read(fd, &extra, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return host_fail_errno(Stage::kRead, "cannot read", path);
+    if (n > 0) return size_changed(path, size, "more");
+    return {};
+  }
+}
+
 // The copy for a file system that cannot splice: read(2) straight into the memory file, mapped
 // writable only while it is filled (sealing against writes needs that mapping gone). efivarfs
 // fetches the whole variable on every read and hands out the part at the file offset, so one
@@ -86,15 +98,7 @@ HostStatus read_copy(int fd, int copy, std::size_t size, const std::string& path
       done += static_cast<std::size_t>(n);
     }
   }
-  while (status) {  // end of file must follow
-    char extra;
-    ssize_t n = ::read(fd, &extra, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n != 0)
-      status = n < 0 ? host_fail_errno(Stage::kRead, "cannot read", path)
-                     : size_changed(path, size, "more");
-    break;
-  }
+  if (status) status = expect_end_of_file(fd, size, path);
   munmap(map, size);
   return status;
 }
@@ -165,14 +169,7 @@ HostStatus observed_copy(int fd, int copy, ByteView snapshot, const std::string&
     observer.copied(snapshot, done, ByteView(buffer.data(), length));
     done += length;
   }
-  for (;;) {  // end of file must follow
-    char extra;
-    ssize_t n = ::read(fd, &extra, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return host_fail_errno(Stage::kRead, "cannot read", path);
-    if (n > 0) return size_changed(path, size, "more");
-    return {};
-  }
+  return expect_end_of_file(fd, size, path);
 }
 
 // The observed snapshot: the sealed memory file. The read-only mapping the observer saw is gone
@@ -240,14 +237,7 @@ HostStatus private_copy(int fd, void* map, std::size_t size, const std::string& 
     if (observer != nullptr) observer->copied(snapshot, done, ByteView(to + done, length));
     done += length;
   }
-  for (;;) {  // end of file must follow
-    char extra;
-    ssize_t n = ::read(fd, &extra, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return host_fail_errno(Stage::kRead, "cannot read", path);
-    if (n > 0) return size_changed(path, size, "more");
-    break;
-  }
+  if (auto end = expect_end_of_file(fd, size, path); !end) return end;
   if (mprotect(map, size, PROT_READ) != 0)
     return host_fail_errno(Stage::kRead, "cannot make the copy read-only", path);
   return {};
