@@ -44,6 +44,7 @@ newer_fixtures esp-trace
 require_fixture "$NEW/addon-257.efi.stub" "$NEW/ukify/usr/bin/ukify" "$BW/keys/db.key" \
   "$BW/keys/db.crt"
 require_tool sbsign sfdisk mkfs.fat mmd mcopy /usr/bin/python3
+require_qemu
 machine=(-machine q35)
 shim_machine=(--no-verify --machine q35)
 if [[ -n "$SECURE_BOOT" ]]; then
@@ -68,7 +69,11 @@ qemu_pid=
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
   if [[ -n "$qemu_pid" ]]; then kill "$qemu_pid" 2>/dev/null || true; fi
-  [[ -n "${ESP_TRACE_KEEP:-}" ]] || rm -rf "$work"
+  if [[ -n "${ESP_TRACE_KEEP:-}" ]]; then
+    echo "esp-trace: work directory kept: $work" >&2
+  else
+    rm -rf "$work"
+  fi
 }
 trap cleanup EXIT
 
