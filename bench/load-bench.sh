@@ -15,6 +15,10 @@
 #   - kexec-tools' `kexec -l` and `kexec -c -l` of the same kernel and initrd, next to
 #     `efikexec load` of that kernel (signed, --initrd) and of the UKI; kexec-tools is built
 #     static from Debian's source package by bench/build-kexec-tools.sh into BUILD_DIR/kexec-tools
+#   - the image's own work when OVMF boots the same UKI directly from an ESP (the same QEMU, 1 GiB,
+#     1 CPU): eft_timer.efi (tests/efi_apps) starts it and marks StartImage() and
+#     ExitBootServices() on the serial port, timed on the host; next to the time efikexec's child
+#     spends inside the image (`--timings` image_ms) in the guest
 #
 # and prints the ratios against the targets: verify <= 1.2x the raw hash; the whole dry-run
 # load <= 1.5x (raw hash + the time inside the image); peak RSS <= 1.2x (image + the run's
@@ -163,6 +167,35 @@ printf '%-44s %10s\n' "efikexec load vmlinuz-signed.efi --initrd" "${g[efikexec-
 printf '%-44s %10s\n' "efikexec load uki-signed.efi" "${g[efikexec-uki]}"
 grep '^EFIKEXEC-FIRST: timings efikexec-uki' "$work/guest.txt" | tail -n1 |
   sed 's/^EFIKEXEC-FIRST: timings efikexec-uki /  efikexec-uki steps: /'
+
+# The same UKI booted by OVMF itself from an ESP, ROUNDS times: StartImage() to
+# ExitBootServices(), from the host's arrival times of eft_timer's two serial lines.
+timer="$build/tests/efi_apps/eft_timer.efi"
+direct_ms=nan
+if [[ -r "$timer" ]] && command -v mkfs.fat >/dev/null && command -v mcopy >/dev/null; then
+  disk="$work/direct.img"
+  truncate -s 64M "$disk"
+  mkfs.fat -F 32 -n ESP "$disk" >/dev/null
+  mmd -i "$disk" ::/EFI ::/EFI/BOOT ::/EFI/Linux
+  mcopy -i "$disk" "$timer" ::/EFI/BOOT/BOOTX64.EFI
+  mcopy -i "$disk" "$image" ::/EFI/Linux/uki.efi
+  for round in 1 2 3; do
+    "$root/tests/qemu/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout 600 \
+      --until '^EFT: image exit-boot-services|Kernel panic' --disk "$disk" \
+      --log "$work/direct-$round.log" --stamps "$work/direct-$round.stamps" >/dev/null 2>&1 || true
+    tr -d '\r' <"$work/direct-$round.stamps" | awk '
+      / EFT: image start/ { start = $1 }
+      / EFT: image exit-boot-services/ { if (start) { printf "%.0f\n", ($1 - start) / 1000; exit } }'
+  done >"$work/direct.ms"
+  direct_ms=$(sort -n "$work/direct.ms" | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "nan" }')
+fi
+image_ms=$(sed -n 's/^EFIKEXEC-FIRST: timings efikexec-uki .*image_ms=\([0-9.]*\).*/\1/p' \
+  "$work/guest.txt" | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "nan" }')
+printf '%-44s %10s\n' "the UKI booted by OVMF: StartImage to EBS" "$direct_ms"
+printf '%-44s %10s\n' "efikexec load uki-signed.efi: inside image" "$image_ms"
+awk -v i="$image_ms" -v d="$direct_ms" 'BEGIN {
+  if (d + 0 > 0) printf "inside the image / booted by OVMF              %5.2fx  target <= 1.2x  %s\n", i / d, (i / d <= 1.2 ? "met" : "missed")
+}'
 awk -v k="${g[kexec-l]}" -v kc="${g[kexec-c-l]}" -v ek="${g[efikexec-kernel]}" \
     -v eu="${g[efikexec-uki]}" 'BEGIN {
   printf "efikexec load (kernel) / kexec -l               %5.2fx\n", ek / k

@@ -18,6 +18,12 @@
  * tracer itself makes no firmware call while it writes, and the serial console stays the images'.
  * Lines: "#SEQ dDEPTH CALLER SERVICE(args) -> STATUS outputs"; "TRACE: ..." lines say what the
  * tracer did; "TRACE: end ..." is the last line.
+ *
+ * Built with EFT_TRACER_TIMING_ONLY (eft_timer.efi), it wraps ExitBootServices() alone and traces
+ * nothing, so that the image runs at the firmware's own speed: it writes "EFT: image start" to
+ * the serial port right before StartImage() and "EFT: image exit-boot-services" on entry to
+ * ExitBootServices(), for a host to time the image's work between the two lines
+ * (bench/load-bench.sh).
  */
 #include <efi.h>
 
@@ -1732,6 +1738,12 @@ static EFI_STATUS EFIAPI exit_boot_services(EFI_HANDLE image, UINTN map_key)
 {
 	TRACED("ExitBootServices");
 	EFI_STATUS status;
+#ifdef EFT_TRACER_TIMING_ONLY
+	/* Once: the kernel calls again when its memory map went stale. */
+	static int timed;
+	if (!timed++)
+		eft_serial_line("image exit-boot-services");
+#endif
 	if (traced) {
 		begin_call(caller, service);
 		put_handle(image);
@@ -1863,6 +1875,12 @@ static void patch_tables(EFI_SYSTEM_TABLE *st)
 {
 	original_bs = *bs;
 	original_rt = *rt;
+#ifdef EFT_TRACER_TIMING_ONLY
+	(void)st;
+	bs->ExitBootServices = exit_boot_services;
+	set_table_crc(&bs->Hdr);
+	return;
+#endif
 	bs->RaiseTPL = raise_tpl;
 	bs->RestoreTPL = restore_tpl;
 	bs->AllocatePages = allocate_pages;
@@ -1920,7 +1938,8 @@ static void unpatch_tables(EFI_SYSTEM_TABLE *st)
 {
 	*bs = original_bs;
 	*rt = original_rt;
-	st->ConOut->OutputString = original_output_string;
+	if (original_output_string)
+		st->ConOut->OutputString = original_output_string;
 }
 
 /* The UKI's place on the ESP, as a Boot Loader Specification Type #2 entry. */
@@ -1999,6 +2018,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	patch_tables(st);
 	tracing = 1;
 	note("start");
+#ifdef EFT_TRACER_TIMING_ONLY
+	eft_serial_line("image start");
+#endif
 	status = original_bs.StartImage(target, 0, 0);
 	tracing = 0;
 	unpatch_tables(st);
