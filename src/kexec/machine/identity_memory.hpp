@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Physical memory for the image, identity mapped in the child: one sparse memfd whose offset X
+// Physical memory for the image, identity mapped in the child: one sparse shared-memory file (on
+// a private tmpfs in 2 MiB pages where the loader may mount one, else a memfd) whose offset X
 // holds physical address X. The child reserves the whole physical range of the machine first
 // (so no host mapping can ever sit on an address the image may be given) and backs pages on
 // demand at virtual == physical. After the child ends, the parent reads the same bytes from the
@@ -24,7 +25,7 @@ class IdentityMemory final : public efi::PhysicalMemory {
   IdentityMemory& operator=(const IdentityMemory&) = delete;
   ~IdentityMemory();
 
-  // Parent, before fork: a memfd covering physical addresses [0, top).
+  // Parent, before fork: the memory file, covering physical addresses [0, top).
   HostStatus create(std::uint64_t top);
 
   // Child: reserves the physical ranges the image may be given (all RAM) without backing them,

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// The run's memory file: 2 MiB pages on a tmpfs of its own where the loader may mount one, a memfd
+// where it may not, and the same bytes either way.
+#include <gtest/gtest.h>
+#include <grp.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstddef>
+#include <fstream>
+#include <string>
+
+#include "kexec/machine/identity_memory.hpp"
+#include "support/prerequisites.hpp"
+
+namespace efikexec::kexec {
+namespace {
+
+constexpr std::uint64_t kTop = 64ull << 20;
+constexpr std::uint64_t kHugePage = 2ull << 20;
+
+std::uint64_t vmstat(const std::string& name) {
+  std::ifstream in("/proc/vmstat");
+  std::string key;
+  std::uint64_t value = 0;
+  while (in >> key >> value)
+    if (key == name) return value;
+  return 0;
+}
+
+// Writes one page inside the second 2 MiB of the file and reads it back.
+bool write_and_read_back(IdentityMemory& memory) {
+  std::array<std::byte, 4096> page{}, back{};
+  page.fill(std::byte{0xa5});
+  return memory.write(kHugePage + 0x3000, page) && memory.read(kHugePage + 0x3000, back) &&
+         back == page;
+}
+
+TEST(IdentityMemory, KeepsWhatTheImageWritesIn2MiBPagesWhereTheLoaderMayMount) {
+  if (geteuid() != 0) EFIKEXEC_MISSING_PREREQUISITE("root (a tmpfs mount of the loader's own)");
+  std::ifstream shmem("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+  std::string policy((std::istreambuf_iterator<char>(shmem)), std::istreambuf_iterator<char>());
+  if (policy.empty()) EFIKEXEC_MISSING_PREREQUISITE("transparent huge pages in this kernel");
+  if (policy.find("[deny]") != std::string::npos)
+    GTEST_SKIP() << "this host denies huge pages to every tmpfs (shmem_enabled=deny)";
+
+  IdentityMemory memory;
+  ASSERT_TRUE(memory.create(kTop));
+  struct statfs fs {};
+  ASSERT_EQ(fstatfs(memory.fd(), &fs), 0);
+  EXPECT_EQ(fs.f_type, TMPFS_MAGIC);
+  const std::uint64_t fallbacks = vmstat("thp_file_fallback");
+  ASSERT_TRUE(write_and_read_back(memory));
+  struct stat st {};
+  ASSERT_EQ(fstat(memory.fd(), &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(kTop));
+  if (st.st_blocks != static_cast<blkcnt_t>(kHugePage / 512) &&
+      vmstat("thp_file_fallback") != fallbacks)
+    GTEST_SKIP() << "the kernel had no free 2 MiB page just now (thp_file_fallback)";
+  EXPECT_EQ(st.st_blocks, static_cast<blkcnt_t>(kHugePage / 512))
+      << "one page written: its whole 2 MiB page is allocated, not 4 KiB";
+}
+
+TEST(IdentityMemory, FallsBackToAMemfdWithoutThePrivilegeToMount) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+                           setresuid(65534, 65534, 65534) != 0))
+      _exit(3);
+    IdentityMemory memory;
+    if (!memory.create(kTop)) _exit(4);
+    _exit(write_and_read_back(memory) ? 0 : 5);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_NE(WEXITSTATUS(status), 3) << "cannot drop root";
+  EXPECT_NE(WEXITSTATUS(status), 4) << "no memory file without the privilege to mount";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the bytes written are not the bytes read";
+}
+
+}  // namespace
+}  // namespace efikexec::kexec
