@@ -98,9 +98,6 @@ Result<void> IdentityMemory::back(std::uint64_t address, std::uint64_t size) {
   void* at = mmap(reinterpret_cast<void*>(address), size, PROT_READ | PROT_WRITE | PROT_EXEC,
                   MAP_SHARED | MAP_FIXED, fd_, static_cast<off_t>(address));
   if (at == MAP_FAILED) return fail(ErrorCode::kNoMemory, "cannot map physical memory", address);
-  // Huge pages on request, for the memfd a run falls back to (open_huge_page_file): where the
-  // host allows them (shmem_enabled=advise). Ignored elsewhere, and nothing depends on it.
-  (void)madvise(at, size, MADV_HUGEPAGE);
   return {};
 }
 
@@ -150,28 +147,32 @@ bool IdentityMemory::write(std::uint64_t address, std::span<const std::byte> byt
 }
 
 std::uint64_t IdentityMemory::end_of_data(std::uint64_t start, std::uint64_t end) const {
-  // Holes in the memfd were never written; SEEK_DATA skips them without reading.
-  std::uint64_t last = start;
-  std::vector<std::byte> page(efi::kPageSize);
-  std::uint64_t cursor = start;
-  while (cursor < end) {
-    off_t data = lseek(fd_, static_cast<off_t>(cursor), SEEK_DATA);
+  // Holes in the file were never written: SEEK_DATA and SEEK_HOLE find the written extents
+  // without reading. Then only the end is read, back to the last byte that is not zero (the
+  // stubs' buffers end in data, so that is usually the last page), not every page of a range
+  // that holds the whole kernel.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> extents;
+  for (std::uint64_t cursor = start; cursor < end;) {
+    const off_t data = lseek(fd_, static_cast<off_t>(cursor), SEEK_DATA);
     if (data < 0 || static_cast<std::uint64_t>(data) >= end) break;
-    off_t hole = lseek(fd_, data, SEEK_HOLE);
-    std::uint64_t extent_end = hole < 0 ? end : std::min<std::uint64_t>(hole, end);
-    for (std::uint64_t at = static_cast<std::uint64_t>(data) & ~(efi::kPageSize - 1);
-         at < extent_end; at += efi::kPageSize) {
-      const std::uint64_t length = std::min<std::uint64_t>(efi::kPageSize, end - at);
-      if (!read(at, {page.data(), length})) break;
-      for (std::uint64_t i = length; i-- > 0;)
-        if (page[i] != std::byte{0}) {
-          last = std::max(last, at + i + 1);
-          break;
-        }
-    }
+    const off_t hole = lseek(fd_, data, SEEK_HOLE);
+    const std::uint64_t extent_end = hole < 0 ? end : std::min<std::uint64_t>(hole, end);
+    extents.emplace_back(static_cast<std::uint64_t>(data), extent_end);
     cursor = extent_end;
   }
-  return last;
+  std::vector<std::byte> page(efi::kPageSize);
+  for (auto extent = extents.rbegin(); extent != extents.rend(); ++extent) {
+    const std::uint64_t first = extent->first & ~(efi::kPageSize - 1);
+    for (std::uint64_t at = (extent->second - 1) & ~(efi::kPageSize - 1);; at -= efi::kPageSize) {
+      const std::uint64_t length = std::min<std::uint64_t>(efi::kPageSize, end - at);
+      // A page that cannot be read counts as data: the plan carries it rather than drop it.
+      if (!read(at, {page.data(), length})) return std::max(start, at + length);
+      for (std::uint64_t i = length; i-- > 0;)
+        if (page[i] != std::byte{0}) return std::max(start, at + i + 1);
+      if (at == first) break;
+    }
+  }
+  return start;
 }
 
 }  // namespace efikexec::kexec

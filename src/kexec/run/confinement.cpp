@@ -36,9 +36,8 @@ constexpr long kAllowed[] = {
     __NR_munmap,           // the shim's heap (std::string in a fault report), never image memory
     __NR_brk,              //   (the same: malloc's main arena)
 };
-// Checked further below: write (the console echo on stderr only), mmap (not executable, unless
-// it maps the run's memory file: an on-demand arena) and madvise (MADV_HUGEPAGE only: the advice
-// an on-demand arena gets, which changes no content and no protection).
+// Checked further below: write (the console echo on stderr only) and mmap (not executable, unless
+// it maps the run's memory file: an on-demand arena).
 
 #ifdef EFIKEXEC_SANITIZED
 // The sanitizer runtime reports from inside the child too (AddressSanitizer and UBSan builds only):
@@ -66,7 +65,7 @@ constexpr std::uint32_t arg_low(int index) {
 class FilterBuilder {
  public:
   enum Label : std::uint8_t { kAllow, kTrap, kKill, kCheckCall, kCheckWrite, kCheckMmap, kMmapFd,
-                              kCheckMadvise, kLabels };
+                              kLabels };
   void load(std::uint32_t offset) { code_.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offset)); }
   // if (A op k) goto yes; else goto no (either a label or the next instruction).
   void jump(std::uint16_t op, std::uint32_t k, int yes, int no) {
@@ -131,7 +130,6 @@ bool build_filter(const ConfinementRequest& request, bool check_caller,
     f.jump(BPF_JEQ, static_cast<std::uint32_t>(nr), F::kAllow, F::kNext);
 #endif
   f.jump(BPF_JEQ, __NR_write, F::kCheckWrite, F::kNext);
-  f.jump(BPF_JEQ, __NR_madvise, F::kCheckMadvise, F::kNext);
   f.jump(BPF_JEQ, __NR_mmap, F::kCheckMmap, F::kTrap);
   f.here(F::kCheckWrite);  // write(2, ...) only, and only when stderr was kept
   f.load(arg_low(0));
@@ -145,9 +143,6 @@ bool build_filter(const ConfinementRequest& request, bool check_caller,
   f.load(arg_low(4));
   f.jump(BPF_JEQ, static_cast<std::uint32_t>(request.memory_fd),
          request.memory_fd >= 0 ? F::kAllow : F::kTrap, F::kTrap);
-  f.here(F::kCheckMadvise);  // madvise: only the huge-page advice for the run's memory
-  f.load(arg_low(2));
-  f.jump(BPF_JEQ, MADV_HUGEPAGE, F::kAllow, F::kTrap);
   f.here(F::kAllow);
   f.ret(SECCOMP_RET_ALLOW);
   f.here(F::kTrap);

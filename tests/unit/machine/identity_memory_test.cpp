@@ -65,6 +65,25 @@ TEST(IdentityMemory, KeepsWhatTheImageWritesIn2MiBPagesWhereTheLoaderMayMount) {
       << "one page written: its whole 2 MiB page is allocated, not 4 KiB";
 }
 
+TEST(IdentityMemory, EndOfDataIsTheLastByteThatIsNotZero) {
+  IdentityMemory memory;
+  ASSERT_TRUE(memory.create(kTop));
+  const std::array<std::byte, 1> one{std::byte{1}};
+  const std::array<std::byte, 0x3000> zeros{};
+  EXPECT_EQ(memory.end_of_data(0x100000, 0x800000), 0x100000u) << "nothing written";
+  ASSERT_TRUE(memory.write(0x100010, one));
+  ASSERT_TRUE(memory.write(0x100011, zeros));  // written, but zero: not data
+  EXPECT_EQ(memory.end_of_data(0x100000, 0x800000), 0x100011u);
+  ASSERT_TRUE(memory.write(0x500abc, one));  // after a hole
+  ASSERT_TRUE(memory.write(0x700000, zeros));  // a later extent of zeros only
+  EXPECT_EQ(memory.end_of_data(0x100000, 0x800000), 0x500abdu);
+  EXPECT_EQ(memory.end_of_data(0x100000, 0x500000), 0x100011u) << "the range ends before it";
+  EXPECT_EQ(memory.end_of_data(0x100000, 0x500abc), 0x100011u) << "ends just before the byte";
+  EXPECT_EQ(memory.end_of_data(0x100000, 0x500abd), 0x500abdu) << "ends just after it";
+  EXPECT_EQ(memory.end_of_data(0x600000, 0x800000), 0x600000u) << "zeros only";
+  EXPECT_EQ(memory.end_of_data(0x100011, 0x200000), 0x100011u) << "starts after the data";
+}
+
 TEST(IdentityMemory, FallsBackToAMemfdWithoutThePrivilegeToMount) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);

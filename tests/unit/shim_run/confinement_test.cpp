@@ -102,8 +102,7 @@ TEST(RunConfinement, TheFilterAllowsOnlyWhatTheShimNeedsEvenFromTheHostsCode) {
                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
               return getrandom(buffer, sizeof buffer, 0) == sizeof buffer &&
                      clock_gettime(CLOCK_MONOTONIC, &now) == 0 && page != MAP_FAILED &&
-                     madvise(page, 4096, MADV_HUGEPAGE) == 0 && munmap(page, 4096) == 0 &&
-                     write(STDERR_FILENO, "", 0) == 0;
+                     munmap(page, 4096) == 0 && write(STDERR_FILENO, "", 0) == 0;
             }),
             0);
   EXPECT_EQ(after_confinement([] { return getppid() > 0; }), -SIGSYS);
@@ -124,13 +123,6 @@ TEST(RunConfinement, TheFilterAllowsOnlyWhatTheShimNeedsEvenFromTheHostsCode) {
             -SIGSYS)
       << "anonymous memory given a descriptor's number is still anonymous";
 #ifndef EFIKEXEC_SANITIZED
-  EXPECT_EQ(after_confinement([] {
-              void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
-                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-              return madvise(page, 4096, MADV_DONTNEED) == 0;
-            }),
-            -SIGSYS)
-      << "madvise gives huge-page advice only: no other advice changes memory";
   EXPECT_EQ(after_confinement([] {
               return mprotect(reinterpret_cast<void*>(
                                   reinterpret_cast<std::uintptr_t>(&getpid) & ~0xfffull),
