@@ -22,8 +22,11 @@
 # trampoline with --serial-mark, the payload's entry, kexec-tools' purgatory with
 # --console-serial; none for kexec -l, whose in-kernel purgatory prints nothing): the old
 # kernel's shutdown and its copy of the segments.
-# Prints each loader's median and its ratio to kexec-tools' (the target: efikexec <= 0.5x
-# kexec -l), and the payload's own verification time (its serial line). kexec-tools is built
+# Also the load itself, from the line before it to the line after it (the same host clock), and
+# load + downtime of each boot: what a reboot through the loader costs from the moment it starts.
+# Prints each loader's median and its ratio to kexec-tools' (the targets: efikexec's downtime
+# <= 0.5x kexec -l's; its load + downtime <= kexec-tools'), and the payload's own verification
+# time (its serial line). kexec-tools is built
 # static from Debian's source package by bench/build-kexec-tools.sh. A benchmark, not a test.
 set -euo pipefail
 here="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
@@ -72,7 +75,7 @@ cp "$kexec" "$work/extra/bin/kexec"
 
 echo "guest: QEMU q35 TCG, OVMF, 1 GiB, 1 CPU; $(basename "$kexec") $("$kexec" --version 2>&1)"
 echo "$rounds rounds of: ${loaders[*]}"
-declare -A downtimes verify_us entered
+declare -A downtimes verify_us entered loads totals
 for round in $(seq 1 "$rounds"); do
   for loader in "${loaders[@]}"; do
     log="$work/$loader-$round.log"
@@ -93,6 +96,13 @@ for round in $(seq 1 "$rounds"); do
       continue
     fi
     downtimes[$loader]+="$ms "
+    load="$(awk '{ sub(/\r$/, "") }
+      / EFIKEXEC-FIRST: bench load-start$/ { start = $1 }
+      / EFIKEXEC-FIRST: bench load .* status=0/ { if (start) { printf "%.0f\n", ($1 - start) / 1000; exit } }' "$stamps")"
+    if [[ -n "$load" ]]; then
+      loads[$loader]+="$load "
+      totals[$loader]+="$((load + ms)) "
+    fi
     first="$(awk '{ sub(/\r$/, "") }
       / EFIKEXEC-FIRST: bench exec$/ { exec_at = $1 }
       exec_at && (/ EFIKEXEC-TRAMPOLINE: entered$/ || / EFIKEXEC-PAYLOAD: entry at / ||
@@ -100,7 +110,7 @@ for round in $(seq 1 "$rounds"); do
     [[ -z "$first" ]] || entered[$loader]+="$first "
     us="$(tr -d '\r' <"$log" | sed -n 's/^EFIKEXEC-PAYLOAD: verification took \([0-9]*\) us.*/\1/p')"
     [[ -z "$us" ]] || verify_us[$loader]+="$us "
-    echo "round $round $loader: downtime ${ms} ms${first:+, next code entered after ${first} ms}${us:+ (payload verification $((us / 1000)) ms)}"
+    echo "round $round $loader: load ${load:-?} ms, downtime ${ms} ms${first:+, next code entered after ${first} ms}${us:+ (payload verification $((us / 1000)) ms)}"
   done
 done
 
@@ -112,6 +122,16 @@ declare -A m
 for loader in "${loaders[@]}"; do
   m[$loader]="$(median <<<"${downtimes[$loader]:-}")"
   printf '%-58s %10s\n' "$loader" "${m[$loader]}"
+done
+printf '%-58s %10s\n' "load: the loader's command (median)" "ms"
+declare -A t
+for loader in "${loaders[@]}"; do
+  printf '%-58s %10s\n' "$loader" "$(median <<<"${loads[$loader]:-}")"
+done
+printf '%-58s %10s\n' "load + downtime, each boot's sum (median)" "ms"
+for loader in "${loaders[@]}"; do
+  t[$loader]="$(median <<<"${totals[$loader]:-}")"
+  printf '%-58s %10s\n' "$loader" "${t[$loader]}"
 done
 printf '%-58s %10s\n' "exec to the first line of the next code (median)" "ms"
 for loader in "${loaders[@]}"; do
@@ -126,4 +146,11 @@ awk -v e="${m[efikexec]:-nan}" -v p="${m[efikexec-payload]:-nan}" -v k="${m[kexe
   printf "efikexec (trampoline, nokaslr) / kexec -l %5.2fx\n", n / k
   printf "efikexec (payload) / kexec -l         %5.2fx\n", p / k
   printf "efikexec (payload) / efikexec (trampoline) %5.2fx\n", p / e
+}'
+awk -v e="${t[efikexec]:-nan}" -v k="${t[kexec-l]:-nan}" -v kc="${t[kexec-c-l]:-nan}" \
+    -v n="${t[efikexec-nokaslr]:-nan}" -v p="${t[efikexec-payload]:-nan}" 'BEGIN {
+  printf "load + downtime: efikexec (trampoline) / kexec -l     %5.2fx  (target <= 1x)\n", e / k
+  printf "load + downtime: efikexec (trampoline) / kexec -c -l  %5.2fx\n", e / kc
+  printf "load + downtime: efikexec (nokaslr) / kexec -l        %5.2fx\n", n / k
+  printf "load + downtime: efikexec (payload) / kexec -l        %5.2fx\n", p / k
 }'

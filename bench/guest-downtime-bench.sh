@@ -12,7 +12,8 @@
 #                     signed payload, which verifies and runs the UKI after the kexec)
 #   kexec-l           kexec-tools' kexec -l of the UKI's kernel and initrd
 #   kexec-c-l         kexec-tools' kexec -c -l (kexec_load with its purgatory)
-# The host times the line `EFIKEXEC-FIRST: bench exec` against the second kernel's
+# The host times the load (`bench load-start` to `bench load`), and the line
+# `EFIKEXEC-FIRST: bench exec` against the second kernel's
 # `EFIKEXEC-SECOND: up` (its /init), and against the first line of the code the old kernel jumps
 # to: efikexec's trampoline (--serial-mark), the payload's entry line, kexec-tools' purgatory
 # (--console-serial: "I'm in purgatory"; kexec -l uses the kernel's own purgatory, which says
@@ -37,6 +38,7 @@ case "$loader" in
     --initrd="$FIXTURES/initrd-second.cpio.gz" --append="$APPEND" ;;
   *) say "bench unknown loader '$loader'"; exit 1 ;;
 esac
+say "bench load-start"
 "$@" >/tmp/bench.out 2>&1
 status=$?
 say "bench load $loader status=$status loaded=$(cat /sys/kernel/kexec_loaded)"
