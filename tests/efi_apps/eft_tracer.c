@@ -1430,13 +1430,10 @@ static EFI_STATUS EFIAPI disconnect_controller(EFI_HANDLE controller, EFI_HANDLE
 static const char *open_attribute_name(UINT32 attributes)
 {
 	switch (attributes) {
-	case EFI_OPEN_PROTOCOL_BY_HANDLE_PROTOCOL: return "BY_HANDLE_PROTOCOL";
-	case EFI_OPEN_PROTOCOL_GET_PROTOCOL: return "GET_PROTOCOL";
-	case EFI_OPEN_PROTOCOL_TEST_PROTOCOL: return "TEST_PROTOCOL";
-	case EFI_OPEN_PROTOCOL_BY_CHILD_CONTROLLER: return "BY_CHILD_CONTROLLER";
-	case EFI_OPEN_PROTOCOL_BY_DRIVER: return "BY_DRIVER";
-	case EFI_OPEN_PROTOCOL_EXCLUSIVE: return "EXCLUSIVE";
-	case EFI_OPEN_PROTOCOL_BY_DRIVER | EFI_OPEN_PROTOCOL_EXCLUSIVE: return "BY_DRIVER|EXCLUSIVE";
+#define EFIKEXEC_OPEN_ATTRIBUTE_NAME(value, text) \
+	case value: return text;
+#include "efi_shim/open_attribute_names.inc"
+#undef EFIKEXEC_OPEN_ATTRIBUTE_NAME
 	default: return "?";
 	}
 }
