@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # Guest scenario for bench/load-bench.sh (busybox sh, in the first kernel's initramfs): times,
-# ROUNDS times each, kexec-tools' `kexec -l` (its default syscall choice) and `kexec -c -l`
+# efikexec.bench_rounds= times each (default 3), kexec-tools' `kexec -l` (its default syscall choice) and `kexec -c -l`
 # (kexec_load with its purgatory) of the fixture kernel and initrd, next to `efikexec load` of
 # the same kernel and initrd (signed EFI-stub kernel, --initrd) and of the signed UKI that holds
 # them; each load is undone before the next. Wall times come from /proc/uptime (10 ms steps).
@@ -10,7 +10,8 @@
 # shellcheck source=SCRIPTDIR/../tests/qemu/guest/efikexec-guest.sh
 . /lib/efikexec-guest.sh
 
-ROUNDS=3
+ROUNDS="$(cmdline_arg efikexec.bench_rounds)"
+ROUNDS="${ROUNDS:-3}"
 APPEND="console=ttyS0 panic=-1"
 centiseconds() {
   read -r up _ </proc/uptime

@@ -23,7 +23,8 @@
 # and prints the ratios against the targets: verify <= 1.2x the raw hash; the whole dry-run
 # load <= 1.5x (raw hash + the time inside the image); peak RSS <= 1.2x (image + the run's
 # memory pages that hold data). A benchmark, not a test: it always exits 0 once it measured.
-# RUNS (default 5) dry runs and QUICK_RUNS (default 15) runs of the quick commands; medians.
+# RUNS (default 5) dry runs and QUICK_RUNS (default 15) runs of the quick commands; in the guest,
+# GUEST_ROUNDS (default 5) rounds of the loads and as many boots of OVMF; medians.
 set -euo pipefail
 here="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
 root="$(dirname -- "$here")"
@@ -36,6 +37,7 @@ image="$fixtures/uki-signed.efi"
 cert="$fixtures/keys/db.crt"
 runs="${RUNS:-5}"
 quick_runs="${QUICK_RUNS:-15}"
+guest_rounds="${GUEST_ROUNDS:-5}"
 export EFIKEXEC_FORBID_KEXEC=1
 
 die() { echo "load-bench: $*" >&2; exit 2; }
@@ -141,10 +143,10 @@ mkdir -p "$work/extra/bin"
 cp "$kexec" "$work/extra/bin/kexec"
 (cd "$work/extra" && printf 'bin\nbin/kexec\n' | cpio -o -H newc --quiet | gzip -1) >>"$initrd"
 echo
-echo "guest: QEMU q35 TCG, OVMF, 1 GiB, 1 CPU; $(basename "$kexec") $("$kexec" --version 2>&1)"
+echo "guest: QEMU q35 TCG, OVMF, 1 GiB, 1 CPU; $(basename "$kexec") $("$kexec" --version 2>&1); $guest_rounds rounds"
 "$root/tests/qemu/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout "${GUEST_TIMEOUT:-1800}" \
   --until '^EFIKEXEC-FIRST: bench done|Kernel panic' --kernel "$fixtures/vmlinuz" \
-  --initrd "$initrd" --append "console=ttyS0 quiet loglevel=4 panic=-1" \
+  --initrd "$initrd" --append "console=ttyS0 quiet loglevel=4 panic=-1 efikexec.bench_rounds=$guest_rounds" \
   --log "$work/guest.log" >/dev/null || skip_guest "the guest did not finish (log kept: none)"
 tr -d '\r' <"$work/guest.log" >"$work/guest.txt"
 if grep -q 'status=[1-9]' "$work/guest.txt"; then
@@ -168,7 +170,7 @@ printf '%-44s %10s\n' "efikexec load uki-signed.efi" "${g[efikexec-uki]}"
 grep '^EFIKEXEC-FIRST: timings efikexec-uki' "$work/guest.txt" | tail -n1 |
   sed 's/^EFIKEXEC-FIRST: timings efikexec-uki /  efikexec-uki steps: /'
 
-# The same UKI booted by OVMF itself from an ESP, ROUNDS times: StartImage() to
+# The same UKI booted by OVMF itself from an ESP, GUEST_ROUNDS times: StartImage() to
 # ExitBootServices(), from the host's arrival times of eft_timer's two serial lines.
 timer="$build/tests/efi_apps/eft_timer.efi"
 direct_ms=nan
@@ -179,7 +181,7 @@ if [[ -r "$timer" ]] && command -v mkfs.fat >/dev/null && command -v mcopy >/dev
   mmd -i "$disk" ::/EFI ::/EFI/BOOT ::/EFI/Linux
   mcopy -i "$disk" "$timer" ::/EFI/BOOT/BOOTX64.EFI
   mcopy -i "$disk" "$image" ::/EFI/Linux/uki.efi
-  for round in 1 2 3; do
+  for ((round = 1; round <= guest_rounds; round++)); do
     "$root/tests/qemu/run-guest.sh" --bios ovmf --mem 1G --smp 1 --timeout 600 \
       --until '^EFT: image exit-boot-services|Kernel panic' --disk "$disk" \
       --log "$work/direct-$round.log" --stamps "$work/direct-$round.stamps" >/dev/null 2>&1 || true
