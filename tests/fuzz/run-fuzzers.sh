@@ -40,9 +40,10 @@ fi
 
 # The cpio reader walks its input byte by byte for the header after a member: the 256 KiB inputs
 # the image seeds grow to cost it milliseconds each, and headers 16 KiB apart test the same rules.
+# The payload's ESP archive is a cpio archive of at most 16 members read by the same reader.
 max_len_of() {
   case "$1" in
-    fuzz_cpio) echo 16384 ;;
+    fuzz_cpio | fuzz_payload_esp_archive) echo 16384 ;;
     *) echo 262144 ;;
   esac
 }
