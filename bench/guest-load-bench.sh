@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: MIT
 #
 # Guest scenario for bench/load-bench.sh (busybox sh, in the first kernel's initramfs): times,
-# efikexec.bench_rounds= times each (default 3), kexec-tools' `kexec -l` (its default syscall choice) and `kexec -c -l`
-# (kexec_load with its purgatory) of the fixture kernel and initrd, next to `efikexec load` of
-# the same kernel and initrd (signed EFI-stub kernel, --initrd) and of the signed UKI that holds
-# them; each load is undone before the next. Wall times come from /proc/uptime (10 ms steps).
+# efikexec.bench_rounds= times each (default 3), kexec-tools' `kexec -l` (its default syscall
+# choice) and `kexec -c -l` (kexec_load with its purgatory) of the fixture kernel and initrd,
+# next to `efikexec load` of the same kernel and initrd (signed EFI-stub kernel, --initrd) and of
+# the signed UKI that holds them; each load is undone before the next. Wall times come from /proc/uptime (10 ms steps).
 # Lines: `EFIKEXEC-FIRST: bench NAME ms=N status=S`, and efikexec's own --timings line.
 # shellcheck source=SCRIPTDIR/../tests/qemu/guest/efikexec-guest.sh
 . /lib/efikexec-guest.sh

@@ -4,7 +4,6 @@
 // that refuse sendfile(2) yet report their true size, read through the read(2) copy.
 #include <fcntl.h>
 #include <glob.h>
-#include <grp.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -23,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "kexec/image/file_bytes.hpp"
+#include "support/as_nobody.hpp"
 
 namespace efikexec::kexec {
 namespace {
@@ -99,9 +99,7 @@ void expect_refused_as_reading_short(Snapshot kind) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     close(pipefd[0]);
-    if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
-                           setresuid(65534, 65534, 65534) != 0))
-      _exit(3);
+    if (!testing::drop_root_to_nobody()) _exit(3);
     auto bytes = FileBytes::read(path, nullptr, kind);
     const std::string error = bytes ? std::string() : bytes.error().message();
     if (write(pipefd[1], error.data(), error.size()) < 0) _exit(4);

@@ -2,7 +2,6 @@
 // The run's memory file: 2 MiB pages on a tmpfs of its own where the loader may mount one, a memfd
 // where it may not, and the same bytes either way.
 #include <gtest/gtest.h>
-#include <grp.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -15,6 +14,7 @@
 #include <string>
 
 #include "kexec/machine/identity_memory.hpp"
+#include "support/as_nobody.hpp"
 #include "support/prerequisites.hpp"
 
 namespace efikexec::kexec {
@@ -88,9 +88,7 @@ TEST(IdentityMemory, FallsBackToAMemfdWithoutThePrivilegeToMount) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
-                           setresuid(65534, 65534, 65534) != 0))
-      _exit(3);
+    if (!testing::drop_root_to_nobody()) _exit(3);
     IdentityMemory memory;
     if (!memory.create(kTop)) _exit(4);
     _exit(write_and_read_back(memory) ? 0 : 5);
