@@ -10,7 +10,8 @@
 #   - `efikexec load --dry-run` of a UKI made here from systemd-stub 262 (the newer fixtures),
 #     the same kernel and the same initrd, signed with the fixtures' db key: its plan.
 # Prints each loader's bytes copied (bufsz) and memory reserved (memsz), against the kernel's
-# init_size + the initrd. kexec-tools is built static from Debian's source package
+# init_size + the initrd, and the runs of zeros efikexec carries in no segment (its trampoline
+# clears them at exec). kexec-tools is built static from Debian's source package
 # (bench/build-kexec-tools.sh). A benchmark, not a test: it exits 0 once it measured.
 set -euo pipefail
 here="$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")"
@@ -81,6 +82,7 @@ efikexec_bufsz=$(plan_field bufsz)
 efikexec_memsz=$(plan_field memsz)
 efikexec_segments=$(sed -n 's/^EFIKEXEC-DUMP efikexec: efikexec: \([0-9]*\) segments,.*/\1/p' "$work/guest.txt")
 left_out=$(sed -n 's/^EFIKEXEC-DUMP efikexec: efikexec: left out, .*: \(.*\)$/\1/p' "$work/guest.txt")
+cleared=$(sed -n 's/^EFIKEXEC-DUMP efikexec: efikexec: zeros in no segment, .*: \(.*\)$/\1/p' "$work/guest.txt")
 init_size=$((16#$(od -An -tx4 -j $((0x260)) -N4 "$fixtures/vmlinuz" | tr -d ' ')))
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
@@ -95,4 +97,5 @@ printf '%-28s %9s %12s %12s %18s\n' "efikexec load (UKI)" "${efikexec_segments:-
   "$(mib "${efikexec_bufsz:-0}")" "$(mib "${efikexec_memsz:-0}")" \
   "$(ratio "${efikexec_memsz:-0}" "$base")x"
 echo "efikexec left out: ${left_out:-nothing}"
+echo "efikexec zeros in no segment, cleared by the trampoline at exec: ${cleared:-none}"
 echo "target: efikexec's segment bytes <= 1.1 x (init_size + initrd + tables)"

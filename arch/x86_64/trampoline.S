@@ -74,6 +74,26 @@ efikexec_trampoline_entry:
     or      $(CR0_MP | CR0_NE), %rax
     mov     %rax, %cr0
 
+    /* The image's memory that holds only zeros travels in no segment (kexec_load would
+     * allocate, clear and copy each page, and the old kernel copy it again at exec): it is
+     * cleared here, through our tables, which map all RAM write-back. Only zeros go where the
+     * plan found zeros, so relocate_kernel's pages that happen to lie there (it is done with
+     * them) may be overwritten. RAX, RCX, RDX, RSI and RDI are scratch here: each is loaded
+     * from the context or set below before the image sees it; DF is clear (cld). */
+    mov     efikexec_trampoline_zero_count(%rip), %rdx
+    lea     efikexec_trampoline_zero_ranges(%rip), %rsi
+    xor     %eax, %eax
+9:  test    %rdx, %rdx
+    jz      10f
+    mov     (%rsi), %rdi        /* start, page-aligned */
+    mov     8(%rsi), %rcx       /* bytes, whole pages */
+    shr     $3, %rcx
+    rep stosq
+    add     $16, %rsi
+    dec     %rdx
+    jmp     9b
+10:
+
     lgdt    efikexec_trampoline_gdt_pointer(%rip)
     lidt    efikexec_trampoline_idt_pointer(%rip)
     lea     2f(%rip), %rax
@@ -188,6 +208,12 @@ efikexec_trampoline_backup_destination:
     .globl efikexec_trampoline_backup_size
 efikexec_trampoline_backup_size:
     .quad   0                   /* and how many bytes (0: no backup)                       */
+    .globl efikexec_trampoline_zero_count
+efikexec_trampoline_zero_count:
+    .quad   0                   /* filled by the loader: how many zero ranges follow */
+    .globl efikexec_trampoline_zero_ranges
+efikexec_trampoline_zero_ranges:
+    .skip   16 * 16             /* filled by the loader: {start, bytes} pairs to clear */
     .globl efikexec_trampoline_serial_mark
 efikexec_trampoline_serial_mark:
     .byte   0                   /* filled by the loader: 1 writes the entry line on COM1 */

@@ -12,6 +12,9 @@
 #     big-smp       the signed UKI in a 2 GiB guest with 2 CPUs
 #     seabios       the signed UKI from a first kernel booted by SeaBIOS (no EFI)
 #     la57          the signed UKI from a first kernel running 5-level paging (-cpu max)
+#     zeros         tests/efi_apps' eft_zeros.efi over memory full of a pattern: the runs of
+#                   zeros no segment carries are zeros when the image resumes (EFIKEXEC_EFT_DIR:
+#                   the built EFI test applications)
 set -euo pipefail
 TEST_NAME=test-kexec
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -23,7 +26,7 @@ WORK="$2"
 BIN="$3"
 shift 3
 SCENARIOS=("$@")
-[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(signed-uki refusals bare-kernel big-smp seabios la57)
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(signed-uki refusals bare-kernel big-smp seabios la57 zeros)
 require_fixture "$FIX"/{vmlinuz,uki-signed.efi,uki.efi,uki-tampered.efi,uki-other-signed.efi} \
   "$FIX"/{vmlinuz-signed.efi,initrd-second.cpio.gz,keys/db.crt,modules}
 mkdir -p "$WORK"
@@ -51,14 +54,19 @@ reference_memtotal() {
   cat "$cache"
 }
 
-# boot NAME SCENARIO_SCRIPT BIOS MEM SMP [CPU]
+# boot NAME SCENARIO_SCRIPT BIOS MEM SMP [CPU]; GUEST_EXTRA=DIR: DIR's files are added to the
+# first kernel's initramfs as a second archive.
 boot() {
   local name="$1" script="$2" bios="$3" mem="$4" smp="$5" cpu="${6:-qemu64}"
   "$QEMU_DIR/make-guest-initrd.sh" "$WORK/$name" "$FIX" "$BIN" \
     "$QEMU_DIR/scenarios/$script" >/dev/null
+  if [[ -n "${GUEST_EXTRA:-}" ]]; then
+    (cd "$GUEST_EXTRA" && find . -mindepth 1 | cpio -o -H newc --quiet | gzip -1) \
+      >>"$WORK/$name/initrd-first.cpio.gz"
+  fi
   "$QEMU_DIR/run-guest.sh" --bios "$bios" --mem "$mem" --smp "$smp" --cpu "$cpu" \
     --timeout "$GUEST_TIMEOUT" \
-    --until '^EFIKEXEC-SECOND: done|^EFIKEXEC-FIRST: exec returned|Kernel panic' \
+    --until '^EFIKEXEC-SECOND: done|^EFIKEXEC-FIRST: exec returned|Kernel panic|^EFT: zeros\.after' \
     --kernel "$FIX/vmlinuz" --initrd "$WORK/$name/initrd-first.cpio.gz" \
     --append "$FIRST_APPEND" --log "$WORK/$name.log"
 }
@@ -140,6 +148,20 @@ for scenario in "${SCENARIOS[@]}"; do
     check "la57: the first kernel runs 5-level paging" "$QEMU_DIR/expect.sh" "$WORK/la57.log" \
       '^EFIKEXEC-FIRST: first kernel paging=5-level$'
     check "la57: the UKI boots through the PML5 tables" second_world_ok la57 1G "$UKI_CMDLINE"
+    ;;
+  zeros)
+    eft="${EFIKEXEC_EFT_DIR:-$(dirname -- "$BIN")/tests/efi_apps}/eft_zeros.efi"
+    require_fixture "$eft"
+    rm -rf "$WORK/zeros-extra"
+    mkdir -p "$WORK/zeros-extra/eft"
+    cp "$eft" "$WORK/zeros-extra/eft/"
+    GUEST_EXTRA="$WORK/zeros-extra" check "zeros: boots" boot zeros kexec-zeros.sh ovmf 1G 1
+    check "zeros: the plan leaves the runs of zeros to the trampoline" "$QEMU_DIR/expect.sh" \
+      "$WORK/zeros.log" '^EFIKEXEC-FIRST: filled [0-9]+ of [0-9]+ kB free with a pattern$' \
+      '^EFIKEXEC-FIRST: efikexec: zeros in no segment, cleared by the trampoline at exec: ' \
+      '^EFIKEXEC-FIRST: load-status=1$'
+    check "zeros: the image finds zeros where it left them after the kexec" \
+      "$QEMU_DIR/expect.sh" "$WORK/zeros.log" '^EFT: zeros\.after clean' '!Kernel panic'
     ;;
   *)
     note "unknown scenario $scenario"

@@ -94,6 +94,12 @@ void print_transcript(const LoadResult& result) {
   for (const PlannedSegment& segment : result.plan.segments)
     std::cout << "  " << hex_u64(segment.destination) << " " << mib(segment.memsz) << " ("
               << mib(segment.bufsz) << " data) " << segment.contents << "\n";
+  if (!result.plan.zero_ranges.empty()) {
+    std::cout << "efikexec: zeros in no segment, cleared by the trampoline at exec: "
+              << mib(result.plan.zero_bytes) << "\n";
+    for (const PhysicalSpan& range : result.plan.zero_ranges)
+      std::cout << "  " << hex_u64(range.start) << " " << mib(range.size()) << "\n";
+  }
   if (!result.plan.left_out.empty()) {
     std::cout << "efikexec: left out, no longer reached after ExitBootServices(): "
               << mib(result.plan.left_out_bytes) << "\n";

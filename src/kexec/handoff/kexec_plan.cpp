@@ -157,7 +157,66 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
     extents.erase(extents.begin() + static_cast<std::ptrdiff_t>(best) + 1);
   }
 
-  for (const Extent& extent : extents) {
+  // Long runs of zeros leave their segment for the trampoline to clear: kexec_load would
+  // allocate, clear and copy every page of them, and the old kernel copy each again at exec.
+  // The longest first, while segments and the trampoline's table have room; never the
+  // handoff's own pages, which are rewritten below.
+  struct ZeroRun {
+    std::size_t extent;
+    PhysicalSpan span;
+  };
+  std::vector<ZeroRun> zero_runs;
+  for (std::size_t i = 0; i < extents.size(); ++i)
+    for (const auto& [start, end] :
+         run.memory->zero_runs(extents[i].start, extents[i].end, kZeroRunMinimum)) {
+      const PhysicalSpan span{start, end};
+      if (std::ranges::none_of(handoff, [&](const PhysicalSpan& own) {
+            return own.start < span.end && span.start < own.end;
+          }))
+        zero_runs.push_back({i, span});
+    }
+  std::ranges::stable_sort(zero_runs, std::ranges::greater{},
+                           [](const ZeroRun& zero) { return zero.span.size(); });
+  std::vector<ZeroRun> chosen;
+  std::size_t segment_count = extents.size();
+  for (const ZeroRun& zero : zero_runs) {
+    if (chosen.size() == kTrampolineZeroRanges) break;
+    const Extent& extent = extents[zero.extent];
+    const bool at_start = zero.span.start == extent.start;
+    const bool at_end = zero.span.end == extent.end;
+    // Inside an extent it splits the segment in two; at an edge it shortens it; covering the
+    // whole extent it removes it.
+    const std::size_t count = segment_count + (!at_start && !at_end ? 1 : 0) -
+                              (at_start && at_end ? 1 : 0);
+    if (count > room) continue;
+    segment_count = count;
+    chosen.push_back(zero);
+  }
+  std::ranges::sort(chosen, {}, [](const ZeroRun& zero) { return zero.span.start; });
+  std::vector<Extent> pieces;
+  {
+    auto next_zero = chosen.begin();
+    for (std::size_t i = 0; i < extents.size(); ++i) {
+      std::uint64_t cursor = extents[i].start;
+      for (; next_zero != chosen.end() && next_zero->extent == i; ++next_zero) {
+        if (next_zero->span.start > cursor)
+          pieces.push_back({cursor, next_zero->span.start, extents[i].types});
+        cursor = next_zero->span.end;
+        plan.zero_ranges.push_back(next_zero->span);
+        plan.zero_bytes += next_zero->span.size();
+      }
+      if (cursor < extents[i].end) pieces.push_back({cursor, extents[i].end, extents[i].types});
+    }
+  }
+  if (!plan.zero_ranges.empty()) {
+    parameters.zero_ranges = plan.zero_ranges;
+    auto cleared = trampoline.place(run.handoff_code, parameters);
+    if (!cleared) return std::unexpected(std::move(cleared.error()));
+    if (!run.memory->write(run.handoff_code, std::as_bytes(std::span(*cleared))))
+      return host_fail(Stage::kPlan, "cannot write the handoff into the run's memory");
+  }
+
+  for (const Extent& extent : pieces) {
     const std::uint64_t data_end = run.memory->end_of_data(extent.start, extent.end);
     PlannedSegment segment;
     segment.destination = extent.start;
@@ -237,6 +296,9 @@ nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run) {
     left_out.push_back({{"section", section.name},
                         {"start", hex_u64(section.start)},
                         {"size", section.end - section.start}});
+  nlohmann::json zero_ranges = nlohmann::json::array();
+  for (const PhysicalSpan& range : plan.zero_ranges)
+    zero_ranges.push_back({{"start", hex_u64(range.start)}, {"size", range.size()}});
   nlohmann::json map = nlohmann::json::array();
   for (const efi::MemoryRange& range : run.final_map)
     map.push_back({{"start", hex_u64(range.start)},
@@ -251,6 +313,8 @@ nlohmann::json plan_json(const KexecPlan& plan, const RunOutcome& run) {
           {"segments", segments},
           {"left_out", left_out},
           {"left_out_bytes", plan.left_out_bytes},
+          {"zero_ranges", zero_ranges},
+          {"zero_bytes", plan.zero_bytes},
           {"runtime_services",
            {{"firmware", plan.runtime.firmware},
             {"description", plan.runtime.description},

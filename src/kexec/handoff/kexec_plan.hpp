@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // From a run that reached ExitBootServices() to what kexec_load(2) takes: the trampoline and
 // its page tables written into the pages set aside for them, and the memory the run handed out
-// as at most 16 segments (untouched tails left to the kernel's zero fill).
+// as at most 16 segments (untouched tails left to the kernel's zero fill, long runs of zeros
+// to the trampoline).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,8 @@
 namespace efikexec::kexec {
 
 inline constexpr std::size_t kMaxKexecSegments = 16;  // KEXEC_SEGMENT_MAX
+// Zero runs shorter than this stay in their segment: each one left out may cost a segment.
+inline constexpr std::uint64_t kZeroRunMinimum = 1ULL << 20;
 
 struct HandoffLayout {
   std::uint64_t code_pages;   // the trampoline
@@ -59,6 +62,10 @@ struct KexecPlan {
   std::uint64_t page_tables = 0;
   std::uint64_t memsz_total = 0;
   std::uint64_t bufsz_total = 0;
+  // The run's memory that holds only zeros in runs of at least kZeroRunMinimum: no segment
+  // carries it, the trampoline clears it at entry.
+  std::vector<PhysicalSpan> zero_ranges;
+  std::uint64_t zero_bytes = 0;
   // The run's memory no segment carries: the UKI's sections the next kernel no longer reaches
   // (handoff/liveness.hpp), and their bytes.
   std::vector<LeftOutSpan> left_out;

@@ -123,12 +123,14 @@ HostResult<std::vector<std::uint8_t>> Trampoline::place(std::uint64_t base,
       return host_fail(Stage::kPlan, "unsupported relocation type in the trampoline object");
   }
   std::uint64_t pml4, pml5, context, idt, idt_end, fault, serial_mark, backup_source,
-      backup_destination, backup_size;
+      backup_destination, backup_size, zero_ranges, zero_count;
   if (!symbol("efikexec_trampoline_pml4", pml4) || !symbol("efikexec_trampoline_pml5", pml5) ||
       !symbol("efikexec_trampoline_serial_mark", serial_mark) ||
       !symbol("efikexec_trampoline_backup_source", backup_source) ||
       !symbol("efikexec_trampoline_backup_destination", backup_destination) ||
       !symbol("efikexec_trampoline_backup_size", backup_size) ||
+      !symbol("efikexec_trampoline_zero_ranges", zero_ranges) ||
+      !symbol("efikexec_trampoline_zero_count", zero_count) ||
       !symbol("efikexec_trampoline_context", context) ||
       !symbol("efikexec_trampoline_idt", idt) || !symbol("efikexec_trampoline_end", idt_end) ||
       !symbol("efikexec_trampoline_fault", fault))
@@ -139,6 +141,17 @@ HostResult<std::vector<std::uint8_t>> Trampoline::place(std::uint64_t base,
   std::memcpy(out.data() + backup_source, &parameters.backup_source, 8);
   std::memcpy(out.data() + backup_destination, &parameters.backup_destination, 8);
   std::memcpy(out.data() + backup_size, &parameters.backup_size, 8);
+  if (parameters.zero_ranges.size() > kTrampolineZeroRanges)
+    return host_fail(Stage::kPlan, "more zero ranges than the trampoline clears");
+  for (std::size_t i = 0; i < parameters.zero_ranges.size(); ++i) {
+    const PhysicalSpan& range = parameters.zero_ranges[i];
+    if (range.start % 4096 != 0 || range.end % 4096 != 0 || range.end <= range.start)
+      return host_fail(Stage::kPlan, "a zero range for the trampoline is not whole pages");
+    const std::uint64_t entry[2] = {range.start, range.size()};
+    std::memcpy(out.data() + zero_ranges + i * sizeof entry, entry, sizeof entry);
+  }
+  const std::uint64_t count = parameters.zero_ranges.size();
+  std::memcpy(out.data() + zero_count, &count, 8);
   std::memcpy(out.data() + context, &parameters.context, sizeof parameters.context);
   arch::write_idt_gates({reinterpret_cast<std::byte*>(out.data()) + idt, idt_end - idt},
                         base + fault, kCodeSelector);

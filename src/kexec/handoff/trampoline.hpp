@@ -11,8 +11,12 @@
 
 #include "cpu_context.h"
 #include "kexec/common/host_error.hpp"
+#include "kexec/crash/crash_facts.hpp"
 
 namespace efikexec::kexec {
+
+// How many ranges the trampoline clears at entry (efikexec_trampoline_zero_ranges).
+inline constexpr std::size_t kTrampolineZeroRanges = 16;
 
 class Trampoline {
  public:
@@ -32,6 +36,9 @@ class Trampoline {
     std::uint64_t backup_source = 0;
     std::uint64_t backup_destination = 0;
     std::uint64_t backup_size = 0;
+    // Memory the image left holding only zeros, which no segment carries: cleared at entry,
+    // page-aligned, at most kTrampolineZeroRanges.
+    std::vector<PhysicalSpan> zero_ranges;
   };
   // The blob for physical address `base`: relocated, with the parameters and the IDT filled in.
   HostResult<std::vector<std::uint8_t>> place(std::uint64_t base,

@@ -175,4 +175,48 @@ std::uint64_t IdentityMemory::end_of_data(std::uint64_t start, std::uint64_t end
   return start;
 }
 
+std::vector<std::pair<std::uint64_t, std::uint64_t>> IdentityMemory::zero_runs(
+    std::uint64_t start, std::uint64_t end, std::uint64_t minimum) const {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> runs;
+  if (start >= end || start % efi::kPageSize != 0 || end % efi::kPageSize != 0) return runs;
+  // Reading a hole through a shared mapping would allocate it: only written pages are read.
+  void* mapped = mmap(nullptr, end - start, PROT_READ, MAP_SHARED, fd_, static_cast<off_t>(start));
+  if (mapped == MAP_FAILED) return runs;
+  const auto* base = static_cast<const std::uint64_t*>(mapped);
+  auto page_is_zero = [&](std::uint64_t address) {
+    const std::uint64_t* word = base + (address - start) / sizeof(std::uint64_t);
+    for (std::size_t i = 0; i < efi::kPageSize / sizeof(std::uint64_t); ++i)
+      if (word[i] != 0) return false;
+    return true;
+  };
+  std::uint64_t run_start = start;
+  auto end_run_at = [&](std::uint64_t address) {
+    if (address - run_start >= minimum) runs.emplace_back(run_start, address);
+  };
+  for (std::uint64_t cursor = start; cursor < end;) {
+    const off_t data = lseek(fd_, static_cast<off_t>(cursor), SEEK_DATA);
+    const std::uint64_t data_start =
+        data < 0 ? end : std::min<std::uint64_t>(static_cast<std::uint64_t>(data), end);
+    const std::uint64_t aligned_start = data_start & ~(efi::kPageSize - 1);
+    if (aligned_start >= end) break;
+    const off_t hole = lseek(fd_, static_cast<off_t>(aligned_start), SEEK_HOLE);
+    const std::uint64_t data_end =
+        hole < 0 ? end
+                 : std::min<std::uint64_t>(
+                       (static_cast<std::uint64_t>(hole) + efi::kPageSize - 1) &
+                           ~(efi::kPageSize - 1),
+                       end);
+    for (std::uint64_t page = std::max(aligned_start, cursor); page < data_end;
+         page += efi::kPageSize) {
+      if (page_is_zero(page)) continue;
+      end_run_at(page);
+      run_start = page + efi::kPageSize;
+    }
+    cursor = std::max(data_end, cursor + efi::kPageSize);
+  }
+  end_run_at(end);
+  munmap(mapped, end - start);
+  return runs;
+}
+
 }  // namespace efikexec::kexec

@@ -48,6 +48,12 @@ class IdentityMemory final : public efi::PhysicalMemory {
   bool write(std::uint64_t address, std::span<const std::byte> bytes);
   // Parent: the last byte in [start, end) that is not zero, or `start` when all are zero.
   std::uint64_t end_of_data(std::uint64_t start, std::uint64_t end) const;
+  // Parent: the page-aligned runs of at least `minimum` bytes in [start, end) (page-aligned)
+  // that hold only zeros, in address order. Holes count without being read; written pages are
+  // read through one mapping. A range that cannot be read holds no run.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> zero_runs(std::uint64_t start,
+                                                                 std::uint64_t end,
+                                                                 std::uint64_t minimum) const;
   int fd() const { return fd_; }
   std::uint64_t top() const { return top_; }
 

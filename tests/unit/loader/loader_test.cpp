@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -58,6 +60,36 @@ TEST(Loader, PlansASignedUkiThatPassesTheKernelsChecksAndLoadsItOnce) {
   }
   EXPECT_TRUE(entry_inside);
   EXPECT_LE(plan.memsz_total, result.machine.ram_bytes() / 2);
+  // The kernel's zeros (its .bss at least) travel in no segment: the trampoline clears them,
+  // and its table says so.
+  ASSERT_FALSE(plan.zero_ranges.empty());
+  EXPECT_LE(plan.zero_ranges.size(), kTrampolineZeroRanges);
+  std::uint64_t zero_bytes = 0, table = 0, count = 0;
+  Trampoline trampoline;
+  ASSERT_TRUE(trampoline.load());
+  ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_zero_ranges", table));
+  ASSERT_TRUE(trampoline.symbol("efikexec_trampoline_zero_count", count));
+  std::array<std::byte, 8> word{};
+  ASSERT_TRUE(result.run.memory->read(plan.trampoline + count, word));
+  EXPECT_EQ(std::bit_cast<std::uint64_t>(word), plan.zero_ranges.size());
+  for (std::size_t i = 0; i < plan.zero_ranges.size(); ++i) {
+    const PhysicalSpan& zero = plan.zero_ranges[i];
+    EXPECT_GE(zero.size(), kZeroRunMinimum);
+    zero_bytes += zero.size();
+    std::array<std::byte, 16> entry{};
+    ASSERT_TRUE(result.run.memory->read(plan.trampoline + table + 16 * i, entry));
+    const auto pair = std::bit_cast<std::array<std::uint64_t, 2>>(entry);
+    EXPECT_EQ(pair[0], zero.start);
+    EXPECT_EQ(pair[1], zero.size());
+    for (const PlannedSegment& s : plan.segments)
+      EXPECT_TRUE(zero.end <= s.destination || s.destination + s.memsz <= zero.start)
+          << "a segment also carries the zeros at " << zero.start;
+    std::vector<std::byte> bytes(zero.size());
+    ASSERT_TRUE(result.run.memory->read(zero.start, bytes));
+    EXPECT_TRUE(std::ranges::all_of(bytes, [](std::byte b) { return b == std::byte{0}; }))
+        << "the trampoline would clear what the image wrote at " << zero.start;
+  }
+  EXPECT_EQ(zero_bytes, plan.zero_bytes);
   // The UKI's .initrd and .linux are copied out before ExitBootServices(): no segment holds them,
   // and the kernel's own initrd copy (boot_params) is carried.
   ASSERT_FALSE(plan.left_out.empty());

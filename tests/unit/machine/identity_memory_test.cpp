@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kexec/machine/identity_memory.hpp"
 #include "support/as_nobody.hpp"
@@ -82,6 +84,28 @@ TEST(IdentityMemory, EndOfDataIsTheLastByteThatIsNotZero) {
   EXPECT_EQ(memory.end_of_data(0x100000, 0x500abd), 0x500abdu) << "ends just after it";
   EXPECT_EQ(memory.end_of_data(0x600000, 0x800000), 0x600000u) << "zeros only";
   EXPECT_EQ(memory.end_of_data(0x100011, 0x200000), 0x100011u) << "starts after the data";
+}
+
+TEST(IdentityMemory, ZeroRunsAreHolesAndWrittenZerosOfAtLeastTheMinimum) {
+  IdentityMemory memory;
+  ASSERT_TRUE(memory.create(kTop));
+  using Runs = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+  const std::array<std::byte, 1> one{std::byte{1}};
+  const std::vector<std::byte> zeros(0x180000);
+  ASSERT_TRUE(memory.write(0x100000, one));
+  ASSERT_TRUE(memory.write(0x101000, zeros));  // written zeros, then a hole, up to the next byte
+  ASSERT_TRUE(memory.write(0x400ff0, one));    // its page is data
+  ASSERT_TRUE(memory.write(0x402000, one));    // one zero page between: too short for a run
+  EXPECT_EQ(memory.zero_runs(0x100000, 0x800000, 0x100000),
+            (Runs{{0x101000, 0x400000}, {0x403000, 0x800000}}));
+  EXPECT_EQ(memory.zero_runs(0x100000, 0x800000, 0x1000),
+            (Runs{{0x101000, 0x400000}, {0x401000, 0x402000}, {0x403000, 0x800000}}))
+      << "the page between two data pages";
+  EXPECT_EQ(memory.zero_runs(0x101000, 0x400000, 0x100000), (Runs{{0x101000, 0x400000}}))
+      << "a range of zeros only";
+  EXPECT_EQ(memory.zero_runs(0x100000, 0x101000, 0x1000), Runs{}) << "data only";
+  EXPECT_EQ(memory.zero_runs(0x100000, 0x300000, 0x300000), Runs{}) << "shorter than asked";
+  EXPECT_EQ(memory.zero_runs(0x100800, 0x800000, 0x1000), Runs{}) << "not page-aligned";
 }
 
 TEST(IdentityMemory, FallsBackToAMemfdWithoutThePrivilegeToMount) {
