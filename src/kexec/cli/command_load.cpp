@@ -95,8 +95,9 @@ void print_transcript(const LoadResult& result) {
     std::cout << "  " << hex_u64(segment.destination) << " " << mib(segment.memsz) << " ("
               << mib(segment.bufsz) << " data) " << segment.contents << "\n";
   if (!result.plan.zero_ranges.empty()) {
-    std::cout << "efikexec: zeros in no segment, cleared by the trampoline at exec: "
-              << mib(result.plan.zero_bytes) << "\n";
+    std::cout << "efikexec: zeros in no segment, cleared by the trampoline at "
+              << (result.plan.crash ? "the crash: " : "exec: ") << mib(result.plan.zero_bytes)
+              << "\n";
     for (const PhysicalSpan& range : result.plan.zero_ranges)
       std::cout << "  " << hex_u64(range.start) << " " << mib(range.size()) << "\n";
   }
