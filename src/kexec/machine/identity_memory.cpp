@@ -189,6 +189,16 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> IdentityMemory::zero_runs(
       if (word[i] != 0) return false;
     return true;
   };
+  // What was read leaves this process again every 2 MiB (the bytes stay in the file): the scan
+  // adds no more than that to the loader's resident memory.
+  constexpr std::uint64_t kWindow = 2ULL << 20;
+  std::uint64_t released = start;
+  auto release_before = [&](std::uint64_t address) {
+    if (address - released < kWindow) return;
+    madvise(static_cast<std::byte*>(mapped) + (released - start), address - released,
+            MADV_DONTNEED);
+    released = address;
+  };
   std::uint64_t run_start = start;
   auto end_run_at = [&](std::uint64_t address) {
     if (address - run_start >= minimum) runs.emplace_back(run_start, address);
@@ -208,6 +218,7 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> IdentityMemory::zero_runs(
                        end);
     for (std::uint64_t page = std::max(aligned_start, cursor); page < data_end;
          page += efi::kPageSize) {
+      release_before(page);
       if (page_is_zero(page)) continue;
       end_run_at(page);
       run_start = page + efi::kPageSize;
