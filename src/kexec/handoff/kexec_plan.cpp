@@ -166,11 +166,18 @@ HostResult<KexecPlan> plan_kexec(const Machine& machine, const Trampoline& tramp
     PhysicalSpan span;
   };
   std::vector<ZeroRun> zero_runs;
+  // A crash kernel's backup and core headers lie outside what the run was given; kept out all
+  // the same, since the trampoline writes the backup before it clears.
+  std::vector<PhysicalSpan> kept(handoff.begin(), handoff.end());
+  if (crash != nullptr) {
+    kept.push_back(crash->layout.backup);
+    kept.push_back(crash->layout.headers);
+  }
   for (std::size_t i = 0; i < extents.size(); ++i)
     for (const auto& [start, end] :
          run.memory->zero_runs(extents[i].start, extents[i].end, kZeroRunMinimum)) {
       const PhysicalSpan span{start, end};
-      if (std::ranges::none_of(handoff, [&](const PhysicalSpan& own) {
+      if (std::ranges::none_of(kept, [&](const PhysicalSpan& own) {
             return own.start < span.end && span.start < own.end;
           }))
         zero_runs.push_back({i, span});
