@@ -7,13 +7,9 @@
 #include <optional>
 #include <vector>
 
-namespace efikexec::kexec {
+#include "kexec/common/physical_span.hpp"
 
-struct PhysicalSpan {
-  std::uint64_t start;
-  std::uint64_t end;  // exclusive
-  std::uint64_t size() const { return end - start; }
-};
+namespace efikexec::kexec {
 
 struct CrashNote {
   std::uint64_t address;  // physical

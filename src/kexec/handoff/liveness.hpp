@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "efi_shim/memory.hpp"
-#include "kexec/crash/crash_facts.hpp"
+#include "kexec/common/physical_span.hpp"
 #include "kexec/run/efi_run.hpp"
 #include "pe_loader/pe_image.hpp"
 

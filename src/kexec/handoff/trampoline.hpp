@@ -11,7 +11,7 @@
 
 #include "cpu_context.h"
 #include "kexec/common/host_error.hpp"
-#include "kexec/crash/crash_facts.hpp"
+#include "kexec/common/physical_span.hpp"
 
 namespace efikexec::kexec {
 
