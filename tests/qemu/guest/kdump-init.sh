@@ -8,6 +8,9 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# The crash kernel's command line is the UKI's, without quiet: only emergencies on the console
+# from here, so no kernel message splits a line below on the serial port (dmesg keeps them).
+dmesg -n 1
 k() { echo "EFIKEXEC-KDUMP: $*"; }
 k "up"
 k "initrd=kdump"

@@ -13,6 +13,9 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# Only emergencies on the console from here: a kernel message written while a line below is
+# printed would split it on the serial port (dmesg keeps them all, and is read below).
+dmesg -n 1
 # As init systems do: efikexec reads the kernel's lockdown mode there.
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 stage=SECOND
