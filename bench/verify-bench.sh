@@ -48,9 +48,14 @@ rm -f "$work/initrd" "$work/uki-large.efi"
 
 images=("$fixtures/uki-signed.efi" "$large")
 names=(efikexec-verify openssl-dgst sbverify)
+# The static build (the one an initramfs carries) too, where it was built: the same code without
+# loading libstdc++, libcrypto and libelf at each start.
+efikexec_static="$build/efikexec-static"
+[[ -x "$efikexec_static" ]] && names+=(efikexec-static-verify)
 command_for() {  # NAME IMAGE: the command line
   case "$1" in
     efikexec-verify) echo "$efikexec verify --db $cert --efivars $work/no-efivars $2" ;;
+    efikexec-static-verify) echo "$efikexec_static verify --db $cert --efivars $work/no-efivars $2" ;;
     openssl-dgst) echo "openssl dgst -sha256 $2" ;;
     sbverify) echo "sbverify --cert $cert $2" ;;
   esac
@@ -87,6 +92,9 @@ for i in "${!images[@]}"; do
   verify=$(median_ms "$i:efikexec-verify")
   dgst=$(median_ms "$i:openssl-dgst")
   sbverify=$(median_ms "$i:sbverify")
+  static_verify=""
+  [[ " ${names[*]} " == *" efikexec-static-verify "* ]] &&
+    static_verify=$(median_ms "$i:efikexec-static-verify")
   echo
   echo "image: $(basename "$image") ($(stat -c %s "$image") bytes)"
   printf '  %-26s %10s\n' "command" "median ms"
@@ -97,4 +105,10 @@ for i in "${!images[@]}"; do
       v / d <= 1.2 ? "met" : "missed"
     printf "  efikexec verify / sbverify       %5.2fx\n", v / s
   }'
+  if [[ -n "$static_verify" ]]; then
+    printf '  %-26s %10s\n' "efikexec-static verify" "$static_verify"
+    awk -v v="$static_verify" -v d="$dgst" 'BEGIN {
+      printf "  efikexec-static verify / dgst    %5.2fx  (the static build, for reference)\n", v / d
+    }'
+  fi
 done

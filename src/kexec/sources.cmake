@@ -40,7 +40,10 @@ set_source_files_properties(${EFIKEXEC_HOST_DIR}/load/payload.cpp PROPERTIES COM
                             EFIKEXEC_PAYLOAD_INSTALL_PATH="${EFIKEXEC_PAYLOAD_INSTALL_FULL_PATH}")
 # nlohmann-json costs more to compile than the code that uses it: once.
 target_precompile_headers(efikexec_host PRIVATE <nlohmann/json.hpp>)
-target_link_libraries(efikexec_host PUBLIC efikexec_core nlohmann_json::nlohmann_json)
+# A thread reads `verify`'s snapshot while the caller hashes it (image/file_bytes.cpp).
+find_package(Threads REQUIRED)
+target_link_libraries(efikexec_host PUBLIC efikexec_core nlohmann_json::nlohmann_json
+                      Threads::Threads)
 # libcrypto is chosen per program: shared for the normal build, the archive for efikexec-static.
 target_include_directories(efikexec_host PUBLIC ${OPENSSL_INCLUDE_DIR})
 # libelf reads the trampoline object when it is placed.

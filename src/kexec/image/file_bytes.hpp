@@ -2,8 +2,9 @@
 // Whole-file input. The bytes are copied once into a sealed memory file (by the kernel with
 // sendfile(2), or read(2) where the file system cannot splice, as efivarfs cannot; or in chunks
 // through a buffer shown to a SnapshotObserver), or, for bytes only this process reads, into
-// private anonymous memory: what is verified is exactly what is later parsed and run, and a file
-// changed on disk afterwards cannot change them.
+// private anonymous memory (read by a second thread while the observer works): what is verified
+// is exactly what is later parsed and run, and a file changed on disk afterwards cannot change
+// them.
 #pragma once
 
 #include <cstddef>
@@ -16,11 +17,13 @@
 namespace efikexec::kexec {
 
 // Sees the snapshot while it is taken, so work on the bytes (hashing them) can be done while they
-// are still in the cache. copied() is called once per chunk, in file order from offset 0, with
-// the whole snapshot (`size` bytes, of which only [0, offset + chunk.size()) are filled yet; a
-// byte past that reads as zero) and `chunk`: the bytes just written into the snapshot at
-// `offset`, exactly as written. Nothing writes to the snapshot afterwards; it is sealed once the
-// last chunk is in.
+// are still in the cache, or while the rest is still being read. copied() is called on the
+// calling thread once per part, in file order from offset 0, with the whole snapshot (`size`
+// bytes, of which only [0, offset + chunk.size()) are filled yet) and `chunk`: the bytes just
+// written into the snapshot at `offset`, exactly as written. A byte past the filled part reads
+// as zero in the first call; in later calls another thread may be writing it, so it must not be
+// read. Nothing writes to the snapshot afterwards; it is read-only or sealed once the last part
+// is in.
 class SnapshotObserver {
  public:
   virtual void copied(ByteView snapshot, std::size_t offset, ByteView chunk) = 0;

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -196,6 +197,49 @@ TEST(FileBytesPrivate, ShowsEveryChunkAndKeepsTheBytesAsRead) {
   std::ofstream(path, std::ios::binary | std::ios::in) << std::string(4096, 'X');
   std::remove(path.c_str());
   EXPECT_EQ(bytes->view().chars(), data);
+}
+
+// Changes the file it is reading while it is shown the first chunk (the headers), before the rest
+// of the file is read: what a second writer could do at any moment.
+class ChangingObserver final : public SnapshotObserver {
+ public:
+  ChangingObserver(std::string path, off_t new_size) : path_(std::move(path)), size_(new_size) {}
+  void copied(ByteView snapshot, std::size_t offset, ByteView chunk) override {
+    if (offset != 0) return;
+    // The first call sees the rest of the snapshot as zero: nothing is read past the headers yet.
+    const std::string_view rest = snapshot.chars().substr(chunk.size());
+    first_call_rest_is_zero = rest.find_first_not_of('\0') == std::string_view::npos;
+    EXPECT_EQ(truncate(path_.c_str(), size_), 0);
+  }
+  bool first_call_rest_is_zero = false;
+
+ private:
+  std::string path_;
+  off_t size_;
+};
+
+std::string private_read_error(std::size_t size, off_t changed_to) {
+  const std::string path = ::testing::TempDir() + "file-bytes-private-changing";
+  std::ofstream(path, std::ios::binary) << pseudo_random_bytes(size);
+  ChangingObserver observer(path, changed_to);
+  auto bytes = FileBytes::read(path, &observer, Snapshot::kPrivate);
+  std::remove(path.c_str());
+  EXPECT_TRUE(observer.first_call_rest_is_zero);
+  return bytes ? std::string() : bytes.error().message();
+}
+
+TEST(FileBytesPrivate, RefusesAFileThatShrinksWhileTheRestIsRead) {
+  const std::string error = private_read_error(1024 * 1024, 300 * 1024);
+  EXPECT_NE(error.find("changed size while being read (1048576 bytes when opened, only 307200 read)"),
+            std::string::npos)
+      << error;
+}
+
+TEST(FileBytesPrivate, RefusesAFileThatGrowsWhileTheRestIsRead) {
+  const std::string error = private_read_error(1024 * 1024, 2 * 1024 * 1024);
+  EXPECT_NE(error.find("changed size while being read (1048576 bytes when opened, more read)"),
+            std::string::npos)
+      << error;
 }
 
 TEST(FileBytesPrivate, TheCopyIsReadOnly) {
