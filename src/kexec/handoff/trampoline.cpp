@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "efi_shim/efi_types.hpp"
 #include "handoff_tables.hpp"
 
 extern "C" {
@@ -145,7 +146,8 @@ HostResult<std::vector<std::uint8_t>> Trampoline::place(std::uint64_t base,
     return host_fail(Stage::kPlan, "more zero ranges than the trampoline clears");
   for (std::size_t i = 0; i < parameters.zero_ranges.size(); ++i) {
     const PhysicalSpan& range = parameters.zero_ranges[i];
-    if (range.start % 4096 != 0 || range.end % 4096 != 0 || range.end <= range.start)
+    if (range.start % efi::kPageSize != 0 || range.end % efi::kPageSize != 0 ||
+        range.end <= range.start)
       return host_fail(Stage::kPlan, "a zero range for the trampoline is not whole pages");
     const std::uint64_t entry[2] = {range.start, range.size()};
     std::memcpy(out.data() + zero_ranges + i * sizeof entry, entry, sizeof entry);
