@@ -245,6 +245,14 @@ HostStatus read_chunks(int fd, std::byte* to, std::size_t from, std::size_t unti
   return {};
 }
 
+// Reads from `from` to the end of the file, which must come at `size`, as read_chunks does.
+template <typename Arrived>
+HostStatus read_rest(int fd, std::byte* to, std::size_t from, std::size_t size,
+                     const std::string& path, Arrived&& arrived) {
+  if (auto read = read_chunks(fd, to, from, size, size, path, arrived); !read) return read;
+  return expect_end_of_file(fd, size, path);
+}
+
 // Reads the rest of the file into the private snapshot on a thread of its own, while the caller
 // hashes what has arrived. Hashing bounds `verify`'s time; the copy (with the kernel clearing the
 // fresh pages under it) added about a fifth to it when done in turn, and with a second CPU it
@@ -282,18 +290,17 @@ class ReadAhead {
   static constexpr std::uint64_t kFinished = std::uint64_t{1} << 63;
 
   static void* run(void* self) {
-    static_cast<ReadAhead*>(self)->read_rest();
+    static_cast<ReadAhead*>(self)->read_in_background();
     return nullptr;
   }
 
-  void read_rest() {
+  void read_in_background() {
     std::size_t in = from_;
-    status_ = read_chunks(fd_, to_, from_, size_, size_, path_, [this, &in](std::size_t end) {
+    status_ = read_rest(fd_, to_, from_, size_, path_, [this, &in](std::size_t end) {
       in = end;
       progress_.store(end, std::memory_order_release);
       progress_.notify_one();
     });
-    if (status_) status_ = expect_end_of_file(fd_, size_, path_);
     progress_.store(in | kFinished, std::memory_order_release);
     progress_.notify_one();
   }
@@ -332,8 +339,7 @@ HostStatus private_copy(int fd, void* map, std::size_t size, const std::string& 
     for (bool finished = false; !finished;) show(reader.wait_beyond(seen, &finished));
     status = reader.join();
   } else if (status) {
-    status = read_chunks(fd, to, first, size, size, path, show);
-    if (status) status = expect_end_of_file(fd, size, path);
+    status = read_rest(fd, to, first, size, path, show);
   }
   if (!status) return status;
   if (mprotect(map, size, PROT_READ) != 0)
