@@ -20,6 +20,7 @@ k "vmcore=$([ -e /proc/vmcore ] && echo yes || echo no)"
 k "acpi=$([ -d /sys/firmware/acpi/tables ] && echo yes || echo no)"
 grep -E '^[0-9a-f]+-[0-9a-f]+ : System RAM$' /proc/iomem | sed 's/ : System RAM$//; s/^/EFIKEXEC-KDUMP: ram /'
 phys="" nonce=""
+# shellcheck disable=SC2013 # words of the command line, not lines
 for word in $(cat /proc/cmdline); do
   case "$word" in
     efikexec.marker=*) phys="${word#efikexec.marker=}" ;;
