@@ -28,19 +28,20 @@
 loader="$(cmdline_arg efikexec.bench_loader)"
 # The UKI's own command line, for kexec-tools to give the same kernel the same one.
 APPEND="console=ttyS0 efikexec.uki=1 panic=-1"
+loader_binary="$EFIKEXEC"
+if [ "$loader" = efikexec-tmpfs ]; then
+  loader_binary=/run/bench-tmpfs/efikexec
+  if ! { mkdir -p /run/bench-tmpfs && mount -t tmpfs tmpfs /run/bench-tmpfs &&
+         cp "$EFIKEXEC" "$loader_binary"; }; then
+    say "bench no tmpfs copy"
+    exit 1
+  fi
+fi
 case "$loader" in
-  efikexec) set -- "$EFIKEXEC" load --serial-mark --db "$FIXTURES/keys/db.crt" \
-    "$FIXTURES/uki-signed.efi" ;;
+  efikexec|efikexec-tmpfs) set -- "$loader_binary" load --serial-mark \
+    --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-signed.efi" ;;
   efikexec-nokaslr) set -- "$EFIKEXEC" load --serial-mark --command-line "$APPEND nokaslr" \
     --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-signed.efi" ;;
-  efikexec-tmpfs)
-    if ! { mkdir -p /run/bench-tmpfs && mount -t tmpfs tmpfs /run/bench-tmpfs &&
-           cp "$EFIKEXEC" /run/bench-tmpfs/efikexec; }; then
-      say "bench no tmpfs copy"
-      exit 1
-    fi
-    set -- /run/bench-tmpfs/efikexec load --serial-mark --db "$FIXTURES/keys/db.crt" \
-      "$FIXTURES/uki-signed.efi" ;;
   efikexec-payload)
     set -- "$EFIKEXEC" load --handoff payload --payload /bench/payload.efi \
       --db "$FIXTURES/keys/db.crt" "$FIXTURES/uki-signed.efi" ;;
@@ -55,7 +56,7 @@ say "bench load-start"
 status=$?
 say "bench load $loader status=$status loaded=$(cat /sys/kernel/kexec_loaded)"
 if [ "$loader" = efikexec-tmpfs ]; then
-  rm /run/bench-tmpfs/efikexec && umount /run/bench-tmpfs
+  rm "$loader_binary" && umount /run/bench-tmpfs
 fi
 [ "$status" -eq 0 ] || { dump "$loader" /tmp/bench.out; exit 1; }
 sync
