@@ -16,6 +16,8 @@ constexpr std::uint64_t kKernelAlignment = 0x230;
 constexpr std::uint64_t kRelocatableKernel = 0x234;
 constexpr std::uint64_t kXloadflags = 0x236;
 constexpr std::uint64_t kCmdlineSize = 0x238;
+constexpr std::uint64_t kPayloadOffset = 0x248;
+constexpr std::uint64_t kPayloadLength = 0x24c;
 constexpr std::uint64_t kPrefAddress = 0x258;
 constexpr std::uint64_t kInitSize = 0x260;
 constexpr std::uint64_t kHandoverOffset = 0x264;
@@ -76,6 +78,10 @@ Result<LinuxBootHeader> parse_linux_boot_header(ByteView kernel) {
     header.relocatable = field<std::uint8_t>(kernel, kRelocatableKernel) != 0;
   }
   if (header.protocol_version >= 0x0206) header.cmdline_size = field<Le32>(kernel, kCmdlineSize);
+  if (header.protocol_version >= 0x0208) {
+    header.payload_offset = field<Le32>(kernel, kPayloadOffset);
+    header.payload_length = field<Le32>(kernel, kPayloadLength);
+  }
   if (header.protocol_version >= 0x020a) {
     header.pref_address = field<Le64>(kernel, kPrefAddress);
     header.init_size = field<Le32>(kernel, kInitSize);
@@ -84,6 +90,13 @@ Result<LinuxBootHeader> parse_linux_boot_header(ByteView kernel) {
     header.handover_offset = field<Le32>(kernel, kHandoverOffset);
   if (header.protocol_version >= 0x020c) header.xloadflags = field<Le16>(kernel, kXloadflags);
   return header;
+}
+
+std::uint64_t payload_file_offset(const LinuxBootHeader& header) {
+  if (header.payload_length == 0) return 0;
+  // boot.rst: a setup_sects of 0 means 4; the boot sector comes before them.
+  const std::uint64_t setup_sectors = header.setup_sects == 0 ? 4 : header.setup_sects;
+  return (setup_sectors + 1) * 512 + header.payload_offset;
 }
 
 Uki Uki::from_image(const pe::Image& image) {
@@ -99,6 +112,15 @@ Uki Uki::from_image(const pe::Image& image) {
   else if (parse_linux_boot_header(image.file()).has_value())
     uki.kind_ = ImageKind::kLinuxKernel;
   return uki;
+}
+
+ByteView Uki::kernel() const {
+  if (kind_ == ImageKind::kUki) {
+    const pe::Section* linux_section = find(".linux");
+    return linux_section ? image_->section_data(*linux_section) : ByteView();
+  }
+  if (kind_ == ImageKind::kLinuxKernel) return image_->file();
+  return {};
 }
 
 const pe::Section* Uki::find(std::string_view name, std::optional<unsigned> profile) const {

@@ -38,8 +38,15 @@ struct LinuxBootHeader {
   std::uint64_t pref_address;
   std::uint32_t cmdline_size;
   std::uint32_t handover_offset;
+  // The compressed kernel (protocol >= 2.08): payload_offset counts from the protected-mode
+  // code, which follows the setup sectors; payload_file_offset() is where it lies in the file.
+  std::uint32_t payload_offset;
+  std::uint32_t payload_length;
   std::string_view kernel_version;  // the string kernel_version points at, empty if absent
 };
+
+// Where the compressed kernel begins in the bzImage (0 when the header names none).
+std::uint64_t payload_file_offset(const LinuxBootHeader& header);
 
 inline constexpr std::uint16_t kXlfKernel64 = 1 << 0;
 inline constexpr std::uint16_t kXlfCanBeLoadedAbove4G = 1 << 1;
@@ -67,6 +74,8 @@ class Uki {
 
   const pe::Image& image() const { return *image_; }
   ImageKind kind() const { return kind_; }
+  // The kernel's bzImage: a UKI's .linux, an EFI-stub kernel's whole file; empty otherwise.
+  ByteView kernel() const;
   // Number of .profile sections. A UKI without any has one implicit profile, the base.
   unsigned profile_count() const { return profile_count_; }
   std::span<const Entry> entries() const { return {entries_.data(), entry_count_}; }

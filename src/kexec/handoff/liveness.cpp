@@ -42,6 +42,31 @@ class Roots {
   std::vector<PhysicalSpan> spans_;
 };
 
+PhysicalSpan span_of(const efi::MemoryManager::Allocation& allocation) {
+  return {allocation.start, allocation.start + efi::pages_to_bytes(allocation.pages)};
+}
+
+// The allocation `address` lies in: from the run's list, else the map's range (which merges
+// neighbours of one type).
+std::optional<PhysicalSpan> allocation_holding(const RunOutcome& run, std::uint64_t address) {
+  for (const efi::MemoryManager::Allocation& allocation : run.allocations)
+    if (address >= allocation.start && address - allocation.start < efi::pages_to_bytes(allocation.pages))
+      return span_of(allocation);
+  for (const efi::MemoryRange& range : run.final_map)
+    if (range.allocated && address >= range.start && address < range.end())
+      return PhysicalSpan{range.start, range.end()};
+  return std::nullopt;
+}
+
+// The memory type of the map's allocated range that holds `address`.
+std::optional<std::uint32_t> allocated_type_at(const RunOutcome& run, std::uint64_t address) {
+  const auto range = std::ranges::find_if(run.final_map, [&](const efi::MemoryRange& r) {
+    return r.allocated && address >= r.start && address < r.end();
+  });
+  if (range == run.final_map.end()) return std::nullopt;
+  return range->type;
+}
+
 std::uint64_t read_u32(const IdentityMemory& memory, std::uint64_t address, bool& ok) {
   std::array<std::byte, 4> bytes{};
   ok = ok && memory.read(address, bytes);
@@ -144,13 +169,74 @@ void add_unreached_data(const RunOutcome& run, const Roots& roots, std::vector<L
       if (range.allocated) consider(range.type, range.start, range.end());
     return;
   }
-  for (const efi::MemoryManager::Allocation& allocation : run.allocations) {
-    const auto range = std::ranges::find_if(run.final_map, [&](const efi::MemoryRange& r) {
-      return r.allocated && allocation.start >= r.start && allocation.start < r.end();
-    });
-    if (range != run.final_map.end())
-      consider(range->type, allocation.start, allocation.start + efi::pages_to_bytes(allocation.pages));
-  }
+  for (const efi::MemoryManager::Allocation& allocation : run.allocations)
+    if (const auto type = allocated_type_at(run, allocation.start))
+      consider(*type, allocation.start, span_of(allocation).end);
+}
+
+// The kernel's compressed payload once the Linux stub decompressed it before
+// ExitBootServices() (docs in the header). Each step that cannot be shown keeps it.
+void add_spent_compressed_kernel(const RunOutcome& run, const pe::Image& image, const Roots& roots,
+                                 std::vector<LeftOutSpan>& dead) {
+  if (run.allocations.empty()) return;
+  const ByteView kernel = uki::Uki::from_image(image).kernel();
+  const auto header = uki::parse_linux_boot_header(kernel);
+  if (!header || header->payload_length < kPage) return;
+  const std::uint64_t payload_offset = uki::payload_file_offset(*header);
+  const std::uint64_t payload_length = header->payload_length;
+  if (!kernel.contains(payload_offset, payload_length)) return;
+  // The payload's offset in memory is its file offset only where its section lies in memory
+  // as in the file (every x86 bzImage: the handover entry runs it from the file's layout).
+  auto kernel_image = pe::Image::parse(kernel);
+  if (!kernel_image) return;
+  const auto section = std::ranges::find_if(kernel_image->sections(), [&](const pe::Section& s) {
+    return s.raw_offset <= payload_offset && payload_offset - s.raw_offset < s.raw_size;
+  });
+  if (section == kernel_image->sections().end() || section->virtual_address != section->raw_offset ||
+      payload_offset + payload_length > std::uint64_t{section->raw_offset} + section->raw_size)
+    return;
+
+  // Where the kernel lies: the resumed code is its stub, and the payload's first and last
+  // bytes are the verified file's at one page-aligned base of that allocation.
+  const std::uint64_t rip = run.context.rip;
+  const std::optional<PhysicalSpan> code = allocation_holding(run, rip);
+  if (!code) return;
+  const std::uint64_t kernel_span = std::max<std::uint64_t>(kernel.size(), kernel_image->size_of_image());
+  constexpr std::size_t kCompared = 64;
+  const ByteView head = *kernel.subview(payload_offset, kCompared, "");
+  const ByteView tail = *kernel.subview(payload_offset + payload_length - kCompared, kCompared, "");
+  auto same = [&](std::uint64_t address, ByteView expected) {
+    std::array<std::byte, kCompared> bytes{};
+    return run.memory->read(address, bytes) &&
+           std::memcmp(bytes.data(), expected.data(), kCompared) == 0;
+  };
+  std::optional<std::uint64_t> base;
+  const std::uint64_t lowest = rip > kernel_span ? std::max(code->start, rip - kernel_span) : code->start;
+  for (std::uint64_t candidate = (lowest + kPage - 1) & ~(kPage - 1);
+       candidate <= rip && candidate < code->end; candidate += kPage)
+    if (same(candidate + payload_offset, head) &&
+        same(candidate + payload_offset + payload_length - kCompared, tail)) {
+      base = candidate;
+      break;
+    }
+  if (!base || *base + payload_offset + payload_length > code->end) return;
+
+  // That the stub decompressed: a LoaderCode allocation of its own, at least the payload's
+  // size, which is no image (none of the code's, not the run's image, no MZ header). The legacy
+  // flow, which decompresses after ExitBootServices(), allocates none: it runs the kernel in
+  // place or relocates it into LoaderData (efi_relocate_kernel).
+  const bool decompressed = std::ranges::any_of(run.allocations, [&](const auto& allocation) {
+    const PhysicalSpan span = span_of(allocation);
+    std::array<std::byte, 2> magic{};
+    return allocated_type_at(run, span.start) == EfiLoaderCode &&
+           span.size() >= payload_length && (span.end <= code->start || span.start >= code->end) &&
+           !(run.top_image_base >= span.start && run.top_image_base < span.end) &&
+           run.memory->read(span.start, magic) && !(magic[0] == std::byte{'M'} && magic[1] == std::byte{'Z'});
+  });
+  if (!decompressed) return;
+  const std::uint64_t start = (*base + payload_offset + kPage - 1) & ~(kPage - 1);
+  const std::uint64_t end = (*base + payload_offset + payload_length) & ~(kPage - 1);
+  if (start < end && !roots.reach(start, end)) dead.push_back({"compressed kernel", start, end});
 }
 
 // What the resumed code's own allocation points into stays, whatever root names it: the
@@ -162,15 +248,7 @@ void add_unreached_data(const RunOutcome& run, const Roots& roots, std::vector<L
 // `dead` is in address order, and stays so.
 void keep_what_the_resumed_code_points_to(const RunOutcome& run, std::vector<LeftOutSpan>& dead) {
   if (dead.empty()) return;
-  const std::uint64_t rip = run.context.rip;
-  std::optional<PhysicalSpan> code;
-  for (const efi::MemoryManager::Allocation& allocation : run.allocations)
-    if (rip >= allocation.start && rip - allocation.start < efi::pages_to_bytes(allocation.pages))
-      code = PhysicalSpan{allocation.start, allocation.start + efi::pages_to_bytes(allocation.pages)};
-  if (!code)
-    for (const efi::MemoryRange& range : run.final_map)
-      if (range.allocated && rip >= range.start && rip < range.end())
-        code = PhysicalSpan{range.start, range.end()};
+  const std::optional<PhysicalSpan> code = allocation_holding(run, run.context.rip);
   if (!code) return;
 
   std::vector<bool> kept(dead.size(), false);
@@ -226,6 +304,10 @@ std::vector<LeftOutSpan> dead_after_exit_boot_services(const RunOutcome& run,
   add_unreached_data(run, roots, dead);
   std::ranges::sort(dead, {}, &LeftOutSpan::start);
   keep_what_the_resumed_code_points_to(run, dead);
+  // After the scan: what the stub's image holds that looks like a pointer into its payload is
+  // the finished decompressor's state, or no pointer at all (its strings read as addresses).
+  add_spent_compressed_kernel(run, image, roots, dead);
+  std::ranges::sort(dead, {}, &LeftOutSpan::start);
   // Neighbouring allocations left out are one span.
   std::vector<LeftOutSpan> merged;
   for (LeftOutSpan& section : dead) {

@@ -167,9 +167,7 @@ std::string crash_reservation_words(const CrashFacts& facts) {
 
 // The setup header of the kernel: a UKI's .linux, or the EFI-stub kernel itself.
 std::optional<uki::LinuxBootHeader> kernel_header(const uki::Uki& uki) {
-  const pe::Image& image = uki.image();
-  const pe::Section* kernel = uki.find(".linux");
-  auto header = uki::parse_linux_boot_header(kernel ? image.section_data(*kernel) : image.file());
+  auto header = uki::parse_linux_boot_header(uki.kernel());
   if (!header) return std::nullopt;
   return *header;
 }

@@ -215,6 +215,112 @@ TEST_F(Liveness, KeepsTheHandoffAndTheStack) {
   EXPECT_FALSE(left_out(gone, kStack));
 }
 
+// An EFI-stub kernel in a UKI: its compressed payload lies in .text at the same offset in the
+// file and in memory, between the decompressor's head and the stub's code.
+constexpr std::uint32_t kKernelText = efikexec::testing::kBzImageText;
+constexpr std::uint32_t kPayloadOffset = 0x200;      // from the protected-mode code
+constexpr std::uint32_t kPayloadLength = 3 * kPage;  // at 0x1200..0x4200
+constexpr std::uint64_t kStubCode = 0x4800;          // where ExitBootServices() returns to
+constexpr std::uint64_t kDecompressed = 0x1800000;   // the stub's LoaderCode allocation
+
+class CompressedKernel : public Liveness {
+ protected:
+  void SetUp() override {
+    Liveness::SetUp();
+    kernel = efikexec::testing::bzimage_with_payload(5 * kPage, kPayloadOffset, kPayloadLength);
+    uki_bytes = PeBuilder()
+                    .section(".text", efikexec::testing::Bytes(kPage, 0xc3), 0x60000020)
+                    .section(".linux", kernel)
+                    .build();
+    auto parsed = pe::Image::parse(ByteView(reinterpret_cast<const std::byte*>(uki_bytes.data()),
+                                            uki_bytes.size()));
+    ASSERT_TRUE(parsed);
+    image.emplace(std::move(*parsed));
+    ASSERT_TRUE(run.memory->write(
+        kUkiBase, std::as_bytes(std::span(uki_bytes)).first(image->size_of_headers())));
+    // The kernel's image as LoadImage() made it, the stub resuming in it, and the kernel the
+    // stub decompressed.
+    ASSERT_TRUE(run.memory->write(kKernelImage, std::as_bytes(std::span(kernel))));
+    run.context.rip = kKernelImage + kStubCode;
+    put(*run.memory, kDecompressed, 0x48e5894855, 8);
+    run.final_map[5] = {kKernelImage, 6, EfiLoaderCode, 0, true};
+    run.final_map.back().pages = efi::bytes_to_pages(image->size_of_image());
+    run.final_map.push_back({kDecompressed, 8, EfiLoaderCode, 0, true});
+    for (const efi::MemoryRange& range : run.final_map)
+      run.allocations.push_back({range.start, range.pages});
+  }
+  static constexpr std::uint64_t kPayload = kKernelImage + kKernelText + kPayloadOffset;
+
+  efikexec::testing::Bytes kernel;
+};
+
+TEST_F(CompressedKernel, LeavesItOutOnceTheStubDecompressedIt) {
+  const auto gone = dead();
+  const auto span = std::ranges::find(gone, std::string("compressed kernel"), &LeftOutSpan::name);
+  ASSERT_NE(span, gone.end());
+  // Whole pages inside the payload: the decompressor's head and the stub's code stay.
+  EXPECT_EQ(span->start, kKernelImage + 2 * kPage);
+  EXPECT_EQ(span->end, kKernelImage + 4 * kPage);
+  for (std::uint64_t kept : {kKernelImage, kKernelImage + kKernelText, kKernelImage + kStubCode,
+                             kDecompressed})
+    EXPECT_FALSE(left_out(gone, kept)) << std::hex << kept;
+}
+
+// The stub's image is read for pointers (KeepsWhatTheResumedCodesImagePointsTo), but its
+// payload's only reader has finished, and its strings read as addresses: "mem=" is 0x3d6d656d.
+TEST_F(CompressedKernel, NoWordOfTheStubsImageKeepsIt) {
+  put(*run.memory, kKernelImage + kStubCode + 0x100, kPayload + kPage, 8);
+  EXPECT_TRUE(left_out(dead(), kPayload + kPage));
+}
+
+TEST_F(CompressedKernel, FindsItWhereTheKernelRunsInPlace) {
+  // systemd-stub 252's handover: the stub runs from .linux inside the UKI's image.
+  const std::uint64_t linux_section = section_address(".linux");
+  ASSERT_TRUE(run.memory->write(linux_section, std::as_bytes(std::span(kernel))));
+  run.context.rip = linux_section + kStubCode;
+  const auto gone = dead();
+  EXPECT_TRUE(left_out(gone, linux_section + 2 * kPage));
+  EXPECT_FALSE(left_out(gone, linux_section + kStubCode));
+  EXPECT_FALSE(left_out(gone, kKernelImage + 2 * kPage)) << "the image the stub does not run in";
+}
+
+// The legacy flow decompresses after ExitBootServices(), from the payload: without a
+// decompressed copy of its own, nothing of the payload goes.
+TEST_F(CompressedKernel, KeepsItWithoutADecompressedCopy) {
+  auto kept_without = [&](auto change) {
+    auto saved_map = run.final_map;
+    auto saved_allocations = run.allocations;
+    change();
+    const bool kept = !left_out(dead(), kPayload + kPage);
+    run.final_map = saved_map;
+    run.allocations = saved_allocations;
+    put(*run.memory, kDecompressed, 0x48e5894855, 8);
+    return kept;
+  };
+  EXPECT_TRUE(kept_without([&] { run.final_map.back().type = EfiLoaderData; }))
+      << "efi_relocate_kernel()'s copy is LoaderData";
+  EXPECT_TRUE(kept_without([&] { run.allocations.back().pages = 2; }))
+      << "smaller than the payload";
+  EXPECT_TRUE(kept_without([&] { put(*run.memory, kDecompressed, 0x5a4d, 2); }))
+      << "an image LoadImage() made";
+  EXPECT_TRUE(kept_without([&] { run.allocations.clear(); })) << "the allocations not listed";
+  EXPECT_TRUE(kept_without([&] {
+    run.final_map.pop_back();
+    run.allocations.pop_back();
+  }));
+  EXPECT_FALSE(kept_without([] {}));
+}
+
+TEST_F(CompressedKernel, KeepsItWhereTheMemoryIsNotTheVerifiedPayload) {
+  put(*run.memory, kPayload + kPayloadLength - 8, 0, 8);  // its last bytes
+  EXPECT_FALSE(left_out(dead(), kPayload + kPage));
+}
+
+TEST_F(CompressedKernel, KeepsItWhenARootReachesIt) {
+  run.context.rbx = kPayload + kPage + 16;
+  EXPECT_FALSE(left_out(dead(), kPayload + kPage));
+}
+
 TEST(WithoutDead, MakesTheLeftOutPagesFreeMemory) {
   const std::vector<efi::MemoryRange> map = {{0x100000, 8, EfiLoaderCode, 0xf, true},
                                              {0x200000, 2, EfiLoaderData, 0xf, true}};

@@ -133,4 +133,23 @@ Bytes PeBuilder::build() const {
   return image;
 }
 
+Bytes bzimage_with_payload(std::uint32_t text_size, std::uint32_t payload_offset,
+                           std::uint32_t payload_length) {
+  Bytes text(text_size);
+  for (std::size_t i = 0; i < text.size(); ++i) text[i] = static_cast<std::uint8_t>(i * 7 + 1);
+  const Bytes built = PeBuilder().section(".text", text, 0x60000020).build();
+  Bytes kernel(kBzImageText + text.size());
+  std::copy_n(built.begin(), kSizeOfHeaders, kernel.begin());
+  std::ranges::copy(text, kernel.begin() + kBzImageText);
+  put32(kernel, section_header_offset(0) + kSecPointerToRawData, kBzImageText);
+  kernel[0x1f1] = kBzImageText / 512 - 1;  // setup_sects: the protected-mode code at .text
+  put16(kernel, 0x1fe, 0xaa55);
+  put32(kernel, 0x202, 0x53726448);  // "HdrS"
+  put16(kernel, 0x206, 0x020f);
+  put32(kernel, 0x248, payload_offset);
+  put32(kernel, 0x24c, payload_length);
+  put32(kernel, 0x260, 2 * text_size);  // init_size
+  return kernel;
+}
+
 }  // namespace efikexec::testing

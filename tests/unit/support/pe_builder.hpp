@@ -94,6 +94,14 @@ class PeBuilder {
   Bytes overlay_;
 };
 
+// An x86 EFI-stub kernel as bzImages are laid out: a boot protocol 2.15 setup header, and one
+// .text section at the same offset in the file as in memory (kBzImageText), holding the
+// compressed payload `payload_length` bytes long at `payload_offset` from the protected-mode code,
+// which starts with .text. .text's bytes are a counting pattern.
+inline constexpr std::uint32_t kBzImageText = 0x1000;
+Bytes bzimage_with_payload(std::uint32_t text_size, std::uint32_t payload_offset,
+                           std::uint32_t payload_length);
+
 inline ByteView view(const Bytes& bytes) {
   return {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()};
 }
