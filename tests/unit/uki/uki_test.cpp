@@ -45,6 +45,22 @@ TEST(LinuxBootHeader, ParsesTheSetupHeader) {
   EXPECT_EQ(header->xloadflags & uki::kXlfKernel64, uki::kXlfKernel64);
 }
 
+TEST(LinuxBootHeader, LocatesTheCompressedPayload) {
+  Bytes kernel = fake_bzimage("x");
+  put32(kernel, 0x248, 0x2cc);     // payload_offset, from the protected-mode code
+  put32(kernel, 0x24c, 0x7befe4);  // payload_length
+  auto header = uki::parse_linux_boot_header(view(kernel));
+  ASSERT_TRUE(header.has_value());
+  EXPECT_EQ(header->payload_length, 0x7befe4u);
+  EXPECT_EQ(uki::payload_file_offset(*header), (27u + 1) * 512 + 0x2cc);
+  kernel[0x1f1] = 0;  // boot.rst: setup_sects 0 means 4
+  EXPECT_EQ(uki::payload_file_offset(*uki::parse_linux_boot_header(view(kernel))), 5u * 512 + 0x2cc);
+  put16(kernel, 0x206, 0x0207);  // before 2.08 the fields are not the payload's
+  header = uki::parse_linux_boot_header(view(kernel));
+  EXPECT_EQ(header->payload_length, 0u);
+  EXPECT_EQ(uki::payload_file_offset(*header), 0u);
+}
+
 TEST(LinuxBootHeader, RejectsMissingOrBrokenHeaders) {
   Bytes kernel = fake_bzimage("x");
   kernel[0x202] = 'X';
@@ -111,6 +127,22 @@ TEST(Uki, ClassifiesBareKernelsAndApplications) {
   auto image = pe::Image::parse(view(app));
   ASSERT_TRUE(image.has_value());
   EXPECT_EQ(uki::Uki::from_image(*image).kind(), uki::ImageKind::kEfiApplication);
+  EXPECT_EQ(uki::Uki::from_image(*image).kernel().size(), 0u);
+}
+
+// The kernel's bzImage: a UKI's .linux, or the whole file of an EFI-stub kernel.
+TEST(Uki, NamesTheKernelsBytes) {
+  const Bytes kernel = bzimage_with_payload(0x1000, 0x200, 0x400);
+  const Bytes file = PeBuilder().section(".linux", kernel).build();
+  auto uki_image = pe::Image::parse(view(file));
+  auto kernel_image = pe::Image::parse(view(kernel));
+  ASSERT_TRUE(uki_image.has_value() && kernel_image.has_value());
+  const uki::Uki in_uki = uki::Uki::from_image(*uki_image);
+  EXPECT_EQ(in_uki.kernel().data(), uki_image->section_data(*uki_image->find_section(".linux")).data());
+  const uki::Uki bare = uki::Uki::from_image(*kernel_image);
+  EXPECT_EQ(bare.kind(), uki::ImageKind::kLinuxKernel);
+  EXPECT_EQ(bare.kernel().data(), kernel_image->file().data());
+  EXPECT_EQ(bare.kernel().size(), kernel.size());
 }
 
 TEST(OsRelease, ParsesFieldsAndQuotes) {
