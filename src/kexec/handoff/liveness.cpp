@@ -109,9 +109,9 @@ void add_boot_params(const RunOutcome& run, Roots& roots) {
 }
 
 // The pages of the UKI's payload sections no root reaches (docs in the header).
-void add_unreached_uki_sections(const RunOutcome& run, const pe::Image& image, const Roots& roots,
+void add_unreached_uki_sections(const RunOutcome& run, const uki::Uki& uki, const Roots& roots,
                                 std::vector<LeftOutSpan>& dead) {
-  const uki::Uki uki = uki::Uki::from_image(image);
+  const pe::Image& image = uki.image();
   const std::uint64_t base = run.top_image_base;
   if (uki.kind() != uki::ImageKind::kUki || base == 0 ||
       !in_allocated(run.final_map, base, image.size_of_image()) ||
@@ -176,10 +176,10 @@ void add_unreached_data(const RunOutcome& run, const Roots& roots, std::vector<L
 
 // The kernel's compressed payload once the Linux stub decompressed it before
 // ExitBootServices() (docs in the header). Each step that cannot be shown keeps it.
-void add_spent_compressed_kernel(const RunOutcome& run, const pe::Image& image, const Roots& roots,
+void add_spent_compressed_kernel(const RunOutcome& run, const uki::Uki& uki, const Roots& roots,
                                  std::vector<LeftOutSpan>& dead) {
   if (run.allocations.empty()) return;
-  const ByteView kernel = uki::Uki::from_image(image).kernel();
+  const ByteView kernel = uki.kernel();
   const auto header = uki::parse_linux_boot_header(kernel);
   if (!header || header->payload_length < kPage) return;
   const std::uint64_t payload_offset = uki::payload_file_offset(*header);
@@ -300,13 +300,14 @@ std::vector<LeftOutSpan> dead_after_exit_boot_services(const RunOutcome& run,
     roots.add_everything();
   }
   std::vector<LeftOutSpan> dead;
-  add_unreached_uki_sections(run, image, roots, dead);
+  const uki::Uki uki = uki::Uki::from_image(image);
+  add_unreached_uki_sections(run, uki, roots, dead);
   add_unreached_data(run, roots, dead);
   std::ranges::sort(dead, {}, &LeftOutSpan::start);
   keep_what_the_resumed_code_points_to(run, dead);
   // After the scan: what the stub's image holds that looks like a pointer into its payload is
   // the finished decompressor's state, or no pointer at all (its strings read as addresses).
-  add_spent_compressed_kernel(run, image, roots, dead);
+  add_spent_compressed_kernel(run, uki, roots, dead);
   std::ranges::sort(dead, {}, &LeftOutSpan::start);
   // Neighbouring allocations left out are one span.
   std::vector<LeftOutSpan> merged;
