@@ -46,25 +46,22 @@ PhysicalSpan span_of(const efi::MemoryManager::Allocation& allocation) {
   return {allocation.start, allocation.start + efi::pages_to_bytes(allocation.pages)};
 }
 
-// The allocation `address` lies in: from the run's list, else the map's range (which merges
-// neighbours of one type).
+// The map's allocated range that holds `address` (the map merges neighbours of one type).
+const efi::MemoryRange* allocated_range_at(const RunOutcome& run, std::uint64_t address) {
+  const auto range = std::ranges::find_if(run.final_map, [&](const efi::MemoryRange& r) {
+    return r.allocated && address >= r.start && address < r.end();
+  });
+  return range == run.final_map.end() ? nullptr : &*range;
+}
+
+// The allocation `address` lies in: from the run's list, else the map's range.
 std::optional<PhysicalSpan> allocation_holding(const RunOutcome& run, std::uint64_t address) {
   for (const efi::MemoryManager::Allocation& allocation : run.allocations)
     if (address >= allocation.start && address - allocation.start < efi::pages_to_bytes(allocation.pages))
       return span_of(allocation);
-  for (const efi::MemoryRange& range : run.final_map)
-    if (range.allocated && address >= range.start && address < range.end())
-      return PhysicalSpan{range.start, range.end()};
+  if (const efi::MemoryRange* range = allocated_range_at(run, address))
+    return PhysicalSpan{range->start, range->end()};
   return std::nullopt;
-}
-
-// The memory type of the map's allocated range that holds `address`.
-std::optional<std::uint32_t> allocated_type_at(const RunOutcome& run, std::uint64_t address) {
-  const auto range = std::ranges::find_if(run.final_map, [&](const efi::MemoryRange& r) {
-    return r.allocated && address >= r.start && address < r.end();
-  });
-  if (range == run.final_map.end()) return std::nullopt;
-  return range->type;
 }
 
 std::uint64_t read_u32(const IdentityMemory& memory, std::uint64_t address, bool& ok) {
@@ -170,8 +167,8 @@ void add_unreached_data(const RunOutcome& run, const Roots& roots, std::vector<L
     return;
   }
   for (const efi::MemoryManager::Allocation& allocation : run.allocations)
-    if (const auto type = allocated_type_at(run, allocation.start))
-      consider(*type, allocation.start, span_of(allocation).end);
+    if (const efi::MemoryRange* range = allocated_range_at(run, allocation.start))
+      consider(range->type, allocation.start, span_of(allocation).end);
 }
 
 // The kernel's compressed payload once the Linux stub decompressed it before
@@ -228,7 +225,8 @@ void add_spent_compressed_kernel(const RunOutcome& run, const uki::Uki& uki, con
   const bool decompressed = std::ranges::any_of(run.allocations, [&](const auto& allocation) {
     const PhysicalSpan span = span_of(allocation);
     std::array<std::byte, 2> magic{};
-    return allocated_type_at(run, span.start) == EfiLoaderCode &&
+    const efi::MemoryRange* range = allocated_range_at(run, span.start);
+    return range != nullptr && range->type == EfiLoaderCode &&
            span.size() >= payload_length && (span.end <= code->start || span.start >= code->end) &&
            !(run.top_image_base >= span.start && run.top_image_base < span.end) &&
            run.memory->read(span.start, magic) && !(magic[0] == std::byte{'M'} && magic[1] == std::byte{'Z'});

@@ -15,12 +15,12 @@
 //     ExitBootServices() (stubs with their own decompressor: 6.1 from 6.1.82, 6.12, 7.2). That
 //     shows as a LoaderCode allocation of its own, at least the payload's size, that is no
 //     image (no MZ header, not the image the code runs from, not the run's image). The legacy
-//     flow, which reads the payload after
-//     ExitBootServices(), makes none: it decompresses in place or relocates the kernel into
-//     LoaderData (efi_relocate_kernel). The payload's first and last bytes must be the verified
-//     file's at one page-aligned base of the code's allocation. The words of that allocation
-//     keep nothing of the payload (below): its only reader, the decompressor, has finished, and
-//     the stub's strings read as addresses on small machines ("mem=" is 0x3d6d656d).
+//     flow, which reads the payload after ExitBootServices(), makes none: it decompresses in
+//     place or relocates the kernel into LoaderData (efi_relocate_kernel). The payload's first
+//     and last bytes must be the verified file's at one page-aligned base of the code's
+//     allocation. The words of that allocation keep nothing of the payload (below): its only
+//     reader, the decompressor, has finished, and the stub's strings read as addresses on small
+//     machines ("mem=" is 0x3d6d656d).
 // Each goes only when nothing the next kernel reaches points into it (the roots):
 //   - the captured registers, and the stack below RSP's red zone;
 //   - boot_params and what it names: the command line, the initrd, code32_start, the ACPI RSDP,
